@@ -1,0 +1,5 @@
+"""``python -m auditledger``."""
+
+from auditledger.cli.main import main
+
+main()

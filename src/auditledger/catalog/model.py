@@ -1,0 +1,84 @@
+"""The shapes the catalog is made of: categories, event types and their properties.
+
+These are plain frozen dataclasses so the catalog can be read, rendered into documentation,
+turned into client methods and used for validation without importing any web or storage code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class PropertyKind(StrEnum):
+    """The value types an event property may have (no floats: canonical bytes forbid them)."""
+
+    STRING = "string"
+    STRING_LIST = "string_list"
+    ENUM = "enum"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """One property an event type carries, e.g. ``old_name`` of a rename."""
+
+    key: str
+    label: str
+    kind: PropertyKind = PropertyKind.STRING
+    description: str = ""
+    required: bool = True
+    choices: tuple[str, ...] = ()
+
+    def describe_type(self) -> str:
+        """A short human description of the accepted values, used in errors and docs."""
+        if self.kind is PropertyKind.ENUM:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return {
+            PropertyKind.STRING: "a string",
+            PropertyKind.STRING_LIST: "a list of strings",
+            PropertyKind.INTEGER: "an integer",
+            PropertyKind.BOOLEAN: "a boolean",
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class EventTypeSpec:
+    """One event type within a category, e.g. ``model.rename``."""
+
+    key: str
+    label: str
+    description: str
+    properties: tuple[PropertySpec, ...] = ()
+
+    def property(self, key: str) -> PropertySpec | None:
+        """The property named ``key``, or None if this event type has none by that name."""
+        for prop in self.properties:
+            if prop.key == key:
+                return prop
+        return None
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """An area of the platform where events occur; also the kind of resource they concern."""
+
+    key: str
+    label: str
+    description: str
+    subject_types: tuple[str, ...]
+    types: tuple[EventTypeSpec, ...]
+    # A subject of this category belongs to a resource of this type (a model version names its
+    # model) so that "events of this model" can include its versions' events.
+    parent_type: str | None = None
+    # Recorded by auditledger itself; the ingestion API refuses it so nobody can forge one.
+    internal: bool = False
+    type_index: dict[str, EventTypeSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type_index", {t.key: t for t in self.types})
+
+    def type(self, key: str) -> EventTypeSpec | None:
+        """The event type named ``key`` in this category, or None."""
+        return self.type_index.get(key)

@@ -1,0 +1,1 @@
+"""The ``auditledger`` command line."""

@@ -1,0 +1,61 @@
+"""What every command shares: settings from options and environment, services, output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from auditledger.errors import AuditLedgerError
+from auditledger.services import Services, build_services
+from auditledger.settings import SETTING_INDEX, Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        "-d",
+        help="Database URL; default from " + SETTING_INDEX["database_url"].env + ".",
+        show_default=False,
+    ),
+]
+
+
+def settings_from(database_url: str | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment with command-line overrides applied."""
+    try:
+        return load_settings(database_url=database_url, **overrides)
+    except AuditLedgerError as exc:
+        fail(exc)
+
+
+def fail(exc: AuditLedgerError | str, code: int = 1) -> NoReturn:
+    """Print an error the way every command does, and exit."""
+    if isinstance(exc, AuditLedgerError):
+        err_console.print(f"[bold red]error:[/] {exc.message}")
+        for problem in exc.problems:
+            err_console.print(f"  {problem.field}: {problem.message}")
+    else:
+        err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def open_services(settings: Settings, *, start_writer: bool = False) -> Iterator[Services]:
+    """Services on a migrated database; domain errors become a clean exit."""
+    services = build_services(settings)
+    try:
+        services.db.migrate()
+        if start_writer:
+            services.start()
+        yield services
+    except AuditLedgerError as exc:
+        fail(exc)
+    finally:
+        services.stop()

@@ -1,0 +1,76 @@
+"""``auditledger``: the entry point and its commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from auditledger import __version__
+from auditledger.cli import tenancy
+from auditledger.cli.common import DatabaseOption, console, open_services, settings_from
+
+app = typer.Typer(
+    name="auditledger",
+    help="A tamper-evident audit log for machine-learning platforms.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(tenancy.orgs, name="orgs")
+app.add_typer(tenancy.users, name="users")
+app.add_typer(tenancy.credentials, name="credentials")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"auditledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """A tamper-evident audit log for machine-learning platforms."""
+
+
+@app.command()
+def init(database_url: DatabaseOption = None) -> None:
+    """Create (or upgrade) the database schema. Safe to run again."""
+    settings = settings_from(database_url)
+    with open_services(settings):
+        console.print(f"database ready: {settings.database_url}")
+
+
+@app.command()
+def migrate(database_url: DatabaseOption = None) -> None:
+    """Upgrade the database schema to this version's (the same as `init` for the schema)."""
+    settings = settings_from(database_url)
+    with open_services(settings) as svc:
+        console.print(f"schema at the newest revision ({svc.db.dialect})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default 8000).")] = None,
+    database_url: DatabaseOption = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="Fill an empty database with a realistic demo organization and print how to "
+            "sign in."
+        ),
+    ] = False,
+) -> None:
+    """Run the HTTP service (API and web UI)."""
+    from auditledger.cli.serve import run_server
+
+    run_server(settings_from(database_url, host=host, port=port), demo=demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

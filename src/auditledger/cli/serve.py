@@ -1,0 +1,45 @@
+"""``auditledger serve``: run uvicorn with the app, optionally on a demo database."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from auditledger.cli.common import console
+from auditledger.ops.logging import configure_logging
+from auditledger.services import build_services
+from auditledger.settings import Settings
+from auditledger.web.app import create_app
+
+
+def run_server(settings: Settings, *, demo: bool) -> None:
+    """Migrate, optionally load the demo, then serve until interrupted."""
+    configure_logging(settings.log_level, settings.log_format)
+    services = build_services(settings)
+    services.db.migrate()
+    url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    if demo:
+        from auditledger.demo.load import ensure_demo
+
+        services.start()
+        try:
+            access = ensure_demo(services, progress=console)
+        finally:
+            services.stop()
+        services = build_services(settings)
+        console.rule("[bold]auditledger demo")
+        console.print(f"Open [bold]{url}/[/] and sign in:")
+        for line in access.lines():
+            console.print(f"  {line}")
+        console.rule()
+    else:
+        console.print(f"auditledger serving {settings.database_url} on {url}/")
+    app = create_app(services)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # client addresses are resolved by auditledger's trusted proxies
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,1 @@
+"""A realistic demo organization: for `serve --demo`, screenshots and benchmark data."""

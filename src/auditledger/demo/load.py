@@ -1,0 +1,104 @@
+"""Load the demo organizations into a database through the real ingest path."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from auditledger.demo.generate import generate
+from auditledger.errors import NotFound
+from auditledger.events.wire import MAX_BATCH_EVENTS
+from auditledger.ingest.validate import parse_event
+from auditledger.integrity.canonical import format_timestamp
+from auditledger.retention.policy import start_of_day
+from auditledger.services import Services
+from auditledger.tenancy import tokens
+from auditledger.tenancy.model import CredentialKind, Organization, Role
+
+DEMO_DAYS = 200
+DEMO_ORGS = (
+    ("northwind", "Northwind AI", 1.0),
+    # A second, smaller organization: its people must never see Northwind's log, and back.
+    ("globex", "Globex Research", 0.25),
+)
+
+
+class Printer(Protocol):
+    """Where progress goes (a rich Console, or anything with ``print``)."""
+
+    def print(self, *objects: object) -> None:
+        """Print a line."""
+        ...
+
+
+@dataclass(frozen=True)
+class DemoAccess:
+    """How to get into the demo."""
+
+    accounts: list[tuple[str, str, str]]  # (username, password, description)
+    ingest_token: str
+
+    def lines(self) -> list[str]:
+        """What `serve --demo` prints."""
+        lines = [
+            f"{desc:<32} username [bold]{user}[/]  password [bold]{pw}[/]"
+            for user, pw, desc in self.accounts
+        ]
+        lines.append(f"{'platform ingest token':<32} {self.ingest_token}")
+        return lines
+
+
+def _load_events(services: Services, org: Organization, scale: float, progress: Printer) -> int:
+    now = services.clock.now()
+    start = start_of_day(now) - timedelta(days=DEMO_DAYS)
+    total = 0
+    for day_events in generate(
+        start, DEMO_DAYS + 1, seed=zlib.crc32(org.slug.encode()), per_day_scale=scale
+    ):
+        day_events = [e for e in day_events if e["timestamp"] <= format_timestamp(now)]
+        for offset in range(0, len(day_events), MAX_BATCH_EVENTS):
+            chunk = day_events[offset : offset + MAX_BATCH_EVENTS]
+            if not chunk:
+                continue
+            # As if each day's events had arrived that day, a few seconds after the last one.
+            last = max(parse_event(e, received_at=now).occurred_at for e in chunk)
+            received_at = min(now, last + timedelta(seconds=3))
+            drafts = [parse_event(e, received_at=received_at) for e in chunk]
+            services.ingest.ingest_blocking(org, drafts, received_at)
+            total += len(drafts)
+    progress.print(f"loaded {total} events into {org.slug}")
+    return total
+
+
+def ensure_demo(services: Services, progress: Printer) -> DemoAccess:
+    """Create the demo organizations once; on every start, print fresh credentials for them."""
+    tenancy = services.tenancy
+    accounts: list[tuple[str, str, str]] = []
+    for slug, name, scale in DEMO_ORGS:
+        try:
+            org = tenancy.org(slug)
+            fresh = False
+        except NotFound:
+            org = tenancy.create_org(slug, name)
+            fresh = True
+        if fresh:
+            progress.print(f"creating demo organization {slug} ({DEMO_DAYS} days of events)...")
+            _load_events(services, org, scale, progress)
+        for role in (Role.ADMIN, Role.MEMBER):
+            username = f"{role.value}@{slug}.example"
+            password = tokens.generate_password()
+            found = tenancy.repo.user_by_username(username)
+            if found is None:
+                user = tenancy.create_user(username, f"{name} {role.value}", password)
+            else:
+                user = found[0]
+                tenancy.repo.set_password(user.id, tokens.hash_password(password))
+            tenancy.add_member(org, user, role)
+            accounts.append((username, password, f"{name} {role.value}"))
+    for credential in tenancy.repo.list_credentials():
+        if credential.name == "demo-platform" and credential.revoked_at is None:
+            tenancy.revoke_credential(credential.public_id)
+    issued = tenancy.issue_credential(CredentialKind.INGEST, "demo-platform", org=None)
+    return DemoAccess(accounts, issued.token)

@@ -1,0 +1,1 @@
+"""The audit event: what one entry of the log holds."""

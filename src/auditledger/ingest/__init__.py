@@ -1,0 +1,1 @@
+"""Ingestion: from the platform's request bytes to durably committed, sequenced events."""

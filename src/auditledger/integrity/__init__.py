@@ -1,0 +1,1 @@
+"""Tamper evidence: canonical bytes, the Merkle log, signed checkpoints, proofs and verification."""

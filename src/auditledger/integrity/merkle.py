@@ -1,0 +1,206 @@
+"""An RFC 6962 / RFC 9162 Merkle tree over an organization's events, in sequence order.
+
+Storage model: only *perfect* subtrees (2**level leaves, aligned) are ever stored, and each is
+stored exactly once, in the row of the leaf that completed it. Leaf ``i`` completes the nodes
+at levels 1..t where t is the number of trailing one bits of ``i``; those t hashes are kept
+with leaf ``i`` as one blob, level 1 first. Any subtree hash a root or proof needs is either a
+stored perfect node or a fold of a few of them, so no operation rehashes the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+
+from auditledger.integrity.canonical import node_hash
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+# (level, index): the perfect subtree over leaves [index * 2**level, (index + 1) * 2**level).
+NodeId = tuple[int, int]
+NodeFetcher = Callable[[Iterable[NodeId]], dict[NodeId, bytes]]
+
+
+def largest_power_of_two_below(n: int) -> int:
+    """The largest power of two strictly smaller than ``n`` (RFC 6962's split point k), n >= 2."""
+    if n < 2:
+        raise ValueError("a split needs at least two leaves")
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def completing_leaf(node: NodeId) -> int:
+    """The index of the leaf whose row stores ``node`` (the last leaf it covers)."""
+    level, index = node
+    return ((index + 1) << level) - 1
+
+
+def perfect_decomposition(start: int, end: int) -> list[NodeId]:
+    """The aligned perfect subtrees that tile leaves [start, end), left to right, largest first."""
+    nodes: list[NodeId] = []
+    while start < end:
+        level = (start & -start).bit_length() - 1 if start else (end - start).bit_length()
+        while (1 << level) > end - start:
+            level -= 1
+        nodes.append((level, start >> level))
+        start += 1 << level
+    return nodes
+
+
+def fold(hashes: Sequence[bytes]) -> bytes:
+    """The hash of a range from its perfect decomposition: right to left, as RFC 6962 defines."""
+    if not hashes:
+        return EMPTY_ROOT
+    acc = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        acc = node_hash(left, acc)
+    return acc
+
+
+class Frontier:
+    """The right edge of a tree: enough to append leaves and compute the root in O(log n)."""
+
+    def __init__(self, size: int = 0, edge: Sequence[bytes] = ()) -> None:
+        positions = perfect_decomposition(0, size)
+        if len(positions) != len(edge):
+            raise ValueError(
+                f"a tree of size {size} has {len(positions)} edge nodes, not {len(edge)}"
+            )
+        self.size = size
+        self._stack: list[tuple[int, bytes]] = [
+            (level, h) for (level, _), h in zip(positions, edge, strict=True)
+        ]
+
+    def append(self, leaf: bytes) -> bytes:
+        """Add a leaf hash; return the hashes of the nodes it completed (levels 1..t, joined)."""
+        completed: list[bytes] = []
+        level, acc = 0, leaf
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            acc = node_hash(left, acc)
+            level += 1
+            completed.append(acc)
+        self._stack.append((level, acc))
+        self.size += 1
+        return b"".join(completed)
+
+    def root(self) -> bytes:
+        """The Merkle tree hash of all leaves appended so far."""
+        return fold([h for _, h in self._stack])
+
+    def edge(self) -> list[bytes]:
+        """The perfect-subtree hashes along the right edge, left to right."""
+        return [h for _, h in self._stack]
+
+
+def subtree_hashes(ranges: Sequence[tuple[int, int]], fetch: NodeFetcher) -> list[bytes]:
+    """The hash of each range, fetching every perfect node needed in a single call."""
+    decompositions = [perfect_decomposition(a, b) for a, b in ranges]
+    wanted = {node for nodes in decompositions for node in nodes}
+    found = fetch(wanted)
+    missing = wanted - found.keys()
+    if missing:
+        raise LookupError(f"Merkle nodes missing from storage: {sorted(missing)[:5]}")
+    return [fold([found[n] for n in nodes]) for nodes in decompositions]
+
+
+def root_hash(size: int, fetch: NodeFetcher) -> bytes:
+    """The root of the tree's first ``size`` leaves."""
+    if size == 0:
+        return EMPTY_ROOT
+    return subtree_hashes([(0, size)], fetch)[0]
+
+
+def _inclusion_ranges(index: int, start: int, end: int) -> list[tuple[int, int]]:
+    # PATH(m, D[start:end]) of RFC 6962 2.1.1, as the leaf ranges whose hashes form the proof.
+    if end - start == 1:
+        return []
+    k = largest_power_of_two_below(end - start)
+    if index < start + k:
+        return [*_inclusion_ranges(index, start, start + k), (start + k, end)]
+    return [*_inclusion_ranges(index, start + k, end), (start, start + k)]
+
+
+def _consistency_ranges(m: int, start: int, end: int, complete: bool) -> list[tuple[int, int]]:
+    # SUBPROOF(m, D[start:end], b) of RFC 6962 2.1.2; m counts leaves from ``start``.
+    n = end - start
+    if m == n:
+        return [] if complete else [(start, end)]
+    k = largest_power_of_two_below(n)
+    if m <= k:
+        return [*_consistency_ranges(m, start, start + k, complete), (start + k, end)]
+    return [*_consistency_ranges(m - k, start + k, end, False), (start, start + k)]
+
+
+def inclusion_proof(index: int, size: int, fetch: NodeFetcher) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``size`` leaves (RFC 9162 2.1.3.1)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    return subtree_hashes(_inclusion_ranges(index, 0, size), fetch)
+
+
+def consistency_proof(first: int, second: int, fetch: NodeFetcher) -> list[bytes]:
+    """The proof that the tree of ``first`` leaves is a prefix of that of ``second`` (2.1.4.1)."""
+    if not 0 < first <= second:
+        raise ValueError(f"no consistency proof from size {first} to size {second}")
+    if first == second:
+        return []
+    return subtree_hashes(_consistency_ranges(first, 0, second, True), fetch)
+
+
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 2.1.3.2: does ``proof`` show leaf ``index`` with hash ``leaf`` under ``root``?"""
+    if not 0 <= index < size or any(len(p) != HASH_SIZE for p in proof):
+        return False
+    fn, sn, acc = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            acc = node_hash(p, acc)
+            if not fn & 1:
+                while not (fn & 1 or fn == 0):
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            acc = node_hash(acc, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and acc == root
+
+
+def verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 2.1.4.2: does ``proof`` show tree ``first`` is a prefix of tree ``second``?"""
+    if any(len(p) != HASH_SIZE for p in proof) or not 0 < first <= second:
+        return False
+    if first == second:
+        return not proof and first_root == second_root
+    path = list(proof)
+    if first & (first - 1) == 0:
+        path.insert(0, first_root)
+    if not path:
+        return False
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while not (fn & 1 or fn == 0):
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_root and sr == second_root

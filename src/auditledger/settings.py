@@ -1,0 +1,219 @@
+"""Every setting in one table: name, environment variable, default and help.
+
+The table drives the configuration loader (environment variables), the CLI's ``serve`` options
+and the configuration section of the README (a test fails when the README lacks one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from auditledger.errors import InvalidInput, Problem
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        """Its environment variable."""
+        return "AUDITLEDGER_" + self.name.upper()
+
+    def default_text(self) -> str:
+        """The default as the docs show it."""
+        if self.default is None:
+            return "(none)"
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        return str(self.default)
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("use true or false")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text).expanduser() if text.strip() else None
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    import ipaddress
+
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    for item in items:
+        ipaddress.ip_network(item, strict=False)
+    return items
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        "sqlite:///auditledger.db",
+        "Where events are stored: `sqlite:///path/to/file.db` or a PostgreSQL URL "
+        "(`postgresql://user:password@host:5432/dbname`).",
+    ),
+    Setting("host", "127.0.0.1", "Address `auditledger serve` listens on."),
+    Setting("port", 8000, "Port `auditledger serve` listens on.", _positive_int),
+    Setting(
+        "public_url",
+        None,
+        "The URL people use to reach the service, if not http://host:port (links, cookies).",
+    ),
+    Setting(
+        "signing_key_file",
+        "auditledger-signing.key",
+        "Ed25519 private key that signs checkpoints; created by `auditledger init`. "
+        "Every server process of a deployment uses the same file.",
+        _path,
+    ),
+    Setting(
+        "log_origin",
+        "auditledger.local",
+        "Prefix of every checkpoint's origin line; an organization's log is "
+        "`<log_origin>/<org slug>`. Use a name you control, e.g. your host name.",
+    ),
+    Setting(
+        "checkpoint_interval",
+        5,
+        "Seconds between automatic checkpoints of organizations that received events.",
+        _positive_int,
+    ),
+    Setting(
+        "geoip_database",
+        None,
+        "MaxMind-format (.mmdb) city or country database for source locations. Without it, "
+        "the country of registration comes from the bundled `iptocc` data.",
+        _optional_path,
+    ),
+    Setting(
+        "retention_days",
+        180,
+        "Default number of days events are kept, counted from the date they occurred.",
+        _positive_int,
+    ),
+    Setting(
+        "retention_floor_days",
+        180,
+        "No organization's retention may be set below this many days.",
+        _positive_int,
+    ),
+    Setting(
+        "purge_interval",
+        86400,
+        "Seconds between automatic retention purges inside the server (0 turns them off).",
+        int,
+    ),
+    Setting(
+        "ingest_queue_events",
+        20000,
+        "Events that may wait for a commit; beyond it ingestion answers 503 with Retry-After.",
+        _positive_int,
+    ),
+    Setting(
+        "commit_max_events",
+        2000,
+        "Most events written in one group commit.",
+        _positive_int,
+    ),
+    Setting(
+        "trusted_proxies",
+        "127.0.0.1/32,::1/128",
+        "Comma-separated networks whose X-Forwarded-For / Forwarded headers are believed when "
+        "recording the address of people using the audit log.",
+        _networks,
+    ),
+    Setting("session_hours", 12, "How long a sign-in lasts.", _positive_int),
+    Setting(
+        "secure_cookies",
+        False,
+        "Mark session cookies Secure (set when served over HTTPS; implied by an https public_url).",
+        _bool,
+    ),
+    Setting("log_level", "info", "Log level: debug, info, warning or error."),
+    Setting("log_format", "json", "Log format: json (one object per line) or console."),
+)
+
+SETTING_INDEX: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one process."""
+
+    database_url: str
+    host: str
+    port: int
+    public_url: str | None
+    signing_key_file: Path
+    log_origin: str
+    checkpoint_interval: int
+    geoip_database: Path | None
+    retention_days: int
+    retention_floor_days: int
+    purge_interval: int
+    ingest_queue_events: int
+    commit_max_events: int
+    trusted_proxies: tuple[str, ...]
+    session_hours: int
+    secure_cookies: bool
+    log_level: str
+    log_format: str
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed (given as parsed values, or None to keep)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update({k: v for k, v in changes.items() if v is not None})
+        return Settings(**values)
+
+
+def _default(setting: Setting) -> Any:
+    default = setting.default
+    if default is None or not isinstance(default, str) or setting.parse is str:
+        return default
+    return setting.parse(default)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from defaults, then environment variables, then explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems = []
+    for setting in SETTINGS:
+        raw = env.get(setting.env)
+        if raw is None:
+            values[setting.name] = _default(setting)
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            problems.append(Problem(setting.env, f"{raw!r} is not valid: {exc}"))
+    if problems:
+        raise InvalidInput("invalid configuration", problems)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""Storage: schema, migrations, engines and the storage interface both databases implement."""

@@ -1,0 +1,127 @@
+"""One object per process that owns the engines and hides the few SQLite/PostgreSQL differences."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Select, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from auditledger.store import migrate, partitions
+from auditledger.store.engine import Engines, create_engines
+
+
+class Database:
+    """The database: a writer for appends, readers for queries, and dialect helpers."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.engines: Engines = create_engines(url, pool_size=pool_size)
+        self._partition_days: set[date] | None = None
+        self._partition_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The database URL (with the driver auditledger uses)."""
+        return self.engines.url
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engines.dialect
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether this is PostgreSQL."""
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, committed on success and rolled back on error."""
+        with self.engines.writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot for everything read in it."""
+        with self.engines.reader.connect() as connection:
+            if self.is_postgres:
+                connection.exec_driver_sql(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                )
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema."""
+        migrate.upgrade(self.engines.writer)
+
+    def is_migrated(self) -> bool:
+        """Whether the schema is current."""
+        return migrate.is_current(self.engines.writer)
+
+    def for_update(self, query: Select[Any]) -> Select[Any]:
+        """Lock the selected rows until commit (PostgreSQL). SQLite's writer already holds
+        the database's only write lock from ``BEGIN IMMEDIATE``."""
+        return query.with_for_update() if self.is_postgres else query
+
+    def upsert(
+        self,
+        connection: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        update: dict[str, Any],
+        where: Any = None,
+    ) -> None:
+        """``INSERT ... ON CONFLICT (keys) DO UPDATE SET update [WHERE where]`` on either engine.
+
+        ``update`` values may refer to the proposed row as ``excluded(stmt)`` by being callables
+        taking the insert statement's ``excluded`` namespace.
+        """
+        if not rows:
+            return
+        dialect_insert = postgresql.insert if self.is_postgres else sqlite.insert
+        statement = dialect_insert(table)
+        values = {k: v(statement.excluded) if callable(v) else v for k, v in update.items()}
+        condition = where(statement.excluded) if callable(where) else where
+        connection.execute(
+            statement.on_conflict_do_update(index_elements=keys, set_=values, where=condition),
+            list(rows),
+        )
+
+    def ensure_partitions(self, days: Sequence[date]) -> None:
+        """Make sure the events table can take rows for ``days`` (PostgreSQL only)."""
+        if not self.is_postgres:
+            return
+        with self._partition_lock:
+            if self._partition_days is None:
+                with self.engines.writer.connect() as connection:
+                    self._partition_days = partitions.existing_partition_days(connection)
+                    connection.rollback()
+            missing = [d for d in days if d not in self._partition_days]
+            if not missing:
+                return
+            with self.engines.writer.begin() as connection:
+                partitions.create_partitions(connection, missing)
+                self._partition_days = partitions.existing_partition_days(connection)
+
+    def forget_partitions(self) -> None:
+        """Drop the cached partition list (after a purge, or a 'no partition' error)."""
+        with self._partition_lock:
+            self._partition_days = None
+
+    def dispose(self) -> None:
+        """Close all connections."""
+        self.engines.dispose()
+
+
+def is_missing_partition(error: DBAPIError) -> bool:
+    """Whether a PostgreSQL error says no partition exists for a row."""
+    return "no partition of relation" in str(error.orig)

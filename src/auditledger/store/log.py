@@ -1,0 +1,450 @@
+"""The event log's storage: appending with dense sequence numbers, and reading it back.
+
+:class:`EventLog` is the interface; :class:`SqlEventLog` implements it on SQLite and on
+PostgreSQL, and one contract test suite runs against both.
+
+Appending takes the organization's ``log_heads`` row lock (PostgreSQL ``SELECT ... FOR
+UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already excludes other writers), so several server
+processes append to one organization in turn: sequence numbers stay dense and there is one
+Merkle tree. The lock is held for one group commit, not one event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from auditledger.errors import Conflict, Problem
+from auditledger.events.model import Event, EventDraft, Location, Source
+from auditledger.integrity.canonical import event_leaf_hash
+from auditledger.integrity.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    Frontier,
+    NodeId,
+    completing_leaf,
+    perfect_decomposition,
+)
+from auditledger.store import partitions
+from auditledger.store.database import Database, is_missing_partition
+from auditledger.store.rows import event_to_row, row_to_event
+from auditledger.store.schema import directory, events, leaves, log_heads
+
+# Bound on the number of parameters in one IN (...) list.
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """A validated event waiting for its place in the log."""
+
+    draft: EventDraft
+    digest: bytes  # SHA-256 of the event as sent, for idempotency
+    location: Location | None
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    """The events of one ingest request: stored together or not at all."""
+
+    org_id: int
+    org_slug: str
+    events: Sequence[PendingEvent]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof of storage handed back to the platform."""
+
+    event_id: uuid.UUID
+    seq: int
+    leaf_hash: bytes
+    duplicate: bool
+
+
+AppendResult = list[Receipt] | Conflict
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """An organization's log size and Merkle root."""
+
+    org_id: int
+    tree_size: int
+    root_hash: bytes
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf of the log; survives the purge of its event."""
+
+    seq: int
+    event_id: uuid.UUID
+    leaf_hash: bytes
+    occurred_at: datetime
+
+
+class EventLog(Protocol):
+    """Storage of organizations' event logs."""
+
+    def append(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
+        """Store each request's events in one transaction; one result per request."""
+        ...
+
+    def head(self, org_id: int) -> LogHead:
+        """The organization's current size and root."""
+        ...
+
+    def nodes(self, org_id: int, wanted: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        """Hashes of stored perfect subtrees (level 0 is a leaf)."""
+        ...
+
+    def leaves(self, org_id: int, start: int, end: int) -> list[Leaf]:
+        """Leaves with ``start <= seq < end``, in order."""
+        ...
+
+    def events(self, org_id: int, org_slug: str, start: int, end: int) -> list[Event]:
+        """Stored events with ``start <= seq < end``, in order (purged ones are absent)."""
+        ...
+
+    def event_by_id(self, org_id: int, org_slug: str, event_id: uuid.UUID) -> Event | None:
+        """The stored event with this id, or None."""
+        ...
+
+
+class SqlEventLog:
+    """:class:`EventLog` on SQLite or PostgreSQL."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
+        """Store requests in one transaction (a group commit); one result per request."""
+        if not requests:
+            return []
+        self.db.ensure_partitions(
+            sorted({partitions.day_of(p.draft.occurred_at) for r in requests for p in r.events})
+        )
+        try:
+            return self._append_once(requests)
+        except DBAPIError as exc:
+            if not (self.db.is_postgres and is_missing_partition(exc)):
+                raise
+            # A partition this process believed in was dropped by another one: look again.
+            self.db.forget_partitions()
+            self.db.ensure_partitions(
+                sorted({partitions.day_of(p.draft.occurred_at) for r in requests for p in r.events})
+            )
+            return self._append_once(requests)
+
+    def _append_once(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
+        results: list[AppendResult | None] = [None] * len(requests)
+        by_org: dict[int, list[int]] = defaultdict(list)
+        for index, request in enumerate(requests):
+            by_org[request.org_id].append(index)
+        with self.db.write() as connection:
+            # A fixed lock order keeps two processes' group commits from deadlocking.
+            for org_id in sorted(by_org):
+                batch = [requests[i] for i in by_org[org_id]]
+                for index, result in zip(
+                    by_org[org_id], _OrgAppend(self.db, connection, org_id).run(batch), strict=True
+                ):
+                    results[index] = result
+        return [r for r in results if r is not None]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def head(self, org_id: int) -> LogHead:
+        """The organization's current size and root (size 0 and the empty root if new)."""
+        with self.db.read() as connection:
+            row = connection.execute(
+                select(log_heads.c.tree_size, log_heads.c.root_hash).where(
+                    log_heads.c.org_id == org_id
+                )
+            ).first()
+        if row is None:
+            return LogHead(org_id, 0, EMPTY_ROOT)
+        return LogHead(org_id, row.tree_size, row.root_hash)
+
+    def nodes(self, org_id: int, wanted: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        """Stored perfect-subtree hashes, fetched in as few queries as possible."""
+        with self.db.read() as connection:
+            return fetch_nodes(connection, org_id, wanted)
+
+    def leaves(self, org_id: int, start: int, end: int) -> list[Leaf]:
+        """Leaves with ``start <= seq < end``, in order."""
+        with self.db.read() as connection:
+            return list(iter_leaves(connection, org_id, start, end))
+
+    def events(self, org_id: int, org_slug: str, start: int, end: int) -> list[Event]:
+        """Stored events with ``start <= seq < end``, in sequence order."""
+        with self.db.read() as connection:
+            rows = connection.execute(
+                select(events)
+                .where(events.c.org_id == org_id, events.c.seq >= start, events.c.seq < end)
+                .order_by(events.c.seq)
+            )
+            return [row_to_event(org_slug, row) for row in rows]
+
+    def event_by_id(self, org_id: int, org_slug: str, event_id: uuid.UUID) -> Event | None:
+        """The stored event with this id, or None (never stored, or purged)."""
+        with self.db.read() as connection:
+            seq = connection.execute(
+                select(leaves.c.seq).where(leaves.c.org_id == org_id, leaves.c.event_id == event_id)
+            ).scalar()
+            if seq is None:
+                return None
+            row = connection.execute(
+                select(events).where(events.c.org_id == org_id, events.c.seq == seq)
+            ).first()
+            return row_to_event(org_slug, row) if row is not None else None
+
+
+def fetch_nodes(
+    connection: Connection, org_id: int, wanted: Iterable[NodeId]
+) -> dict[NodeId, bytes]:
+    """Perfect-subtree hashes from their completing leaves' rows (see integrity.merkle)."""
+    by_seq: dict[int, list[NodeId]] = defaultdict(list)
+    for node in set(wanted):
+        by_seq[completing_leaf(node)].append(node)
+    found: dict[NodeId, bytes] = {}
+    seqs = sorted(by_seq)
+    for offset in range(0, len(seqs), _CHUNK):
+        chunk = seqs[offset : offset + _CHUNK]
+        rows = connection.execute(
+            select(leaves.c.seq, leaves.c.leaf_hash, leaves.c.nodes).where(
+                leaves.c.org_id == org_id, leaves.c.seq.in_(chunk)
+            )
+        )
+        for seq, leaf, blob in rows:
+            for level, index in by_seq[seq]:
+                if level == 0:
+                    found[(level, index)] = leaf
+                elif len(blob) >= level * HASH_SIZE:
+                    found[(level, index)] = blob[(level - 1) * HASH_SIZE : level * HASH_SIZE]
+    return found
+
+
+def iter_leaves(connection: Connection, org_id: int, start: int, end: int) -> Iterator[Leaf]:
+    """Leaves ``start <= seq < end`` in order, read in keyset pages."""
+    page = 10_000
+    position = start
+    while position < end:
+        rows = connection.execute(
+            select(leaves.c.seq, leaves.c.event_id, leaves.c.leaf_hash, leaves.c.occurred_at)
+            .where(
+                leaves.c.org_id == org_id,
+                leaves.c.seq >= position,
+                leaves.c.seq < min(end, position + page),
+            )
+            .order_by(leaves.c.seq)
+        ).all()
+        for row in rows:
+            yield Leaf(row.seq, row.event_id, row.leaf_hash, row.occurred_at)
+        position += page
+
+
+@dataclass
+class _Staged:
+    digest: bytes
+    receipt: Receipt
+
+
+class _OrgAppend:
+    """One organization's part of a group commit, inside the shared transaction."""
+
+    def __init__(self, db: Database, connection: Connection, org_id: int) -> None:
+        self.db = db
+        self.connection = connection
+        self.org_id = org_id
+
+    def run(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
+        head = self._lock_head()
+        known = self._stored_ids(requests)
+        frontier = self._frontier(head)
+        event_rows: list[dict[str, Any]] = []
+        leaf_rows: list[dict[str, Any]] = []
+        results: list[AppendResult] = []
+        for request in requests:
+            conflict = self._conflict(request, known)
+            if conflict is not None:
+                results.append(conflict)
+                continue
+            receipts = []
+            for pending in request.events:
+                draft = pending.draft
+                prior = known.get(draft.event_id)
+                if prior is not None:
+                    receipts.append(prior.receipt)
+                    continue
+                event = _event(request, pending, seq=frontier.size)
+                leaf = event_leaf_hash(event)
+                nodes = frontier.append(leaf)
+                event_rows.append(event_to_row(self.org_id, event))
+                leaf_rows.append(
+                    {
+                        "org_id": self.org_id,
+                        "seq": event.seq,
+                        "event_id": event.event_id,
+                        "leaf_hash": leaf,
+                        "nodes": nodes,
+                        "request_digest": pending.digest,
+                        "occurred_at": event.occurred_at,
+                    }
+                )
+                receipt = Receipt(event.event_id, event.seq, leaf, duplicate=False)
+                known[draft.event_id] = _Staged(
+                    pending.digest, Receipt(event.event_id, event.seq, leaf, duplicate=True)
+                )
+                receipts.append(receipt)
+            results.append(receipts)
+        if leaf_rows:
+            self.connection.execute(insert(leaves), leaf_rows)
+            self.connection.execute(insert(events), event_rows)
+            self.connection.execute(
+                update(log_heads)
+                .where(log_heads.c.org_id == self.org_id)
+                .values(tree_size=frontier.size, root_hash=frontier.root())
+            )
+            self._update_directory(event_rows)
+        return results
+
+    def _lock_head(self) -> LogHead:
+        query = select(log_heads.c.tree_size, log_heads.c.root_hash).where(
+            log_heads.c.org_id == self.org_id
+        )
+        row = self.connection.execute(self.db.for_update(query)).first()
+        if row is None:
+            raise LookupError(f"organization {self.org_id} has no log head")
+        return LogHead(self.org_id, row.tree_size, row.root_hash)
+
+    def _frontier(self, head: LogHead) -> Frontier:
+        positions = perfect_decomposition(0, head.tree_size)
+        found = fetch_nodes(self.connection, self.org_id, positions)
+        return Frontier(head.tree_size, [found[p] for p in positions])
+
+    def _stored_ids(self, requests: Sequence[AppendRequest]) -> dict[uuid.UUID, _Staged]:
+        ids = sorted({p.draft.event_id for r in requests for p in r.events if p.draft.id_supplied})
+        known: dict[uuid.UUID, _Staged] = {}
+        for offset in range(0, len(ids), _CHUNK):
+            rows = self.connection.execute(
+                select(
+                    leaves.c.event_id, leaves.c.seq, leaves.c.leaf_hash, leaves.c.request_digest
+                ).where(
+                    leaves.c.org_id == self.org_id,
+                    leaves.c.event_id.in_(ids[offset : offset + _CHUNK]),
+                )
+            )
+            for row in rows:
+                known[row.event_id] = _Staged(
+                    row.request_digest,
+                    Receipt(row.event_id, row.seq, row.leaf_hash, duplicate=True),
+                )
+        return known
+
+    @staticmethod
+    def _conflict(request: AppendRequest, known: dict[uuid.UUID, _Staged]) -> Conflict | None:
+        seen: dict[uuid.UUID, bytes] = {}
+        problems = []
+        for index, pending in enumerate(request.events):
+            event_id = pending.draft.event_id
+            prior = known.get(event_id)
+            earlier = prior.digest if prior is not None else seen.get(event_id)
+            if earlier is not None and earlier != pending.digest:
+                where = f"events[{index}].id" if len(request.events) > 1 else "id"
+                problems.append(
+                    Problem(
+                        where,
+                        f"event {event_id} is already stored with different content; "
+                        "an event id may be re-sent only with identical content",
+                    )
+                )
+            seen.setdefault(event_id, pending.digest)
+        if not problems:
+            return None
+        return Conflict("an event id is already stored with different content", problems)
+
+    def _update_directory(self, rows: list[dict[str, Any]]) -> None:
+        entries: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def note(
+            kind: str, ref_id: str | None, name: str | None, parent: str | None, at: Any
+        ) -> None:
+            if ref_id is None:
+                return
+            current = entries.get((kind, ref_id))
+            if current is None or at >= current["last_seen"]:
+                entries[(kind, ref_id)] = {
+                    "org_id": self.org_id,
+                    "kind": kind,
+                    "ref_id": ref_id,
+                    "name": name if name is not None else (current or {}).get("name"),
+                    "parent_id": parent,
+                    "last_seen": at,
+                }
+
+        for row in rows:
+            at = row["occurred_at"]
+            note("project", row["project_id"], row["project_name"], None, at)
+            note("actor", row["actor_id"], row["actor_name"], None, at)
+            if row["subject_type"] == "model":
+                note("model", row["subject_id"], row["subject_name"], None, at)
+            elif row["subject_type"] == "model_version":
+                note("model", row["parent_id"], row["parent_name"], None, at)
+                note("model_version", row["subject_id"], row["subject_name"], row["parent_id"], at)
+        self.db.upsert(
+            self.connection,
+            directory,
+            list(entries.values()),
+            keys=["org_id", "kind", "ref_id"],
+            update={
+                "name": lambda excluded: _coalesce(excluded.name, directory.c.name),
+                "parent_id": lambda excluded: _coalesce(excluded.parent_id, directory.c.parent_id),
+                "last_seen": lambda excluded: excluded.last_seen,
+            },
+            where=lambda excluded: excluded.last_seen >= directory.c.last_seen,
+        )
+
+
+def _coalesce(first: Any, second: Any) -> Any:
+    return func.coalesce(first, second)
+
+
+def _event(request: AppendRequest, pending: PendingEvent, seq: int) -> Event:
+    draft = pending.draft
+    return Event(
+        org=request.org_slug,
+        seq=seq,
+        event_id=draft.event_id,
+        occurred_at=draft.occurred_at,
+        received_at=request.received_at,
+        category=draft.category,
+        type=draft.type,
+        subject=draft.subject,
+        properties=draft.properties,
+        project=draft.project,
+        actor=draft.actor,
+        source=Source(draft.source_ip, pending.location) if draft.source_ip else None,
+    )
+
+
+__all__ = [
+    "AppendRequest",
+    "AppendResult",
+    "EventLog",
+    "Leaf",
+    "LogHead",
+    "PendingEvent",
+    "Receipt",
+    "SqlEventLog",
+]

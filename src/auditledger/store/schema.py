@@ -1,0 +1,207 @@
+"""The database schema, as SQLAlchemy Core tables. Migrations create it; queries use it.
+
+Two tables carry the log. ``events`` holds what happened; on PostgreSQL it is range-partitioned
+by occurrence time so retention can drop whole partitions. ``leaves`` holds, per event, its
+Merkle leaf hash, the tree nodes it completed and the digest used for idempotency; it is small,
+never partitioned and never purged, so proofs and duplicate detection outlive event contents.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from auditledger.store.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # None means "the deployment's default retention".
+    Column("retention_days", Integer, nullable=True),
+    Column("legal_hold", Boolean, nullable=False, default=False),
+    Column("legal_hold_reason", String(1024), nullable=True),
+)
+
+# The head of each organization's log. Appending locks this row, which is what keeps sequence
+# numbers dense and the Merkle tree single across several server processes.
+log_heads = Table(
+    "log_heads",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), primary_key=True),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(256), nullable=False, unique=True),
+    Column("display_name", String(256), nullable=False),
+    Column("password_hash", String(256), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    PrimaryKeyConstraint("org_id", "user_id"),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # "ingest" or "read"
+    Column("name", String(256), nullable=False),
+    # None with kind "ingest": a platform-wide credential that may write for any organization.
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=True),
+    Column("role", String(16), nullable=True),  # for "read": "admin" or "member"
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("org_id", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("subject_type", String(64), nullable=False),
+    Column("subject_id", String(256), nullable=False),
+    Column("subject_name", String(1024), nullable=True),
+    Column("parent_type", String(64), nullable=True),
+    Column("parent_id", String(256), nullable=True),
+    Column("parent_name", String(1024), nullable=True),
+    # Derived from the subject (the model itself, or a model version's model): indexed so the
+    # model view finds a model's events and its versions' events in one range scan.
+    Column("model_id", String(256), nullable=True),
+    Column("properties", Text, nullable=False),  # canonical JSON
+    Column("project_id", String(256), nullable=True),
+    Column("project_name", String(1024), nullable=True),
+    Column("actor_type", String(16), nullable=False),
+    Column("actor_id", String(256), nullable=False),
+    Column("actor_name", String(1024), nullable=False),
+    Column("source_ip", String(64), nullable=True),
+    Column("source_location", Text, nullable=True),  # canonical JSON of a Location
+    # The partition key must be part of every unique key of a partitioned PostgreSQL table;
+    # (org_id, seq) alone is kept unique by leaves' primary key.
+    PrimaryKeyConstraint("org_id", "seq", "occurred_at"),
+    Index("ix_events_org_time", "org_id", "occurred_at", "seq"),
+    Index("ix_events_project", "org_id", "project_id", "occurred_at", "seq"),
+    Index("ix_events_model", "org_id", "model_id", "occurred_at", "seq"),
+    Index("ix_events_subject", "org_id", "subject_id", "occurred_at", "seq"),
+    Index("ix_events_type", "org_id", "category", "type", "occurred_at", "seq"),
+    Index("ix_events_actor", "org_id", "actor_id", "occurred_at", "seq"),
+    postgresql_partition_by="RANGE (occurred_at)",
+)
+
+leaves = Table(
+    "leaves",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    # Hashes of the perfect subtrees this leaf completed, level 1 first (see integrity.merkle).
+    Column("nodes", LargeBinary, nullable=False),
+    # SHA-256 of the event as the platform sent it: a re-send with the same id is a duplicate
+    # when this matches and a conflict when it does not.
+    Column("request_digest", LargeBinary(32), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("org_id", "seq"),
+    UniqueConstraint("org_id", "event_id"),
+)
+
+# What the filters offer: the projects, models, versions and actors seen in an organization's
+# events, with their latest names. Kept up to date at ingest so pages need not scan events.
+directory = Table(
+    "directory",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ref_id", String(256), nullable=False),
+    Column("name", String(1024), nullable=True),
+    Column("parent_id", String(256), nullable=True),
+    Column("last_seen", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("org_id", "kind", "ref_id"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),  # the signed note, verbatim
+    Column("key_name", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("org_id", "tree_size"),
+)
+
+# Filled and emptied inside the retention purge's own transaction: the events table's delete
+# trigger lets a row go only when an authorization here covers it.
+purge_authorizations = Table(
+    "purge_authorizations",
+    metadata,
+    Column("org_id", Integer, primary_key=True),
+    Column("cutoff", UTCDateTime, nullable=False),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("key_id", String(8), primary_key=True),  # hex of the 4-byte signed-note key id
+    Column("name", String(256), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime, nullable=True),
+)

@@ -1,0 +1,56 @@
+"""Column types that behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, Dialect
+from sqlalchemy.types import TIMESTAMP, TypeDecorator, TypeEngine
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(value: datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (no float rounding)."""
+    delta = value.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    """The inverse of :func:`to_micros`."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant with microsecond precision.
+
+    PostgreSQL stores it as ``timestamptz``. SQLite has no time type, so it is stored as integer
+    microseconds since the epoch: exact, compact and ordered, which the time indexes rely on.
+    Naive datetimes are refused rather than guessed at.
+    """
+
+    impl = TIMESTAMP(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(TIMESTAMP(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime")
+        if dialect.name == "sqlite":
+            return to_micros(value)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return from_micros(value)
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)

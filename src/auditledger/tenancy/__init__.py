@@ -1,0 +1,1 @@
+"""Organizations, the people in them, and the credentials that act for them."""

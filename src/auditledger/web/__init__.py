@@ -1,0 +1,1 @@
+"""HTTP: the JSON API and the server-rendered pages. The only package that knows about HTTP."""

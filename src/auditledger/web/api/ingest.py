@@ -1,0 +1,124 @@
+"""The ingestion API: the platform sends events here (one, or a batch stored atomically)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from auditledger.errors import AuditLedgerError
+from auditledger.events.wire import BatchIn, EventIn
+from auditledger.ingest.jsonbody import parse_json
+from auditledger.ingest.validate import parse_batch, parse_event
+from auditledger.store.log import Receipt
+from auditledger.tenancy.model import Organization, Principal
+from auditledger.tenancy.service import org_for_ingest
+from auditledger.web.auth import api_principal
+from auditledger.web.body import read_limited, require_json
+from auditledger.web.context import services
+
+router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["ingest"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Unreadable body: invalid UTF-8 or JSON, duplicate keys, NaN."},
+    401: {"description": "Missing, unknown, expired or revoked credential."},
+    403: {"description": "A read credential cannot write events."},
+    404: {"description": "No such organization (or not one this credential may write to)."},
+    409: {"description": "The event id is already stored with different content."},
+    413: {"description": "An event over 64 KiB or a request over 10 MiB."},
+    422: {"description": "Not a valid event; `problems` names each field and what is allowed."},
+    503: {
+        "description": "Cannot commit now (queue full or database down); retry after Retry-After."
+    },
+}
+
+
+def receipt_json(org: Organization, receipt: Receipt) -> dict[str, Any]:
+    """The JSON form of a receipt."""
+    return {
+        "id": str(receipt.event_id),
+        "organization": org.slug,
+        "seq": receipt.seq,
+        "hash": receipt.leaf_hash.hex(),
+        "status": "duplicate" if receipt.duplicate else "created",
+    }
+
+
+async def _writable_org(request: Request, org: str, principal: Principal) -> Organization:
+    organization = await run_in_threadpool(services(request).tenancy.org, org)
+    org_for_ingest(principal, organization)
+    return organization
+
+
+def _count_rejection(request: Request, error: AuditLedgerError) -> None:
+    services(request).metrics.events_rejected.labels(reason=error.code).inc()
+
+
+@router.post(
+    "/events",
+    summary="Record one event",
+    status_code=201,
+    responses={200: {"description": "Already stored (same id, same content)."}, **_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventIn"}}},
+        }
+    },
+)
+async def record_event(
+    request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
+) -> JSONResponse:
+    """Validate and durably commit one event. A 2xx means it is committed."""
+    svc = services(request)
+    try:
+        organization = await _writable_org(request, org, principal)
+        require_json(request)
+        received_at = svc.clock.now()
+        body = parse_json(await read_limited(request))
+        draft = parse_event(body, received_at=received_at, new_id=svc.ingest.new_id)
+        (receipt,) = await svc.ingest.ingest(organization, [draft], received_at)
+    except AuditLedgerError as exc:
+        _count_rejection(request, exc)
+        raise
+    return JSONResponse(
+        receipt_json(organization, receipt), status_code=200 if receipt.duplicate else 201
+    )
+
+
+@router.post(
+    "/events/batch",
+    summary="Record several events atomically",
+    status_code=201,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}},
+        }
+    },
+)
+async def record_batch(
+    request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
+) -> JSONResponse:
+    """Validate every event, then commit all of them or none."""
+    svc = services(request)
+    try:
+        organization = await _writable_org(request, org, principal)
+        require_json(request)
+        received_at = svc.clock.now()
+        body = parse_json(await read_limited(request))
+        drafts = parse_batch(body, received_at=received_at, new_id=svc.ingest.new_id)
+        receipts = await svc.ingest.ingest(organization, drafts, received_at)
+    except AuditLedgerError as exc:
+        _count_rejection(request, exc)
+        raise
+    return JSONResponse(
+        {"receipts": [receipt_json(organization, r) for r in receipts]}, status_code=201
+    )
+
+
+# Referenced by the request bodies above; listed so they appear in the OpenAPI components.
+SCHEMAS = (EventIn, BatchIn)

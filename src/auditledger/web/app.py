@@ -1,0 +1,76 @@
+"""The ASGI application: API routers, pages, error handling and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from auditledger import __version__
+from auditledger.services import Services
+from auditledger.web.api import ingest, ops
+from auditledger.web.errors import install_error_handlers
+from auditledger.web.middleware import RequestContextMiddleware
+
+DESCRIPTION = """\
+A tamper-evident, organization-wide audit log for machine-learning platforms.
+
+* **Ingest** (ingest credential): `POST /api/v1/orgs/{org}/events` and `/events/batch`.
+* Authenticate with `Authorization: Bearer <token>`; tokens come from `auditledger credentials`.
+* Errors are JSON: `{"error": {"code", "message", "problems": [{"field", "message"}]}}`.
+"""
+
+
+def create_app(services: Services, *, manage_services: bool = True) -> FastAPI:
+    """The application for ``services``. With ``manage_services`` the app starts and stops
+    them with its own lifespan (what ``auditledger serve`` wants)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_services:
+            services.start()
+        try:
+            yield
+        finally:
+            if manage_services:
+                services.stop()
+
+    app = FastAPI(
+        title="auditledger",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads assets from a CDN; nothing may need the internet.
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(ingest.router)
+    _register_schemas(app)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _register_schemas(app: FastAPI) -> None:
+    """Add the wire models the ingest routes reference to the OpenAPI components."""
+    from pydantic.json_schema import models_json_schema
+
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        _, definitions = models_json_schema(
+            [(m, "validation") for m in ingest.SCHEMAS], ref_template="#/components/schemas/{model}"
+        )
+        components = schema.setdefault("components", {})
+        assert isinstance(components, dict)
+        components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,47 @@
+"""Who is calling: bearer tokens for the API, session cookies for pages.
+
+A missing or bad credential is 401; a valid one used beyond its scope is 403; another
+organization's data is 404 with the same message as a missing organization, so a caller cannot
+learn which organizations exist.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from auditledger.errors import Unauthenticated
+from auditledger.tenancy.model import Principal
+from auditledger.web.context import services
+
+SESSION_COOKIE = "auditledger_session"
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use an Authorization header of the form 'Bearer <token>'")
+    return token.strip()
+
+
+async def api_principal(request: Request) -> Principal:
+    """The caller of an API route: a bearer token, or a signed-in browser session."""
+    token = bearer_token(request)
+    if token is not None:
+        return await run_in_threadpool(services(request).tenancy.authenticate_token, token)
+    found = await session_principal(request)
+    if found is None:
+        raise Unauthenticated("this API needs an Authorization: Bearer <token> header")
+    return found[0]
+
+
+async def session_principal(request: Request) -> tuple[Principal, str] | None:
+    """The signed-in user of a browser request and the session's CSRF token, or None."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie or len(cookie) > 200:
+        return None
+    return await run_in_threadpool(services(request).tenancy.session_principal, cookie)

@@ -1,0 +1,43 @@
+"""Reading request bodies with a hard size limit, before any of it is parsed."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from auditledger.errors import MalformedRequest, TooLarge
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+
+
+async def read_limited(request: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """The body, or :class:`TooLarge` as soon as it passes ``limit`` bytes (not after)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise TooLarge(_too_large(limit))
+        except ValueError:
+            raise MalformedRequest("the Content-Length header is not a number") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(_too_large(limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"the request is larger than {limit // (1024 * 1024)} MiB; send events in smaller batches"
+    )
+
+
+def require_json(request: Request) -> None:
+    """Refuse bodies that do not declare JSON, so form posts cannot be mistaken for events."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
+        raise MalformedRequest(
+            f"send events as application/json (the request said {content_type[:80]!r})"
+        )

@@ -1,0 +1,136 @@
+"""Domain errors to HTTP responses: a status, a machine-readable code and a clear message.
+
+Nothing here ever returns a stack trace. API clients get JSON; people browsing get a page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from auditledger.errors import (
+    AppendOnly,
+    AuditLedgerError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[AuditLedgerError], int] = {
+    MalformedRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    AppendOnly: 405,
+    Conflict: 409,
+    TooLarge: 413,
+    InvalidInput: 422,
+    Unavailable: 503,
+}
+
+
+def status_of(error: AuditLedgerError) -> int:
+    """The HTTP status for a domain error."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_body(
+    code: str, message: str, problems: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The JSON error document every API error uses."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if problems:
+        body["problems"] = problems
+    return {"error": body}
+
+
+def wants_html(request: Request) -> bool:
+    """Whether the caller is a browser on a page rather than an API client."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _problems_from_validation(exc: RequestValidationError) -> list[dict[str, str]]:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body", "header")]
+        problems.append({"field": ".".join(loc) or "request", "message": str(err.get("msg"))})
+    return problems
+
+
+def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
+    """Register the handlers on ``app``; ``render_page(request, status, title, message)`` makes
+    HTML error pages when given."""
+
+    def respond(
+        request: Request,
+        status: int,
+        code: str,
+        message: str,
+        problems: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        if render_page is not None and wants_html(request):
+            response: Response = render_page(request, status, message, problems)
+        else:
+            response = JSONResponse(error_body(code, message, problems), status_code=status)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(AuditLedgerError)
+    async def _domain(request: Request, exc: AuditLedgerError) -> Response:
+        status = status_of(exc)
+        headers = {}
+        if isinstance(exc, Unavailable):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthenticated) and request.url.path.startswith("/api/"):
+            headers["WWW-Authenticate"] = 'Bearer realm="auditledger"'
+        problems = [p.as_dict() for p in exc.problems] or None
+        return respond(request, status, exc.code, exc.message, problems, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return respond(
+            request,
+            422,
+            "invalid_input",
+            "the request is not valid",
+            _problems_from_validation(exc),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {
+            404: "not found",
+            405: "method not allowed: audit events cannot be changed or deleted",
+        }
+        message = messages.get(exc.status_code, str(exc.detail))
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return respond(request, exc.status_code, code, message, None, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return respond(
+            request,
+            500,
+            "internal_error",
+            "an internal error occurred; it has been logged with this request's id",
+        )

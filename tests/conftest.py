@@ -1,0 +1,148 @@
+"""Shared fixtures: fresh databases on SQLite and PostgreSQL, services, an in-process client.
+
+Every storage-facing test runs on both engines through the ``database_url`` fixture. A fresh
+database per test is cheap: SQLite copies a migrated template file; PostgreSQL creates the
+database from a migrated template database. Without a reachable PostgreSQL the PostgreSQL
+cases are skipped, unless ``AUDITLEDGER_REQUIRE_POSTGRES=1`` (set by CI), which fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from auditledger.clock import FrozenClock
+from auditledger.services import Services, build_services
+from auditledger.settings import Settings, load_settings
+from auditledger.store.database import Database
+from tests.helpers import FixedLocator
+
+PG_ADMIN_URL = os.environ.get(
+    "AUDITLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_PG = os.environ.get("AUDITLEDGER_REQUIRE_POSTGRES") == "1"
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def _pg_reachable() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """A PostgreSQL URL with the right to create databases; skips (or fails in CI) if down."""
+    problem = _pg_reachable()
+    if problem is not None:
+        message = f"PostgreSQL unreachable at {PG_ADMIN_URL}: {problem}"
+        if REQUIRE_PG:
+            pytest.fail(message)
+        pytest.skip(message)
+    return PG_ADMIN_URL
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def _admin_execute(admin_url: str, sql: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str, worker_id: str) -> Iterator[str]:
+    """A migrated template database, created once per test worker."""
+    name = f"al_tmpl_{worker_id}_{uuid.uuid4().hex[:8]}"
+    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}"')
+    db = Database(_with_database(pg_admin_url, name))
+    db.migrate()
+    db.dispose()
+    yield name
+    _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file to copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    db.dispose()
+    return path
+
+
+def fresh_postgres(pg_admin_url: str, template: str) -> Iterator[str]:
+    """A new database cloned from the template; dropped afterwards."""
+    name = f"al_test_{uuid.uuid4().hex[:12]}"
+    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _with_database(pg_admin_url, name)
+    finally:
+        _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """Each storage test runs once per engine."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(engine_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated database of the engine under test."""
+    if engine_kind == "sqlite":
+        path = tmp_path / "auditledger.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    yield from fresh_postgres(
+        request.getfixturevalue("pg_admin_url"), request.getfixturevalue("pg_template")
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """Time stands still at 2026-11-25 12:00 UTC unless a test moves it."""
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for a test: its own database and key file."""
+    return load_settings(
+        environ={},
+        database_url=database_url,
+        signing_key_file=tmp_path / "signing.key",
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FrozenClock) -> Iterator[Services]:
+    """Started services on the test's database, with a frozen clock and a fixed locator."""
+    svc = build_services(settings, clock=clock, locator=FixedLocator())
+    svc.db.migrate()
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    """An in-process HTTP client for the app (services already started by the fixture)."""
+    from auditledger.web.app import create_app
+
+    with TestClient(create_app(services, manage_services=False)) as test_client:
+        yield test_client
