@@ -27,9 +27,9 @@ def run_server(settings: Settings, *, demo: bool) -> None:
             services.stop()
         services = build_services(settings)
         console.rule("[bold]auditledger demo")
-        console.print(f"Open [bold]{url}/[/] and sign in:")
+        console.print(f"Open [bold]{url}/[/] and sign in (username / password):")
         for line in access.lines():
-            console.print(f"  {line}")
+            console.print(f"  {line}", soft_wrap=True)
         console.rule()
     else:
         console.print(f"auditledger serving {settings.database_url} on {url}/")

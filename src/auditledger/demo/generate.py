@@ -344,6 +344,9 @@ def generate(
         repeats = max(1, round(per_day_scale))
         for _ in range(repeats):
             events.extend(_day_events(world, day, person_state))
+        if per_day_scale < 1:
+            # A smaller organization: the same kinds of activity, less of it.
+            events = [e for e in events if rng.random() < per_day_scale]
         if offset == 0:
             events.extend(_first_day(world, day))
         events.sort(key=lambda e: e["timestamp"])

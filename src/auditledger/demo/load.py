@@ -42,11 +42,10 @@ class DemoAccess:
 
     def lines(self) -> list[str]:
         """What `serve --demo` prints."""
-        lines = [
-            f"{desc:<32} username [bold]{user}[/]  password [bold]{pw}[/]"
-            for user, pw, desc in self.accounts
-        ]
-        lines.append(f"{'platform ingest token':<32} {self.ingest_token}")
+        lines = []
+        for user, password, description in self.accounts:
+            lines.append(f"{description}: [bold]{user}[/] / [bold]{password}[/]")
+        lines.append(f"Platform ingest token (for the API): {self.ingest_token}")
         return lines
 
 

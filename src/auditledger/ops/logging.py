@@ -41,3 +41,5 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # The access log is ours (with request ids); uvicorn's would repeat it without them.
     logging.getLogger("uvicorn.access").disabled = True
+    # Migrations announce every step at INFO; only problems matter at startup.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,0 +1,139 @@
+"""Real server processes: acknowledged events survive kill -9; several processes sharing one
+PostgreSQL keep one dense sequence; an event id sent concurrently is stored once."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+
+from auditledger.integrity.canonical import event_leaf_hash
+from auditledger.integrity.merkle import root_hash
+from auditledger.services import Services, build_services
+from auditledger.settings import load_settings
+from tests.helpers import OrgAccess, make_org, sample_event
+from tests.servers import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def prepare(database_url: str, tmp_path: Path) -> tuple[Services, OrgAccess]:
+    settings = load_settings(
+        environ={}, database_url=database_url, signing_key_file=tmp_path / "signing.key"
+    )
+    services = build_services(settings)
+    services.db.migrate()
+    return services, make_org(services, "acme")
+
+
+def send(client: httpx.Client, url: str, token: str, event: dict[str, Any]) -> httpx.Response:
+    return client.post(
+        f"{url}/api/v1/orgs/acme/events",
+        json=event,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def check_log(services: Services, access: OrgAccess) -> list[uuid.UUID]:
+    """The stored event ids in sequence order, after checking the log is whole."""
+    org = access.org
+    head = services.log.head(org.id)
+    leaves = services.log.leaves(org.id, 0, head.tree_size)
+    assert [leaf.seq for leaf in leaves] == list(range(head.tree_size)), "sequence has gaps"
+    events = services.log.events(org.id, org.slug, 0, head.tree_size)
+    assert len(events) == head.tree_size
+    for leaf, event in zip(leaves, events, strict=True):
+        assert event_leaf_hash(event) == leaf.leaf_hash
+    assert root_hash(head.tree_size, lambda ids: services.log.nodes(org.id, ids)) == head.root_hash
+    ids = [leaf.event_id for leaf in leaves]
+    assert len(set(ids)) == len(ids), "an event is stored twice"
+    return ids
+
+
+def test_acknowledged_events_survive_kill_9(database_url: str, tmp_path: Path) -> None:
+    services, access = prepare(database_url, tmp_path)
+    acked: set[str] = set()
+    sent: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client_loop(server: ServerProcess) -> None:
+        with httpx.Client() as client:
+            while not stop.is_set():
+                event = sample_event()
+                with lock:
+                    sent.append(event)
+                try:
+                    response = send(client, server.url, access.ingest, event)
+                except httpx.TransportError:
+                    return
+                if response.status_code == 201:
+                    with lock:
+                        acked.add(event["id"])
+
+    server = ServerProcess(database_url, tmp_path).start()
+    threads = [threading.Thread(target=client_loop, args=(server,)) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(acked) < 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.kill()  # mid-flight: requests are in the queue and in the transaction
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+
+    assert len(acked) >= 200
+    stored = {str(i) for i in check_log(services, access)}
+    assert acked <= stored, f"{len(acked - stored)} acknowledged events were lost"
+
+    # Clients retry everything they sent, as they must after a crash: nothing doubles.
+    with ServerProcess(database_url, tmp_path) as restarted, httpx.Client() as client:
+        statuses = [send(client, restarted.url, access.ingest, e).status_code for e in sent]
+    assert set(statuses) <= {200, 201}
+    final = check_log(services, access)
+    assert len(final) == len({e["id"] for e in sent})
+    services.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine_kind", ["postgres"], indirect=True)
+def test_two_processes_on_one_postgres_keep_one_dense_log(
+    database_url: str, tmp_path: Path
+) -> None:
+    services, access = prepare(database_url, tmp_path)
+    per_client = 40
+    shared = sample_event()  # every client also sends this one, at the same moment
+    barrier = threading.Barrier(16)
+
+    def client_loop(url: str) -> list[int]:
+        statuses = []
+        with httpx.Client() as client:
+            barrier.wait()
+            statuses.append(send(client, url, access.ingest, shared).status_code)
+            for _ in range(per_client):
+                response = send(client, url, access.ingest, sample_event())
+                statuses.append(response.status_code)
+        return statuses
+
+    with (
+        ServerProcess(database_url, tmp_path) as first,
+        ServerProcess(database_url, tmp_path) as second,
+        ThreadPoolExecutor(16) as pool,
+    ):
+        urls = [first.url, second.url] * 8
+        results = list(pool.map(client_loop, urls))
+
+    shared_statuses = [r[0] for r in results]
+    assert sorted(shared_statuses) == [200] * 15 + [201]
+    assert all(status == 201 for r in results for status in r[1:])
+    ids = check_log(services, access)
+    assert len(ids) == 16 * per_client + 1
+    services.stop()
