@@ -61,7 +61,7 @@ class ServerProcess:
         return self._wait_ready(timeout)
 
     def _spawn(self, env: dict[str, str], log: IO[bytes]) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
