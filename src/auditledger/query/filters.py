@@ -1,0 +1,215 @@
+"""Filters, parsed in one place into query conditions and a human description.
+
+Every reader of the log (the JSON API, the pages, the CSV and JSON Lines exports, the CLI)
+describes what it wants with an :class:`EventFilter`. Different filters combine with AND;
+several values of one filter combine with OR.
+
+Date range semantics (inclusive at both ends):
+
+* ``from=2026-05-01`` starts at 00:00 of that day and ``to=2026-05-31`` ends at the last
+  microsecond of that day, in the time zone ``tz`` (an IANA name, default UTC);
+* a date-time with an offset (``2026-05-01T08:00:00+02:00``) is that instant;
+* a date-time without an offset is read in ``tz``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from auditledger.catalog import CATEGORY_INDEX
+from auditledger.errors import InvalidInput, Problem
+
+# Query-string names, in the order the description lists them.
+MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject")
+PARAMETERS = ("from", "to", "tz", *MULTI_VALUED)
+MAX_VALUES = 50
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What to read. Empty tuples mean "any"."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    projects: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    model_versions: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    # "category.type" pairs; a bare type in the query string expands to every category having it.
+    types: tuple[tuple[str, str], ...] = ()
+    actors: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    # What the user typed, kept for links and descriptions ("from" may have been a date).
+    raw: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def is_empty(self) -> bool:
+        """No condition at all: every event."""
+        return not any(
+            (
+                self.since,
+                self.until,
+                self.projects,
+                self.models,
+                self.model_versions,
+                self.categories,
+                self.types,
+                self.actors,
+                self.subjects,
+            )
+        )
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """The filter as query-string items, to carry it into links (export, next page)."""
+        return list(self.raw)
+
+    def describe(self, names: Mapping[tuple[str, str], str] | None = None) -> str:
+        """A human description: "model = churn-model, 2026-05-01 to 2026-05-31".
+
+        ``names`` maps (kind, id) to a display name, e.g. ("project", "prj-1") -> "fraud".
+        """
+        names = names or {}
+        parts = []
+
+        def label(kind: str, values: Sequence[str]) -> str:
+            shown = [names.get((kind, v), v) for v in values]
+            return f"{kind.replace('_', ' ')} = " + " or ".join(shown)
+
+        for kind, values in (
+            ("project", self.projects),
+            ("model", self.models),
+            ("model_version", self.model_versions),
+            ("category", self.categories),
+            ("actor", self.actors),
+            ("subject", self.subjects),
+        ):
+            if values:
+                parts.append(label(kind, values))
+        if self.types:
+            parts.append("type = " + " or ".join(f"{c}.{t}" for c, t in self.types))
+        raw = dict(self.raw)
+        if self.since or self.until:
+            start = raw.get("from") or (self.since.isoformat() if self.since else "the beginning")
+            end = raw.get("to") or (self.until.isoformat() if self.until else "now")
+            zone = raw.get("tz")
+            parts.append(f"{start} to {end}" + (f" ({zone})" if zone and zone != "UTC" else ""))
+        return ", ".join(parts) if parts else "all events"
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def parse_instant(value: str, *, zone: ZoneInfo, end_of_day: bool) -> datetime:
+    """A filter bound: a date (whole day in ``zone``) or a date-time; ValueError if neither."""
+    text = value.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        if end_of_day:
+            start_next = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+            return start_next.astimezone(UTC) - timedelta(microseconds=1)
+        return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        category, _, type_ = value.rpartition(".")
+        if category:
+            spec = CATEGORY_INDEX.get(category)
+            if spec is None or spec.type(type_) is None:
+                problems.append(Problem("type", f"unknown event type {value[:80]!r}"))
+            else:
+                pairs.append((category, type_))
+            continue
+        matches = [(c.key, type_) for c in CATEGORY_INDEX.values() if c.type(type_)]
+        if not matches:
+            known = sorted({t.key for c in CATEGORY_INDEX.values() for t in c.types})
+            problems.append(
+                Problem(
+                    "type", f"unknown event type {value[:80]!r}; known types: {', '.join(known)}"
+                )
+            )
+        pairs.extend(matches)
+    return tuple(dict.fromkeys(pairs))
+
+
+def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
+    """Parse query-string items into a filter, or raise :class:`InvalidInput` naming each
+    problem. Blank values are ignored (an empty form field means "any")."""
+    problems: list[Problem] = []
+    values: dict[str, list[str]] = {}
+    raw: list[tuple[str, str]] = []
+    for name, value in params:
+        if name not in PARAMETERS:
+            problems.append(
+                Problem(name[:80], "is not a filter; filters are: " + ", ".join(PARAMETERS))
+            )
+            continue
+        if not value.strip():
+            continue
+        raw.append((name, value))
+        values.setdefault(name, []).append(value.strip())
+    for name in ("from", "to", "tz"):
+        if len(values.get(name, [])) > 1:
+            problems.append(Problem(name, "may be given only once"))
+    for name in MULTI_VALUED:
+        if len(values.get(name, [])) > MAX_VALUES:
+            problems.append(Problem(name, f"at most {MAX_VALUES} values"))
+    zone = _zone(values.get("tz", [None])[0])
+    if zone is None:
+        problems.append(
+            Problem("tz", "is not a known time zone; use an IANA name such as Europe/Helsinki")
+        )
+        zone = ZoneInfo("UTC")
+    bounds: dict[str, datetime | None] = {"from": None, "to": None}
+    for name in ("from", "to"):
+        if name in values:
+            try:
+                bounds[name] = parse_instant(values[name][0], zone=zone, end_of_day=name == "to")
+            except ValueError:
+                problems.append(
+                    Problem(
+                        name,
+                        f"{values[name][0][:40]!r} is not a date (2026-05-01) or a date-time "
+                        "(2026-05-01T08:00:00+02:00)",
+                    )
+                )
+    since, until = bounds["from"], bounds["to"]
+    if since and until and since > until:
+        problems.append(Problem("to", "is before 'from'"))
+    categories = values.get("category", [])
+    for category in categories:
+        if category not in CATEGORY_INDEX:
+            problems.append(
+                Problem(
+                    "category",
+                    f"unknown category {category[:80]!r}; categories: " + ", ".join(CATEGORY_INDEX),
+                )
+            )
+    types = _types(values.get("type", []), problems)
+    if problems:
+        raise InvalidInput("the filters are not valid", problems)
+    return EventFilter(
+        since=since,
+        until=until,
+        projects=tuple(dict.fromkeys(values.get("project", []))),
+        models=tuple(dict.fromkeys(values.get("model", []))),
+        model_versions=tuple(dict.fromkeys(values.get("model_version", []))),
+        categories=tuple(dict.fromkeys(categories)),
+        types=types,
+        actors=tuple(dict.fromkeys(values.get("actor", []))),
+        subjects=tuple(dict.fromkeys(values.get("subject", []))),
+        raw=tuple(raw),
+    )

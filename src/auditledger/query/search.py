@@ -1,0 +1,274 @@
+"""The one query over an organization's events, with keyset pagination.
+
+Every renderer (API, pages, CSV, JSON Lines, the CLI) reads through :func:`page` or
+:func:`iterate`; none builds its own SQL. Order is by occurrence time, ties broken by sequence
+number; that pair is unique, so a keyset cursor on it never skips or repeats a row, and every
+query is an index range scan (``ix_events_*`` end in ``occurred_at, seq``) instead of OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, literal, or_, select, tuple_
+
+from auditledger.errors import InvalidInput, Problem
+from auditledger.events.model import Event
+from auditledger.query.filters import EventFilter
+from auditledger.store.rows import row_to_event
+from auditledger.store.schema import directory, events
+from auditledger.store.types import from_micros, to_micros
+
+VIEW_LIMIT = 500
+MAX_PAGE = 1000
+
+_SOURCE_COLUMNS = {"source_ip", "source_location"}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the order: the last row seen."""
+
+    occurred_at: datetime
+    seq: int
+
+    def encode(self) -> str:
+        """An opaque URL-safe string."""
+        raw = json.dumps({"t": to_micros(self.occurred_at), "s": self.seq}).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """The cursor in ``text``, or :class:`InvalidInput`."""
+        try:
+            padded = text + "=" * (-len(text) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            t, s = data["t"], data["s"]
+            if not isinstance(t, int) or not isinstance(s, int) or s < 0:
+                raise ValueError
+            return cls(from_micros(t), s)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise InvalidInput(
+                "invalid cursor",
+                [Problem("cursor", "is not a cursor returned by this API; start without one")],
+            ) from None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Some events in order, and where to continue."""
+
+    events: list[Event]
+    next_cursor: Cursor | None  # None: nothing more matches
+    has_more: bool
+
+
+def _conditions(org_id: int, flt: EventFilter) -> list[Any]:
+    c = events.c
+    conditions: list[Any] = [c.org_id == org_id]
+    if flt.since is not None:
+        conditions.append(c.occurred_at >= flt.since)
+    if flt.until is not None:
+        conditions.append(c.occurred_at <= flt.until)
+
+    def any_of(column: Any, values: Sequence[str]) -> Any:
+        return column == values[0] if len(values) == 1 else column.in_(values)
+
+    if flt.projects:
+        conditions.append(any_of(c.project_id, flt.projects))
+    if flt.models:
+        conditions.append(any_of(c.model_id, flt.models))
+    if flt.model_versions:
+        conditions.append(
+            and_(c.subject_type == "model_version", any_of(c.subject_id, flt.model_versions))
+        )
+    if flt.subjects:
+        conditions.append(any_of(c.subject_id, flt.subjects))
+    if flt.categories:
+        conditions.append(any_of(c.category, flt.categories))
+    if flt.types:
+        conditions.append(or_(*[and_(c.category == k, c.type == t) for k, t in flt.types]))
+    if flt.actors:
+        conditions.append(any_of(c.actor_id, flt.actors))
+    return conditions
+
+
+def _statement(
+    org_id: int,
+    flt: EventFilter,
+    *,
+    newest_first: bool,
+    after: Cursor | None,
+    limit: int,
+    include_source: bool,
+) -> Select[Any]:
+    columns = [col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS]
+    conditions = _conditions(org_id, flt)
+    key = tuple_(events.c.occurred_at, events.c.seq)
+    if after is not None:
+        # Typed parameters: SQLite stores instants as integers, and an untyped datetime would be
+        # bound as text, which SQLite orders after every integer.
+        position = tuple_(
+            literal(after.occurred_at, events.c.occurred_at.type),
+            literal(after.seq, events.c.seq.type),
+        )
+        conditions.append(key < position if newest_first else key > position)
+    order = (
+        [events.c.occurred_at.desc(), events.c.seq.desc()]
+        if newest_first
+        else [events.c.occurred_at.asc(), events.c.seq.asc()]
+    )
+    return select(*columns).where(*conditions).order_by(*order).limit(limit)
+
+
+def _rows_to_events(org_slug: str, rows: Sequence[Any], include_source: bool) -> list[Event]:
+    if include_source:
+        return [row_to_event(org_slug, row) for row in rows]
+    hidden = {"source_ip": None, "source_location": None}
+    return [row_to_event(org_slug, {**row._mapping, **hidden}) for row in rows]
+
+
+def page(
+    connection: Connection,
+    org_id: int,
+    org_slug: str,
+    flt: EventFilter,
+    *,
+    limit: int = VIEW_LIMIT,
+    after: Cursor | None = None,
+    newest_first: bool = True,
+    include_source: bool = False,
+) -> Page:
+    """Up to ``limit`` matching events after ``after``; says whether more exist.
+
+    Sources are read only when ``include_source`` is set (administrators): a member's request
+    never even loads an IP address.
+    """
+    rows = connection.execute(
+        _statement(
+            org_id,
+            flt,
+            newest_first=newest_first,
+            after=after,
+            limit=limit + 1,
+            include_source=include_source,
+        )
+    ).all()
+    has_more = len(rows) > limit
+    found = _rows_to_events(org_slug, rows[:limit], include_source)
+    cursor = Cursor(found[-1].occurred_at, found[-1].seq) if has_more and found else None
+    return Page(found, cursor, has_more)
+
+
+def iterate(
+    connection: Connection,
+    org_id: int,
+    org_slug: str,
+    flt: EventFilter,
+    *,
+    newest_first: bool = False,
+    include_source: bool = False,
+    page_size: int = MAX_PAGE,
+) -> Iterator[Event]:
+    """Every matching event, read in keyset pages on ``connection``.
+
+    Run it inside one read transaction (``Database.read()``) and every page comes from the
+    same snapshot: events committed meanwhile neither appear nor shift the pages.
+    """
+    after: Cursor | None = None
+    while True:
+        rows = connection.execute(
+            _statement(
+                org_id,
+                flt,
+                newest_first=newest_first,
+                after=after,
+                limit=page_size,
+                include_source=include_source,
+            )
+        ).all()
+        yield from _rows_to_events(org_slug, rows, include_source)
+        if len(rows) < page_size:
+            return
+        last = rows[-1]
+        after = Cursor(last.occurred_at, last.seq)
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """A project, model, model version or actor seen in the organization's events."""
+
+    kind: str
+    id: str
+    name: str | None
+    parent_id: str | None
+    last_seen: datetime
+
+    @property
+    def label(self) -> str:
+        """Its name, or its id when it never had one."""
+        return self.name or self.id
+
+
+def directory_entries(
+    connection: Connection, org_id: int, kind: str, *, parent_id: str | None = None
+) -> list[DirectoryEntry]:
+    """Entries of one kind, by name (for filter choices and navigation)."""
+    query = select(directory).where(directory.c.org_id == org_id, directory.c.kind == kind)
+    if parent_id is not None:
+        query = query.where(directory.c.parent_id == parent_id)
+    rows = connection.execute(query)
+    entries = [DirectoryEntry(r.kind, r.ref_id, r.name, r.parent_id, r.last_seen) for r in rows]
+    return sorted(entries, key=lambda e: (e.label.lower(), e.id))
+
+
+def directory_entry(
+    connection: Connection, org_id: int, kind: str, ref_id: str
+) -> DirectoryEntry | None:
+    """One entry, or None."""
+    row = connection.execute(
+        select(directory).where(
+            directory.c.org_id == org_id, directory.c.kind == kind, directory.c.ref_id == ref_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return DirectoryEntry(row.kind, row.ref_id, row.name, row.parent_id, row.last_seen)
+
+
+def check_known_values(connection: Connection, org_id: int, flt: EventFilter) -> None:
+    """422 for a project, model, model version or actor this organization's log never saw."""
+    problems: list[Problem] = []
+    for param, kind, values in (
+        ("project", "project", flt.projects),
+        ("model", "model", flt.models),
+        ("model_version", "model_version", flt.model_versions),
+        ("actor", "actor", flt.actors),
+    ):
+        if not values:
+            continue
+        known = {
+            r.ref_id
+            for r in connection.execute(
+                select(directory.c.ref_id).where(
+                    directory.c.org_id == org_id,
+                    directory.c.kind == kind,
+                    directory.c.ref_id.in_(values),
+                )
+            )
+        }
+        for value in values:
+            if value not in known:
+                problems.append(
+                    Problem(
+                        param,
+                        f"no {kind.replace('_', ' ')} {value[:80]!r} in this organization's log",
+                    )
+                )
+    if problems:
+        raise InvalidInput("the filters name unknown values", problems)
