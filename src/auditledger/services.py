@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from auditledger.clock import Clock, SystemClock
+from auditledger.export.service import ExportService
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
 from auditledger.ops.metrics import Metrics
@@ -32,6 +33,7 @@ class Services:
     tenancy: TenancyService
     writer: GroupCommitWriter
     ingest: IngestService
+    export: ExportService
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -79,4 +81,7 @@ def build_services(
         retention_floor_days=settings.retention_floor_days,
         new_id=new_id,
     )
-    return Services(settings, db, clock, metrics, locator, event_log, tenancy, writer, ingest)
+    export = ExportService(db, ingest)
+    return Services(
+        settings, db, clock, metrics, locator, event_log, tenancy, writer, ingest, export
+    )

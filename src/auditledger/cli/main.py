@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from auditledger import __version__
+from auditledger.cli import export as export_cli
 from auditledger.cli import tenancy
 from auditledger.cli.common import DatabaseOption, console, open_services, settings_from
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(tenancy.orgs, name="orgs")
 app.add_typer(tenancy.users, name="users")
 app.add_typer(tenancy.credentials, name="credentials")
+app.command("export")(export_cli.export)
 
 
 def _version(value: bool) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from auditledger.errors import InvalidInput, Problem
 from auditledger.events.model import Event
 from auditledger.query.filters import EventFilter
 from auditledger.store.rows import row_to_event
-from auditledger.store.schema import directory, events
+from auditledger.store.schema import directory, events, leaves
 from auditledger.store.types import from_micros, to_micros
 
 VIEW_LIMIT = 500
@@ -106,8 +106,11 @@ def _statement(
     after: Cursor | None,
     limit: int,
     include_source: bool,
+    with_hash: bool = False,
 ) -> Select[Any]:
-    columns = [col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS]
+    columns: list[Any] = [
+        col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS
+    ]
     conditions = _conditions(org_id, flt)
     key = tuple_(events.c.occurred_at, events.c.seq)
     if after is not None:
@@ -123,7 +126,13 @@ def _statement(
         if newest_first
         else [events.c.occurred_at.asc(), events.c.seq.asc()]
     )
-    return select(*columns).where(*conditions).order_by(*order).limit(limit)
+    query = select(*columns)
+    if with_hash:
+        # The leaf hash lives in ``leaves`` (it outlives purges); one primary-key lookup per row.
+        query = select(*columns, leaves.c.leaf_hash).join(
+            leaves, and_(leaves.c.org_id == events.c.org_id, leaves.c.seq == events.c.seq)
+        )
+    return query.where(*conditions).order_by(*order).limit(limit)
 
 
 def _rows_to_events(org_slug: str, rows: Sequence[Any], include_source: bool) -> list[Event]:
@@ -165,20 +174,21 @@ def page(
     return Page(found, cursor, has_more)
 
 
-def iterate(
+def iterate_rows(
     connection: Connection,
     org_id: int,
-    org_slug: str,
     flt: EventFilter,
     *,
     newest_first: bool = False,
     include_source: bool = False,
+    with_hash: bool = False,
     page_size: int = MAX_PAGE,
-) -> Iterator[Event]:
-    """Every matching event, read in keyset pages on ``connection``.
+) -> Iterator[Any]:
+    """Every matching ``events`` row (plus ``leaf_hash`` with ``with_hash``), in keyset pages.
 
-    Run it inside one read transaction (``Database.read()``) and every page comes from the
-    same snapshot: events committed meanwhile neither appear nor shift the pages.
+    For renderers that format columns directly (the CSV export), skipping the construction of
+    :class:`Event` objects. Run it inside one read transaction (``Database.read()``) and every
+    page comes from the same snapshot: events committed meanwhile neither appear nor shift rows.
     """
     after: Cursor | None = None
     while True:
@@ -190,13 +200,42 @@ def iterate(
                 after=after,
                 limit=page_size,
                 include_source=include_source,
+                with_hash=with_hash,
             )
         ).all()
-        yield from _rows_to_events(org_slug, rows, include_source)
+        yield from rows
         if len(rows) < page_size:
             return
         last = rows[-1]
         after = Cursor(last.occurred_at, last.seq)
+
+
+def iterate(
+    connection: Connection,
+    org_id: int,
+    org_slug: str,
+    flt: EventFilter,
+    *,
+    newest_first: bool = False,
+    include_source: bool = False,
+    with_hash: bool = False,
+    page_size: int = MAX_PAGE,
+) -> Iterator[Event]:
+    """Every matching event, in keyset pages from one snapshot (see :func:`iterate_rows`)."""
+    rows = iterate_rows(
+        connection,
+        org_id,
+        flt,
+        newest_first=newest_first,
+        include_source=include_source,
+        with_hash=with_hash,
+        page_size=page_size,
+    )
+    for row in rows:
+        (event,) = _rows_to_events(org_slug, [row], include_source)
+        if with_hash:
+            event = replace(event, leaf_hash=row.leaf_hash)
+        yield event
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from auditledger.events.model import Actor
+
 
 class Role(StrEnum):
     """What a person or read credential may see in an organization."""
@@ -101,6 +103,12 @@ class Principal:
     def may_ingest(self, org_id: int) -> bool:
         """Whether this principal may write events for ``org_id``."""
         return self.kind == "ingest" and self.org_id in (None, org_id)
+
+    def as_actor(self) -> Actor:
+        """How this principal appears as the actor of auditledger's own events."""
+        if self.user is not None:
+            return Actor("user", f"auditledger-user:{self.user.username}", self.user.display_name)
+        return Actor("system", f"credential:{self.credential_id}", self.label)
 
     def relates_to(self, org_id: int) -> bool:
         """Whether the principal has anything to do with ``org_id`` (else: it is a 404)."""

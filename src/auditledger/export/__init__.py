@@ -1,0 +1,1 @@
+"""Export: every matching event (no cap), streamed as CSV or JSON Lines."""

@@ -1,0 +1,93 @@
+"""CSV cells: the seed's columns, made safe to open in a spreadsheet.
+
+A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return can run as a
+formula in Excel, LibreOffice or Google Sheets (OWASP "CSV injection", CWE-1236). Such cells
+get a leading single quote, which spreadsheets display as text and which is the only change
+made to any value; quoting of commas, quotes and newlines is left to the ``csv`` module
+(RFC 4180). Hashes are never computed over cells: they cover the canonical event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from auditledger.events.model import Location
+from auditledger.integrity.canonical import format_timestamp
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+BASE_COLUMNS = (
+    "Timestamp",
+    "Event Category",
+    "Event Type",
+    "Event Subject",
+    "Event Properties",
+    "Project",
+    "Actor",
+)
+SOURCE_COLUMNS = ("Source IP", "Source Location")
+ID_COLUMNS = ("Event ID", "Sequence Number", "Event Hash", "Received")
+
+
+def header(include_source: bool) -> list[str]:
+    """The header row: source columns only for administrators."""
+    return [*BASE_COLUMNS, *(SOURCE_COLUMNS if include_source else ()), *ID_COLUMNS]
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a would-be formula with a single quote; leave everything else alone."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _named(name: str | None, kind: str, ref_id: str) -> str:
+    return f"{name} ({kind} {ref_id})" if name else f"({kind} {ref_id})"
+
+
+def subject_cell(row: Mapping[str, Any]) -> str:
+    """``churn v3 (model_version v3-id) of churn (model m-id)``."""
+    text = _named(row["subject_name"], row["subject_type"], row["subject_id"])
+    if row["parent_id"] is not None:
+        text += " of " + _named(row["parent_name"], row["parent_type"], row["parent_id"])
+    return text
+
+
+def location_cell(stored: str | None) -> str:
+    """``Espoo, Finland (FI)``, ``Private network`` or empty when unknown."""
+    if stored is None:
+        return ""
+    location = Location.from_dict(json.loads(stored))
+    label = location.label()
+    return f"{label} ({location.country_code})" if location.country_code else label
+
+
+def row_cells(row: Mapping[str, Any], include_source: bool) -> list[str]:
+    """The cells of one event, from an ``events`` row (with ``leaf_hash``), neutralised."""
+    project = (
+        _named(row["project_name"], "project", row["project_id"])
+        if row["project_id"] is not None
+        else ""
+    )
+    cells = [
+        format_timestamp(row["occurred_at"]),
+        row["category"],
+        row["type"],
+        subject_cell(row),
+        row["properties"],  # stored as canonical JSON already
+        project,
+        _named(row["actor_name"], row["actor_type"], row["actor_id"]),
+    ]
+    if include_source:
+        cells.append(row["source_ip"] or "")
+        cells.append(location_cell(row["source_location"]))
+    leaf = row.get("leaf_hash")
+    cells.extend(
+        [
+            str(row["event_id"]),
+            str(row["seq"]),
+            leaf.hex() if leaf is not None else "",
+            format_timestamp(row["received_at"]),
+        ]
+    )
+    return [neutralise(cell) for cell in cells]

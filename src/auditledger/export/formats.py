@@ -1,0 +1,51 @@
+"""Encoders: turn a stream of rows into CSV or JSON Lines bytes, a page at a time."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from auditledger.events.render import event_json
+from auditledger.export.cells import header, row_cells
+from auditledger.store.rows import row_to_event
+
+# Rows per yielded chunk: big enough to amortise the write, small enough to start at once.
+CHUNK_ROWS = 500
+
+
+def csv_chunks(rows: Iterable[Any], *, include_source: bool) -> Iterator[bytes]:
+    """RFC 4180 CSV, UTF-8: a header, then one event per row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header(include_source))
+    pending = 1
+    for row in rows:
+        writer.writerow(row_cells(row._mapping, include_source))
+        pending += 1
+        if pending >= CHUNK_ROWS:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if pending:
+        yield buffer.getvalue().encode("utf-8")
+
+
+def jsonl_chunks(rows: Iterable[Any], org_slug: str, *, include_source: bool) -> Iterator[bytes]:
+    """JSON Lines: one event object per line, the same shape as the API's."""
+    lines: list[str] = []
+    for row in rows:
+        mapping = row._mapping
+        if not include_source:
+            mapping = {**mapping, "source_ip": None, "source_location": None}
+        event = row_to_event(org_slug, mapping)
+        body = event_json(event, include_source=include_source, leaf_hash=mapping.get("leaf_hash"))
+        lines.append(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        if len(lines) >= CHUNK_ROWS:
+            yield ("\n".join(lines) + "\n").encode("utf-8")
+            lines = []
+    if lines:
+        yield ("\n".join(lines) + "\n").encode("utf-8")

@@ -1,0 +1,74 @@
+"""Export routes: every matching event as CSV or JSON Lines, streamed, no cap."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from auditledger.export.service import ExportFormat, export_filename
+from auditledger.query.filters import parse_filters
+from auditledger.query.search import check_known_values
+from auditledger.tenancy.model import Principal, Role
+from auditledger.tenancy.service import org_for_reading
+from auditledger.web.auth import api_principal
+from auditledger.web.client import request_ip
+from auditledger.web.context import services
+
+router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["export"])
+
+_DESCRIPTION = """\
+Every event matching the filters (the same filters as the view: `from`, `to`, `tz`, `project`,
+`model`, `model_version`, `category`, `type`, `actor`, `subject`), oldest first, streamed.
+Source columns appear only for administrators. A response cut short by an error ends without
+the final HTTP chunk, so clients see an incomplete transfer rather than a short file."""
+
+
+async def _export(
+    request: Request, org: str, principal: Principal, fmt: ExportFormat
+) -> StreamingResponse:
+    svc = services(request)
+    organization = await run_in_threadpool(svc.tenancy.org, org)
+    role = org_for_reading(principal, organization)
+    flt = parse_filters(list(request.query_params.multi_items()))
+
+    def check() -> None:
+        with svc.db.read() as connection:
+            check_known_values(connection, organization.id, flt)
+
+    await run_in_threadpool(check)
+    body = svc.export.stream(
+        organization,
+        flt,
+        fmt,
+        include_source=role is Role.ADMIN,
+        actor=principal.as_actor(),
+        source_ip=request_ip(request),
+    )
+    filename = export_filename(organization, flt, fmt.value)
+    return StreamingResponse(
+        body,
+        media_type=fmt.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/export.csv", summary="Export events as CSV", description=_DESCRIPTION)
+async def export_csv(
+    request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
+) -> StreamingResponse:
+    """CSV: a header row, then one event per row (RFC 4180, UTF-8, formula-safe)."""
+    return await _export(request, org, principal, ExportFormat.CSV)
+
+
+@router.get("/export.jsonl", summary="Export events as JSON Lines", description=_DESCRIPTION)
+async def export_jsonl(
+    request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
+) -> StreamingResponse:
+    """JSON Lines: one event object per line, as the query API returns them."""
+    return await _export(request, org, principal, ExportFormat.JSONL)
