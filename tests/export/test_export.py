@@ -247,18 +247,17 @@ def test_an_error_mid_stream_is_not_a_complete_export(
 
     monkeypatch.setattr(service_module, "iterate_rows", failing)
     run = ExportRun()
-    chunks: list[bytes] = []
+    stream = services.export.stream(
+        acme.org,
+        EventFilter(),
+        ExportFormat.CSV,
+        include_source=False,
+        actor=sample_actor(),
+        source_ip=None,
+        run=run,
+    )
     with pytest.raises(RuntimeError, match="disk on fire"):
-        for chunk in services.export.stream(
-            acme.org,
-            EventFilter(),
-            ExportFormat.CSV,
-            include_source=False,
-            actor=sample_actor(),
-            source_ip=None,
-            run=run,
-        ):
-            chunks.append(chunk)
+        b"".join(stream)
     assert not run.completed
     assert 0 < run.rows <= 701
     head = services.log.head(acme.org.id)

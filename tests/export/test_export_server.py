@@ -15,7 +15,6 @@ from auditledger.cli.main import app
 from auditledger.ingest.validate import parse_event
 from auditledger.services import build_services
 from auditledger.settings import load_settings
-from tests.conftest import NOW
 from tests.helpers import OrgAccess, make_org, sample_event
 from tests.servers import ServerProcess
 
@@ -68,8 +67,7 @@ def test_database_failure_mid_export_truncates_the_transfer(
             ).fetchall()
         assert killed
         with pytest.raises(httpx.RemoteProtocolError):
-            for chunk in chunks:
-                received += chunk
+            received += b"".join(chunks)
     rows = list(csv.reader(received.decode("utf-8", "replace").splitlines()))
     assert len(rows) < 6001
 
