@@ -12,6 +12,8 @@ from auditledger.export.service import ExportService
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
 from auditledger.ops.metrics import Metrics
+from auditledger.ops.scheduler import Job, Scheduler
+from auditledger.retention.purge import RetentionService
 from auditledger.settings import Settings
 from auditledger.source.location import Locator, make_locator
 from auditledger.store.database import Database
@@ -34,16 +36,45 @@ class Services:
     writer: GroupCommitWriter
     ingest: IngestService
     export: ExportService
+    retention: RetentionService
+    scheduler: Scheduler | None = None
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
-        """Start background work (the group-commit writer)."""
+        """Start the group-commit writer."""
         if not self._started:
             self.writer.start()
             self._started = True
 
+    def start_background_jobs(self) -> None:
+        """Start what a server runs on its own: scheduled purges and housekeeping."""
+        if self.scheduler is None:
+            self.scheduler = Scheduler(
+                [
+                    Job(
+                        "retention purge",
+                        self.settings.purge_interval,
+                        self._scheduled_purge,
+                        delay=30,
+                    ),
+                    Job(
+                        "session cleanup",
+                        3600,
+                        lambda: self.tenancy.repo.delete_expired_sessions(self.clock.now()),
+                    ),
+                ]
+            )
+            self.scheduler.start()
+
+    def _scheduled_purge(self) -> None:
+        self.retention.backfill_attestations()
+        self.retention.purge()
+
     def stop(self) -> None:
-        """Commit what is queued, stop background work and close connections."""
+        """Stop background jobs, commit what is queued, close connections."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self._started:
             self.writer.stop()
             self._started = False
@@ -82,6 +113,24 @@ def build_services(
         new_id=new_id,
     )
     export = ExportService(db, ingest)
+    retention = RetentionService(
+        db,
+        tenancy.repo,
+        ingest,
+        clock,
+        default_days=settings.retention_days,
+        floor_days=settings.retention_floor_days,
+    )
     return Services(
-        settings, db, clock, metrics, locator, event_log, tenancy, writer, ingest, export
+        settings,
+        db,
+        clock,
+        metrics,
+        locator,
+        event_log,
+        tenancy,
+        writer,
+        ingest,
+        export,
+        retention,
     )

@@ -76,3 +76,23 @@ def create_partitions(connection: Connection, days: Iterable[date]) -> list[date
 def days_ahead(today: date, ahead: int = DAYS_AHEAD) -> list[date]:
     """Yesterday, today and the next ``ahead`` days: what should always exist."""
     return [today + timedelta(days=offset) for offset in range(-1, ahead + 1)]
+
+
+def day_end(day: date) -> datetime:
+    """The first instant after ``day`` (UTC), the exclusive upper bound of its partition."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def partition_contents(connection: Connection, day: date) -> dict[int, int]:
+    """Per organization, the highest sequence number stored in ``day``'s partition."""
+    rows = connection.execute(
+        text(f"SELECT org_id, max(seq) FROM {partition_name(day)} GROUP BY org_id")
+    )
+    return {int(org_id): int(top) for org_id, top in rows}
+
+
+def drop_partition(connection: Connection, day: date) -> None:
+    """Detach and drop ``day``'s partition: expiring a day of events without deleting rows."""
+    name = partition_name(day)
+    connection.execute(text(f"ALTER TABLE events DETACH PARTITION {name}"))
+    connection.execute(text(f"DROP TABLE {name}"))

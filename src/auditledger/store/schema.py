@@ -205,3 +205,30 @@ signing_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("retired_at", UTCDateTime, nullable=True),
 )
+
+# One row per purge of one organization, written *before* any event is removed, so a crash can
+# leave a recorded purge whose rows still exist (harmless: the next purge removes them) but never
+# removed rows without a record.
+purges = Table(
+    "purges",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("purge_id", Uuid, nullable=False),
+    Column("ran_at", UTCDateTime, nullable=False),
+    Column("cutoff", UTCDateTime, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("ranges", Text, nullable=False),  # JSON list of [first, last] sequence numbers
+    PrimaryKeyConstraint("org_id", "purge_id"),
+)
+
+# The canonical bytes of each purge's ``audit_log.purge`` event, kept after that event itself
+# expires: their leaf hash in ``leaves`` proves the purge record is the one the log holds.
+purge_attestations = Table(
+    "purge_attestations",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("purge_id", Uuid, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("canonical", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("org_id", "purge_id"),
+)

@@ -30,6 +30,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_services:
             services.start()
+            services.start_background_jobs()
         try:
             yield
         finally:

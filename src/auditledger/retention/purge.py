@@ -1,0 +1,419 @@
+"""The retention purge: remove events past their organization's retention, provably.
+
+For each organization that is not on legal hold, in this order:
+
+1. **Plan**, in one snapshot: the log size, and the sequence numbers of every event that
+   occurred before the cutoff, as ranges (computed in SQL).
+2. **Record** the purge in ``purges``, then append an ``audit_log.purge`` event (its id is the
+   purge id, so re-appending after a crash is a duplicate, not a second event) and keep that
+   event's canonical bytes as the purge's attestation. Records always precede removal: a crash
+   can leave recorded events not yet removed (the next run removes them), never removed events
+   without a record.
+3. **Remove**. On PostgreSQL, a day's partition whose rows are all recorded is detached and
+   dropped; anything else (SQLite, or a day shared with an organization whose events must stay)
+   is deleted in bounded batches, each its own short transaction, authorized row by row by the
+   table's delete trigger.
+
+Concurrent purges (several servers, the CLI) are serialised: a PostgreSQL advisory lock, or a
+lock file beside the SQLite database; a purge that finds the lock taken does nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from auditledger.clock import Clock
+from auditledger.errors import InvalidInput, Problem
+from auditledger.events.model import Actor, EventDraft, Subject
+from auditledger.ingest.service import IngestService
+from auditledger.integrity.canonical import canonical_bytes, format_timestamp
+from auditledger.retention import policy
+from auditledger.retention.records import Range, ranges_json, ranges_text
+from auditledger.store import partitions
+from auditledger.store.database import Database
+from auditledger.store.engine import sqlite_path
+from auditledger.store.rows import row_to_event
+from auditledger.store.schema import (
+    events,
+    log_heads,
+    purge_attestations,
+    purge_authorizations,
+    purges,
+)
+from auditledger.tenancy.model import Organization
+from auditledger.tenancy.repository import TenancyRepository
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 5_000
+_LOCK_KEY = 727348003
+SYSTEM_ACTOR = Actor("system", "retention", "auditledger retention")
+
+
+@dataclass
+class OrgPurge:
+    """What a purge does (or, in a dry run, would do) to one organization."""
+
+    org: Organization
+    days: int
+    cutoff: datetime
+    held: bool
+    count: int = 0
+    ranges: list[Range] = field(default_factory=list)
+    log_size: int = 0
+    purge_id: uuid.UUID | None = None
+    partitions_dropped: int = 0
+    rows_deleted: int = 0
+
+
+@dataclass
+class PurgeReport:
+    """The outcome of one purge run."""
+
+    ran_at: datetime
+    dry_run: bool
+    orgs: list[OrgPurge]
+    skipped: str | None = None  # why nothing was done (another purge held the lock)
+
+    @property
+    def total(self) -> int:
+        """Events purged (or that would be) in every organization."""
+        return sum(o.count for o in self.orgs)
+
+
+class RetentionService:
+    """Retention policy changes and purges."""
+
+    def __init__(
+        self,
+        db: Database,
+        tenancy: TenancyRepository,
+        ingest: IngestService,
+        clock: Clock,
+        *,
+        default_days: int,
+        floor_days: int,
+    ) -> None:
+        self.db = db
+        self.tenancy = tenancy
+        self.ingest = ingest
+        self.clock = clock
+        self.default_days = default_days
+        self.floor_days = floor_days
+
+    # -- policy ----------------------------------------------------------------------------------
+
+    def days(self, org: Organization) -> int:
+        """The organization's retention in days."""
+        return policy.effective_days(org, self.default_days, self.floor_days)
+
+    def set_retention(
+        self, org: Organization, days: int | None, *, actor: Actor, source_ip: str | None = None
+    ) -> Organization:
+        """Change (or with None, reset to the default) the retention; recorded in the log."""
+        if days is not None and days < self.floor_days:
+            raise InvalidInput(
+                "retention below the floor",
+                [Problem("days", f"must be at least {self.floor_days} (the deployment's floor)")],
+            )
+        old = self.days(org)
+        self.tenancy.set_retention(org.id, days)
+        updated = self.tenancy.org_by_id(org.id)
+        self._record(
+            updated,
+            "retention_change",
+            {"old_days": old, "new_days": self.days(updated)},
+            actor,
+            source_ip,
+        )
+        return updated
+
+    def set_legal_hold(
+        self,
+        org: Organization,
+        hold: bool,
+        *,
+        reason: str | None,
+        actor: Actor,
+        source_ip: str | None = None,
+    ) -> Organization:
+        """Place or release a legal hold (purges skip a held organization); recorded."""
+        self.tenancy.set_legal_hold(org.id, hold, reason)
+        updated = self.tenancy.org_by_id(org.id)
+        properties: dict[str, Any] = {"old_hold": org.legal_hold, "new_hold": hold}
+        if reason:
+            properties["reason"] = reason
+        self._record(updated, "legal_hold_change", properties, actor, source_ip)
+        return updated
+
+    def _record(
+        self,
+        org: Organization,
+        type_: str,
+        properties: dict[str, Any],
+        actor: Actor,
+        source_ip: str | None,
+    ) -> None:
+        draft = self.ingest.own_event(
+            type_,
+            subject=Subject("audit_log", org.slug, f"{org.name} audit log"),
+            properties=properties,
+            actor=actor,
+            source_ip=source_ip,
+        )
+        self.ingest.ingest_blocking(org, [draft], draft.occurred_at)
+
+    # -- purge -----------------------------------------------------------------------------------
+
+    def purge(self, *, org_slug: str | None = None, dry_run: bool = False) -> PurgeReport:
+        """Purge every organization (or one) of events past retention."""
+        now = self.clock.now()
+        with self._exclusive() as acquired:
+            if not acquired:
+                return PurgeReport(now, dry_run, [], skipped="another purge is running")
+            orgs = [self.tenancy.org_by_slug(org_slug)] if org_slug else self.tenancy.list_orgs()
+            plans = [self._plan(org, now) for org in orgs]
+            if dry_run:
+                return PurgeReport(now, True, plans)
+            for plan in plans:
+                if plan.count:
+                    self._record_purge(plan, now)
+            self._remove(plans)
+        for plan in plans:
+            if plan.count:
+                log.info(
+                    "purged %s events of %s occurred before %s",
+                    plan.count,
+                    plan.org.slug,
+                    plan.cutoff.isoformat(),
+                )
+        return PurgeReport(now, False, plans)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[bool]:
+        if self.db.is_postgres:
+            with self.db.engines.writer.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                got = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}
+                ).scalar()
+                try:
+                    yield bool(got)
+                finally:
+                    if got:
+                        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+            return
+        path = sqlite_path(self.db.url)
+        if path is None:
+            yield True
+            return
+        with open(f"{path}.purge-lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _plan(self, org: Organization, now: datetime) -> OrgPurge:
+        days = self.days(org)
+        plan = OrgPurge(org, days, policy.cutoff(now, days), held=org.legal_hold)
+        if org.legal_hold:
+            return plan
+        with self.db.read() as connection:
+            plan.log_size = int(
+                connection.execute(
+                    select(log_heads.c.tree_size).where(log_heads.c.org_id == org.id)
+                ).scalar_one()
+            )
+            plan.ranges = _expired_ranges(connection, org.id, plan.cutoff)
+        plan.count = sum(last - first + 1 for first, last in plan.ranges)
+        return plan
+
+    def _record_purge(self, plan: OrgPurge, now: datetime) -> None:
+        plan.purge_id = uuid.uuid4()
+        with self.db.write() as connection:
+            connection.execute(
+                insert(purges).values(
+                    org_id=plan.org.id,
+                    purge_id=plan.purge_id,
+                    ran_at=now,
+                    cutoff=plan.cutoff,
+                    count=plan.count,
+                    ranges=ranges_json(plan.ranges),
+                )
+            )
+        self._attest(plan.org, plan.purge_id, now, plan.cutoff, plan.count, plan.ranges)
+
+    def _attest(
+        self,
+        org: Organization,
+        purge_id: uuid.UUID,
+        ran_at: datetime,
+        cutoff: datetime,
+        count: int,
+        ranges: list[Range],
+    ) -> None:
+        draft = EventDraft(
+            event_id=purge_id,
+            id_supplied=True,  # a retry after a crash is then a duplicate, not a second event
+            occurred_at=ran_at,
+            timestamp_supplied=True,
+            category="audit_log",
+            type="purge",
+            subject=Subject("audit_log", org.slug, f"{org.name} audit log"),
+            properties={
+                "count": count,
+                "cutoff": format_timestamp(cutoff),
+                "ranges": ranges_text(ranges),
+            },
+            project=None,
+            actor=SYSTEM_ACTOR,
+            source_ip=None,
+        )
+        (receipt,) = self.ingest.ingest_blocking(org, [draft], ran_at)
+        with self.db.write() as connection:
+            row = connection.execute(
+                select(events).where(events.c.org_id == org.id, events.c.seq == receipt.seq)
+            ).one()
+            canonical = canonical_bytes(row_to_event(org.slug, row))
+            already = connection.execute(
+                select(purge_attestations.c.seq).where(
+                    purge_attestations.c.org_id == org.id,
+                    purge_attestations.c.purge_id == purge_id,
+                )
+            ).first()
+            if already is None:
+                connection.execute(
+                    insert(purge_attestations).values(
+                        org_id=org.id, purge_id=purge_id, seq=receipt.seq, canonical=canonical
+                    )
+                )
+
+    def _remove(self, plans: list[OrgPurge]) -> None:
+        work = [p for p in plans if p.count]
+        if not work:
+            return
+        if self.db.is_postgres:
+            self._drop_partitions(work, plans)
+        for plan in work:
+            plan.rows_deleted = self._delete_rows(plan)
+
+    def _drop_partitions(self, work: list[OrgPurge], plans: list[OrgPurge]) -> None:
+        expired_before = {p.org.id: p for p in plans if not p.held}
+        latest_cutoff = max(p.cutoff for p in work)
+        with self.db.read() as connection:
+            days = sorted(partitions.existing_partition_days(connection))
+        for day in days:
+            if partitions.day_end(day) > latest_cutoff:
+                break
+            if self._drop_if_fully_recorded(day, expired_before):
+                for plan in work:
+                    plan.partitions_dropped += 1
+        self.db.forget_partitions()
+
+    def _drop_if_fully_recorded(self, day: date, planned: dict[int, OrgPurge]) -> bool:
+        """Drop ``day``'s partition if every row in it is expired and recorded by this run."""
+        try:
+            with self.db.write() as connection:
+                # Give up quickly rather than queue behind a long export and stall ingestion.
+                connection.execute(text("SET LOCAL lock_timeout = '2s'"))
+                connection.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
+                contents = partitions.partition_contents(connection, day)
+                for org_id, top_seq in contents.items():
+                    plan = planned.get(org_id)
+                    if (
+                        plan is None  # held, or not part of this run: its rows must stay
+                        or plan.cutoff < partitions.day_end(day)
+                        or top_seq >= plan.log_size  # appended after the plan: not recorded
+                    ):
+                        return False
+                partitions.drop_partition(connection, day)
+                return True
+        except DBAPIError as exc:  # a lock timeout: the rows go by deletion instead
+            log.warning("could not drop partition of %s: %s", day, str(exc).splitlines()[0])
+            return False
+
+    def _delete_rows(self, plan: OrgPurge) -> int:
+        deleted = 0
+        for first, last in _chunks(plan.ranges, BATCH_ROWS):
+            with self.db.write() as connection:
+                connection.execute(
+                    insert(purge_authorizations).values(org_id=plan.org.id, cutoff=plan.cutoff)
+                )
+                result = connection.execute(
+                    delete(events).where(
+                        events.c.org_id == plan.org.id,
+                        events.c.seq >= first,
+                        events.c.seq <= last,
+                        events.c.occurred_at < plan.cutoff,
+                    )
+                )
+                deleted += int(result.rowcount or 0)
+                connection.execute(
+                    delete(purge_authorizations).where(purge_authorizations.c.org_id == plan.org.id)
+                )
+        return deleted
+
+    def backfill_attestations(self) -> int:
+        """Append the purge events a crash left unwritten; returns how many."""
+        done = 0
+        with self.db.read() as connection:
+            missing = connection.execute(
+                select(purges).where(
+                    ~select(purge_attestations.c.purge_id)
+                    .where(
+                        purge_attestations.c.org_id == purges.c.org_id,
+                        purge_attestations.c.purge_id == purges.c.purge_id,
+                    )
+                    .exists()
+                )
+            ).all()
+        for row in missing:
+            org = self.tenancy.org_by_id(row.org_id)
+            ranges = [(int(a), int(b)) for a, b in json.loads(row.ranges)]
+            self._attest(org, row.purge_id, row.ran_at, row.cutoff, row._mapping["count"], ranges)
+            done += 1
+        return done
+
+
+def _expired_ranges(connection: Connection, org_id: int, cutoff: datetime) -> list[Range]:
+    """Sequence numbers of events before ``cutoff`` as ranges, grouped in SQL (gaps and
+    islands: consecutive numbers share ``seq - row_number()``)."""
+    numbered = (
+        select(
+            events.c.seq,
+            (events.c.seq - func.row_number().over(order_by=events.c.seq)).label("island"),
+        )
+        .where(events.c.org_id == org_id, events.c.occurred_at < cutoff)
+        .subquery()
+    )
+    rows = connection.execute(
+        select(func.min(numbered.c.seq), func.max(numbered.c.seq))
+        .group_by(numbered.c.island)
+        .order_by(func.min(numbered.c.seq))
+    )
+    return [(int(first), int(last)) for first, last in rows]
+
+
+def _chunks(ranges: list[Range], size: int) -> Iterator[Range]:
+    for first, last in ranges:
+        start = first
+        while start <= last:
+            end = min(last, start + size - 1)
+            yield start, end
+            start = end + 1
