@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from auditledger import __version__
 from auditledger.services import Services
-from auditledger.web.api import export, ingest, ops
+from auditledger.web.api import export, ingest, ops, retention
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
 
@@ -51,6 +51,7 @@ def create_app(services: Services, *, manage_services: bool = True) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(export.router)
+    app.include_router(retention.router)
     _register_schemas(app)
     app.add_middleware(RequestContextMiddleware)
     return app
