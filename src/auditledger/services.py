@@ -102,7 +102,10 @@ def build_services(
         max_commit_events=settings.commit_max_events,
     )
     tenancy = TenancyService(
-        TenancyRepository(db), clock, session_ttl=timedelta(hours=settings.session_hours)
+        TenancyRepository(db),
+        clock,
+        session_ttl=timedelta(hours=settings.session_hours),
+        cache_seconds=settings.credential_cache_seconds,
     )
     ingest = IngestService(
         writer,
@@ -115,7 +118,7 @@ def build_services(
     export = ExportService(db, ingest)
     retention = RetentionService(
         db,
-        tenancy.repo,
+        tenancy,
         ingest,
         clock,
         default_days=settings.retention_days,

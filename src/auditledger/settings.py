@@ -150,6 +150,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("session_hours", 12, "How long a sign-in lasts.", _positive_int),
     Setting(
+        "credential_cache_seconds",
+        5,
+        "How long a process trusts a credential or organization it has looked up; a revocation "
+        "made in another process takes effect within this time (at once in its own).",
+        int,
+    ),
+    Setting(
         "secure_cookies",
         False,
         "Mark session cookies Secure (set when served over HTTPS; implied by an https public_url).",
@@ -181,6 +188,7 @@ class Settings:
     commit_max_events: int
     trusted_proxies: tuple[str, ...]
     session_hours: int
+    credential_cache_seconds: int
     secure_cookies: bool
     log_level: str
     log_format: str

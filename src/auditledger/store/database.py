@@ -117,6 +117,18 @@ class Database:
         with self._partition_lock:
             self._partition_days = None
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (PostgreSQL also does this in autovacuum; SQLite
+        only when asked, so the server's housekeeping asks daily)."""
+        with self.engines.writer.connect() as connection:
+            if self.is_postgres:
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "ANALYZE"
+                )
+            else:
+                connection.exec_driver_sql("PRAGMA optimize=0x10002")
+                connection.commit()
+
     def dispose(self) -> None:
         """Close all connections."""
         self.engines.dispose()
