@@ -91,7 +91,7 @@ def build_services(
 ) -> Services:
     """Services for ``settings``. Tests inject a frozen clock, a fixed locator or an id source."""
     clock = clock or SystemClock()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_seconds * 1000)
     metrics = Metrics()
     locator = locator or make_locator(settings.geoip_database)
     event_log = SqlEventLog(db)

@@ -78,6 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Where events are stored: `sqlite:///path/to/file.db` or a PostgreSQL URL "
         "(`postgresql://user:password@host:5432/dbname`).",
     ),
+    Setting(
+        "sqlite_busy_seconds",
+        10,
+        "SQLite only: how long a write waits for another process's lock before the request "
+        "fails with 503.",
+        _positive_int,
+    ),
     Setting("host", "127.0.0.1", "Address `auditledger serve` listens on."),
     Setting("port", 8000, "Port `auditledger serve` listens on.", _positive_int),
     Setting(
@@ -174,6 +181,7 @@ class Settings:
     """The resolved configuration of one process."""
 
     database_url: str
+    sqlite_busy_seconds: int
     host: str
     port: int
     public_url: str | None

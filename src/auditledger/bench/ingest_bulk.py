@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from auditledger.bench.env import NOW, BenchDatabase, open_services
 from auditledger.bench.model import Figure
 from auditledger.ingest.validate import parse_event
 from auditledger.store.schema import events
-from auditledger.store.types import to_micros
+from auditledger.store.types import sqlite_value
 
 
 def measure(database: BenchDatabase, count: int) -> Figure:
@@ -46,7 +45,7 @@ def measure(database: BenchDatabase, count: int) -> Figure:
         native = services.db.is_postgres
         tuples = [
             tuple(
-                raw_org.id if c == "org_id" else row[c] if native else _sqlite_value(row[c])
+                raw_org.id if c == "org_id" else row[c] if native else sqlite_value(row[c])
                 for c in columns
             )
             for row in rows
@@ -71,15 +70,6 @@ def measure(database: BenchDatabase, count: int) -> Figure:
         met=value >= 0.5 * baseline,
         detail=f"{total:,} events in batches of {BATCH} (validation, sequencing, hashing, commit)",
     )
-
-
-def _sqlite_value(value: Any) -> Any:
-    # What SQLAlchemy's types store on SQLite: integer microseconds and 32-digit hex UUIDs.
-    if isinstance(value, datetime):
-        return to_micros(value)
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    return value
 
 
 def _raw_write(services: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:

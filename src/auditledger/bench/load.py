@@ -13,8 +13,7 @@ import json
 import time
 import uuid
 from collections import Counter
-
-import httpx2 as httpx
+from urllib.parse import urlsplit
 
 from auditledger.bench.model import percentile
 
@@ -37,35 +36,83 @@ TEMPLATE = json.dumps(
 ZERO_ID = b"00000000-0000-0000-0000-000000000000"
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection speaking just enough of the protocol to post JSON.
+
+    A general-purpose client spends more CPU per request than the server under test does;
+    on a shared 2-core machine that would measure the client. This one costs a few
+    microseconds per request.
+    """
+
+    def __init__(self, host: str, port: int, path: str, token: str) -> None:
+        self.host, self.port, self.path, self.token = host, port, path, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Authorization: Bearer {self.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
 async def _run(
     url: str, token: str, clients: int, seconds: float, warmup: float
 ) -> dict[str, object]:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    parsed = urlsplit(url)
+    host, port, path = parsed.hostname or "127.0.0.1", parsed.port or 80, parsed.path
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + seconds
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
-        async def worker() -> None:
+    async def worker() -> None:
+        connection = _Connection(host, port, path, token)
+        try:
             while True:
                 sent = time.perf_counter()
                 if sent >= stop_at:
                     return
                 body = TEMPLATE.replace(ZERO_ID, str(uuid.uuid4()).encode())
                 try:
-                    response = await client.post(url, content=body, headers=headers)
-                    status = response.status_code
-                except httpx.HTTPError:
+                    status = await connection.post(body)
+                except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
+                    connection.close()
                     status = 0
                 done = time.perf_counter()
                 if sent >= measure_from:
                     statuses[status] += 1
                     latencies.append((done - sent) * 1000)
+        finally:
+            connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
+    await asyncio.gather(*(worker() for _ in range(clients)))
     ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
     return {
         "requests": sum(statuses.values()),

@@ -13,14 +13,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.store import migrate, partitions
-from auditledger.store.engine import Engines, create_engines
+from auditledger.store.engine import DEFAULT_BUSY_TIMEOUT_MS, Engines, create_engines
 
 
 class Database:
     """The database: a writer for appends, readers for queries, and dialect helpers."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.engines: Engines = create_engines(url, pool_size=pool_size)
+    def __init__(
+        self, url: str, *, pool_size: int = 10, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    ) -> None:
+        self.engines: Engines = create_engines(
+            url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms
+        )
         self._partition_days: set[date] | None = None
         self._partition_lock = threading.Lock()
 

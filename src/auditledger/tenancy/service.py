@@ -138,12 +138,25 @@ class TenancyService:
             raise NotFound(f"no active credential {public_id!r}")
         self._credentials.clear()
 
+    def cached_principal(self, token: str) -> Principal | None:
+        """The principal of a token checked recently, without touching the database (so the
+        caller need not leave the event loop); None when it must be checked."""
+        credential = self._credentials.get(token)
+        return self._principal(credential) if credential is not None else None
+
+    def cached_org(self, slug: str) -> Organization | None:
+        """An organization looked up recently, without touching the database, or None."""
+        return self._orgs.get(slug)
+
     def authenticate_token(self, token: str) -> Principal:
         """The principal a bearer token acts for, or :class:`Unauthenticated`."""
         credential = self._credentials.get(token)
         if credential is None:
             credential = self._check_token(token)
             self._credentials.put(token, credential)
+        return self._principal(credential)
+
+    def _principal(self, credential: Credential) -> Principal:
         if not credential.is_active(self.clock.now()):
             raise Unauthenticated("the credential has expired or been revoked")
         return Principal(
