@@ -64,6 +64,10 @@ def test_postgres_restart_during_ingestion(tmp_path: Path) -> None:
             assert ready.status_code == 200
         stored = {str(i) for i in check_log(services, access)}
         assert ledger.acked <= stored
+        print(
+            f"postgres restart: {len(ledger.sent)} sent, {len(ledger.acked)} acknowledged, "
+            f"{len(stored)} stored, statuses {dict(ledger.statuses)}"
+        )
         services.stop()
 
 
