@@ -10,6 +10,11 @@ from datetime import timedelta
 from auditledger.clock import Clock, SystemClock
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
+from auditledger.integrity.checkpointer import CheckpointService
+from auditledger.integrity.keyfile import KeyFile
+from auditledger.integrity.proofs import ProofService
+from auditledger.integrity.repository import IntegrityRepository
+from auditledger.integrity.witness import WitnessStore
 from auditledger.ops.metrics import Metrics
 from auditledger.settings import Settings
 from auditledger.source.location import Locator, make_locator
@@ -32,6 +37,8 @@ class Services:
     tenancy: TenancyService
     writer: GroupCommitWriter
     ingest: IngestService
+    checkpoints: CheckpointService
+    proofs: ProofService
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -79,4 +86,26 @@ def build_services(
         retention_floor_days=settings.retention_floor_days,
         new_id=new_id,
     )
-    return Services(settings, db, clock, metrics, locator, event_log, tenancy, writer, ingest)
+    integrity = IntegrityRepository(db)
+    checkpoints = CheckpointService(
+        db,
+        integrity,
+        KeyFile(settings.signing_key_file, settings.log_origin),
+        WitnessStore(settings.witness_dir),
+        clock,
+        settings.log_origin,
+    )
+    proofs = ProofService(db, integrity)
+    return Services(
+        settings,
+        db,
+        clock,
+        metrics,
+        locator,
+        event_log,
+        tenancy,
+        writer,
+        ingest,
+        checkpoints,
+        proofs,
+    )
