@@ -186,7 +186,7 @@ def _verify_one(
         Progress(
             TextColumn(f"verifying {organization.slug}"),
             BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} seqs"),
+            TextColumn("{task.completed:,.0f} seqs"),
             TimeRemainingColumn(),
             console=err_console,
             transient=True,

@@ -15,11 +15,17 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from auditledger.integrity.canonical import CANONICAL_VERSION
-from auditledger.store.types import to_micros
+
+# (seq, leaf hash of the stored event, or None when its row cannot be re-encoded)
+EventHash = tuple[int, bytes | None]
+
+# What re-encoding a row raises when a column holds something auditledger never writes.
+UNREADABLE = (TypeError, ValueError, AttributeError, OverflowError, UnicodeError)
 
 # The columns the fast path reads, in this order.
 EVENT_COLUMNS = (
@@ -48,8 +54,20 @@ EVENT_COLUMNS = (
 # json's own string escaper (the C one when available): identical to json.dumps(ensure_ascii=
 # False) for one string, without the per-call setup.
 _quote = json.encoder.encode_basestring
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
 _V = str(CANONICAL_VERSION)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(value: datetime) -> int:
+    # store.types.to_micros, repeated so verifier workers need not import SQLAlchemy.
+    delta = value.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@cache
+def _clock_times() -> list[str]:
+    """``HH:MM:SS`` for every second of a day, built once: cheaper than formatting each."""
+    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
 
 
 def _opt(value: str | None) -> str:
@@ -62,20 +80,24 @@ class RowCanonicalizer:
     def __init__(self, org_slug: str) -> None:
         self._org = _quote(org_slug)
         self._days: dict[int, str] = {}
+        # Every event of a batch shares its ``received`` instant: remember the last one.
+        self._last: tuple[Any, str] = (None, "")
 
     def _timestamp(self, value: Any) -> str:
+        if value == self._last[0]:
+            return self._last[1]
         # SQLite hands back integer microseconds; PostgreSQL a datetime.
-        micros = value if type(value) is int else to_micros(value)
+        micros = value if type(value) is int else _micros(value)
         seconds, fraction = divmod(micros, 1_000_000)
         day, second_of_day = divmod(seconds, 86_400)
-        prefix = self._days.get(day)
-        if prefix is None:
+        date_text = self._days.get(day)
+        if date_text is None:
             # strftime, as canonical.format_timestamp uses, so even odd years format alike.
-            prefix = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).strftime("%Y-%m-%d")
-            self._days[day] = prefix
-        hours, rest = divmod(second_of_day, 3600)
-        minutes, secs = divmod(rest, 60)
-        return f"{prefix}T{hours:02d}:{minutes:02d}:{secs:02d}.{fraction:06d}Z"
+            date_text = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+            self._days[day] = date_text
+        text = f"{date_text}{_clock_times()[second_of_day]}.{fraction:06d}Z"
+        self._last = (value, text)
+        return text
 
     def canonical_bytes(self, row: Sequence[Any]) -> bytes:
         """The canonical bytes (version 1) of an event row given in :data:`EVENT_COLUMNS`
@@ -140,3 +162,15 @@ class RowCanonicalizer:
     def leaf_hash(self, row: Sequence[Any]) -> bytes:
         """The RFC 6962 leaf hash of an event row."""
         return hashlib.sha256(b"\x00" + self.canonical_bytes(row)).digest()
+
+    def hash_rows(self, rows: Sequence[Sequence[Any]]) -> list[EventHash]:
+        """(seq, leaf hash, or None if the row cannot be re-encoded) of each row."""
+        leaf_hash = self.leaf_hash
+        hashed: list[EventHash] = []
+        append = hashed.append
+        for row in rows:
+            try:
+                append((row[0], leaf_hash(row)))
+            except UNREADABLE:
+                append((row[0], None))
+        return hashed

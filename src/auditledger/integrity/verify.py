@@ -23,14 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from auditledger.errors import InvalidInput
 from auditledger.integrity.checkpoint import SignedCheckpoint, open_checkpoint
 from auditledger.integrity.keys import VerifierKey
 from auditledger.integrity.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
-from auditledger.integrity.rowcanon import RowCanonicalizer
-from auditledger.integrity.source import LogSource
+from auditledger.integrity.rowcanon import EventHash, RowCanonicalizer
+from auditledger.integrity.source import LeafRow, LogSource
 
 PAGE = 10_000
 
@@ -163,16 +162,11 @@ def open_checkpoint_finding(
 
 
 class _Pass:
-    """The sequence-order pass over leaves and events (steps 1 to 3)."""
+    """The sequence-order pass over leaves and event hashes (steps 1 to 3)."""
 
     def __init__(
-        self,
-        org_slug: str,
-        tree_size: int,
-        wanted_roots: set[int],
-        purged: Callable[[int], bool],
+        self, tree_size: int, wanted_roots: set[int], purged: Callable[[int], bool]
     ) -> None:
-        self.canon = RowCanonicalizer(org_slug)
         self.tree_size = tree_size
         self.wanted = wanted_roots
         self.purged = purged
@@ -183,70 +177,73 @@ class _Pass:
         self.events = 0
         self.leaves = 0
 
-    def page(self, start: int, end: int, leaves: list[Any], rows: list[Sequence[Any]]) -> None:
-        """Check the leaves and event rows of ``start <= seq < end``."""
+    def page(self, start: int, end: int, leaves: list[LeafRow], events: list[EventHash]) -> None:
+        """Check the leaves and event hashes of ``start <= seq < end``."""
         self.leaves += len(leaves)
-        self.events += len(rows)
+        self.events += len(events)
         if (
             start >= 0
             and end <= self.tree_size
-            and len(leaves) == len(rows) == end - start
-            and self._aligned_page(start, leaves, rows)
+            and len(leaves) == len(events) == end - start
+            and self._aligned_page(start, leaves, events)
         ):
             return
-        self._irregular_page(start, end, leaves, rows)
+        self._irregular_page(start, end, leaves, events)
 
-    def _aligned_page(self, start: int, leaves: list[Any], rows: list[Sequence[Any]]) -> bool:
+    def _aligned_page(self, start: int, leaves: list[LeafRow], events: list[EventHash]) -> bool:
         # The common case, kept lean: one leaf and one event for every seq of the page.
-        # Returns False, having changed nothing, as soon as the page turns out not to be.
-        for offset, (leaf, row) in enumerate(zip(leaves, rows, strict=True)):
-            if leaf[0] != start + offset or row[0] != start + offset:
-                if offset:
-                    self._irregular_page(start + offset, start + len(leaves), leaves, rows)
-                    return True
-                return False
-            self._event(row, leaf[1])
-            self._leaf(leaf[0], leaf[1], leaf[2])
+        # Leaves are unique per seq and sorted, so matching ends and count mean every seq is
+        # there; each event is matched to its leaf as we go.
+        last = start + len(leaves) - 1
+        if self.broken_at is not None or leaves[0][0] != start or leaves[-1][0] != last:
+            return False
+        frontier = self.frontier
+        append = frontier.append
+        wanted, roots = self.wanted, self.roots
+        altered, nodes_differ = self.found["altered"], self.found["nodes"]
+        for index, (leaf, (event_seq, computed)) in enumerate(zip(leaves, events, strict=True)):
+            seq, stored, stored_nodes = leaf
+            if event_seq != seq or computed is None or len(stored) != HASH_SIZE:
+                self._irregular_page(seq, last + 1, leaves[index:], events[index:])
+                return True
+            if computed != stored:
+                altered.add(seq)
+            if append(stored) != stored_nodes:
+                nodes_differ.add(seq)
+            if frontier.size in wanted:
+                roots[frontier.size] = frontier.root()
         return True
 
     def _irregular_page(
-        self, start: int, end: int, leaves: list[Any], rows: list[Sequence[Any]]
+        self, start: int, end: int, leaves: list[LeafRow], events: list[EventHash]
     ) -> None:
         leaf_at = {leaf[0]: leaf for leaf in leaves if start <= leaf[0] < end}
-        rows_at: dict[int, list[Sequence[Any]]] = {}
-        for row in rows:
-            if start <= row[0] < end:
-                rows_at.setdefault(row[0], []).append(row)
+        hashes_at: dict[int, list[bytes | None]] = {}
+        for seq, computed in events:
+            if start <= seq < end:
+                hashes_at.setdefault(seq, []).append(computed)
         for seq in range(start, end):
             leaf = leaf_at.get(seq)
-            here = rows_at.get(seq, [])
+            here = hashes_at.get(seq, [])
             if not 0 <= seq < self.tree_size:
                 if leaf is not None or here:
                     self.found["beyond_head"].add(seq)
                 continue
             if len(here) > 1:
                 self.found["duplicate"].add(seq)
-            computed = None
-            for row in here:
-                computed = self._event(row, leaf[1] if leaf is not None else None)
+            for computed in here:
+                if computed is None:
+                    self.found["unreadable"].add(seq)
+                elif leaf is not None and computed != leaf[1]:
+                    self.found["altered"].add(seq)
             if leaf is None:
                 self.found["leaf_missing"].add(seq)
                 # Its event, if intact and alone, still tells us the leaf hash.
-                self._leaf(seq, computed if len(here) == 1 else None, None)
+                self._leaf(seq, here[0] if len(here) == 1 else None, None)
                 continue
             if not here and not self.purged(seq):
                 self.found["missing"].add(seq)
             self._leaf(seq, leaf[1], leaf[2])
-
-    def _event(self, row: Sequence[Any], stored_leaf: bytes | None) -> bytes | None:
-        try:
-            computed = self.canon.leaf_hash(row)
-        except (TypeError, ValueError, AttributeError, OverflowError):
-            self.found["unreadable"].add(row[0])
-            return None
-        if stored_leaf is not None and computed != stored_leaf:
-            self.found["altered"].add(row[0])
-        return computed
 
     def _leaf(self, seq: int, leaf: bytes | None, stored_nodes: bytes | None) -> None:
         if self.broken_at is not None:
@@ -309,12 +306,14 @@ def verify_log(
         label = f"saved checkpoint {opened.tree_size} ({saved.label})"
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, False))
 
-    checker = _Pass(org_slug, size, set(claims) | {size}, purged)
+    checker = _Pass(size, set(claims) | {size}, purged)
     low, high = source.seq_span()
     low, high = min(low, 0), max(high, size)
+    canon = RowCanonicalizer(org_slug)
     for start in range(low, high, page_size):
         end = min(start + page_size, high)
-        checker.page(start, end, source.leaves(start, end), source.event_rows(start, end))
+        events = canon.hash_rows(source.event_rows(start, end))
+        checker.page(start, end, source.leaves(start, end), events)
         if progress is not None:
             progress(end - low, high - low)
     report.events_checked, report.leaves_checked = checker.events, checker.leaves

@@ -1,0 +1,78 @@
+"""Helpers for integrity tests: ingest events, verify a log, and tamper with the database the
+way an attacker with direct database access would (past the append-only triggers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from auditledger.ingest.validate import parse_event
+from auditledger.integrity.keys import VerifierKey
+from auditledger.integrity.source import open_source
+from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
+from auditledger.services import Services
+from auditledger.store.log import Receipt
+from auditledger.tenancy.model import Organization
+from tests.helpers import sample_event
+
+SQLITE_TRIGGERS = [
+    f"{table}_append_only_{action}"
+    for table in ("events", "leaves", "checkpoints")
+    for action in ("update", "delete")
+]
+
+
+def ingest(
+    services: Services, org: Organization, events: Sequence[dict[str, Any]]
+) -> list[Receipt]:
+    """Store ``events`` (wire format) through the real ingest path."""
+    now = services.clock.now()
+    drafts = [parse_event(e, received_at=now) for e in events]
+    return services.ingest.ingest_blocking(org, drafts, now)
+
+
+def ingest_many(services: Services, org: Organization, count: int) -> list[Receipt]:
+    """``count`` varied sample events."""
+    return ingest(services, org, [sample_event() for _ in range(count)])
+
+
+def verify(
+    services: Services,
+    org: Organization,
+    *,
+    against: Sequence[SavedCheckpoint] = (),
+    verifiers: Sequence[VerifierKey] | None = None,
+) -> VerifyReport:
+    """Verify the organization's stored log as `auditledger verify` does."""
+    with open_source(services.db, org.id) as source:
+        return verify_log(
+            source,
+            org_slug=org.slug,
+            origin=services.checkpoints.origin(org.slug),
+            verifiers=verifiers if verifiers is not None else services.checkpoints.verifiers(),
+            against=against,
+        )
+
+
+@contextmanager
+def tampering(services: Services) -> Iterator[Connection]:
+    """A write transaction in which the append-only triggers do not fire."""
+    with services.db.write() as connection:
+        if services.db.is_postgres:
+            # Superuser only: replica mode skips ordinary triggers for this transaction.
+            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            for trigger in SQLITE_TRIGGERS:
+                connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        yield connection
+
+
+def event_row(connection: Connection, org_id: int, seq: int) -> dict[str, Any]:
+    """The stored ``events`` row at ``seq``."""
+    row = connection.execute(
+        text("SELECT * FROM events WHERE org_id = :org AND seq = :seq"), {"org": org_id, "seq": seq}
+    ).one()
+    return dict(row._mapping)
