@@ -7,14 +7,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text, update
 
 from auditledger.ingest.validate import parse_event
+from auditledger.integrity.canonical import event_leaf_hash
 from auditledger.integrity.keys import VerifierKey
+from auditledger.integrity.merkle import Frontier
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
 from auditledger.services import Services
 from auditledger.store.log import Receipt
+from auditledger.store.rows import row_to_event
+from auditledger.store.schema import events, leaves, log_heads
 from auditledger.tenancy.model import Organization
 from tests.helpers import sample_event
 
@@ -76,3 +80,27 @@ def event_row(connection: Connection, org_id: int, seq: int) -> dict[str, Any]:
         text("SELECT * FROM events WHERE org_id = :org AND seq = :seq"), {"org": org_id, "seq": seq}
     ).one()
     return dict(row._mapping)
+
+
+def rewrite_event(services: Services, org: Organization, seq: int, **changes: Any) -> None:
+    """Change the event at ``seq`` and rewrite every leaf hash, tree node and the head to match:
+    what an attacker who knows the format would do to hide the change from a hash check."""
+    with tampering(services) as connection:
+        connection.execute(
+            update(events).where(events.c.org_id == org.id, events.c.seq == seq).values(**changes)
+        )
+        rows = connection.execute(
+            select(events).where(events.c.org_id == org.id).order_by(events.c.seq)
+        ).all()
+        frontier = Frontier()
+        for row in rows:
+            leaf = event_leaf_hash(row_to_event(org.slug, row))
+            nodes = frontier.append(leaf)
+            connection.execute(
+                update(leaves)
+                .where(leaves.c.org_id == org.id, leaves.c.seq == row.seq)
+                .values(leaf_hash=leaf, nodes=nodes)
+            )
+        connection.execute(
+            update(log_heads).where(log_heads.c.org_id == org.id).values(root_hash=frontier.root())
+        )

@@ -48,7 +48,7 @@ class KeyFile:
         """The key in the file; :class:`Unavailable` (saying what to do) if there is none."""
         try:
             stat = self.path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise Unavailable(
                 f"no signing key at {self.path}: run `auditledger init` on this machine, or "
                 f"point {_ENV} at the deployment's key file",

@@ -58,9 +58,11 @@ class IntegrityRepository:
 
     def _insert_ignore(self, connection: Connection, table: Any, row: dict[str, Any]) -> bool:
         # INSERT ... ON CONFLICT DO NOTHING on either engine; True if the row was inserted.
+        # RETURNING says so reliably (psycopg reports no row count for this statement).
         dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
-        result = connection.execute(dialect_insert(table).values(**row).on_conflict_do_nothing())
-        return bool(result.rowcount)
+        key = next(iter(table.primary_key.columns))
+        statement = dialect_insert(table).values(**row).on_conflict_do_nothing().returning(key)
+        return connection.execute(statement).first() is not None
 
     # -- signing keys ------------------------------------------------------------------------
 
