@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 
 from auditledger.ingest.validate import parse_event
 from auditledger.integrity.canonical import event_leaf_hash
@@ -75,9 +75,9 @@ def tampering(services: Services) -> Iterator[Connection]:
 
 
 def event_row(connection: Connection, org_id: int, seq: int) -> dict[str, Any]:
-    """The stored ``events`` row at ``seq``."""
+    """The stored ``events`` row at ``seq``, as typed values (datetimes, UUIDs)."""
     row = connection.execute(
-        text("SELECT * FROM events WHERE org_id = :org AND seq = :seq"), {"org": org_id, "seq": seq}
+        select(events).where(events.c.org_id == org_id, events.c.seq == seq)
     ).one()
     return dict(row._mapping)
 

@@ -137,7 +137,9 @@ class ProofService:
         ).scalar()
         current = int(head or 0)
         if not 1 <= size <= current:
-            raise InvalidInput(
-                f"bad {field}",
-                [Problem(field, f"must be between 1 and {current} (the log's current size)")],
+            why = (
+                f"must be between 1 and {current} (the log's current size)"
+                if current
+                else "the log is empty: there is nothing to prove yet"
             )
+            raise InvalidInput(f"bad {field}", [Problem(field, why)])

@@ -61,9 +61,6 @@ class SeqRanges:
     def __len__(self) -> int:
         return sum(end - start for start, end in self.ranges)
 
-    def __contains__(self, seq: object) -> bool:
-        return any(start <= seq < end for start, end in self.ranges)  # type: ignore[operator]
-
     def seqs(self) -> list[int]:
         """Every sequence number (for small sets)."""
         return [s for start, end in self.ranges for s in range(start, end)]
