@@ -73,15 +73,20 @@ class Frontier:
 
     def append(self, leaf: bytes) -> bytes:
         """Add a leaf hash; return the hashes of the nodes it completed (levels 1..t, joined)."""
+        stack = self._stack
+        self.size += 1
+        if not stack or stack[-1][0] != 0:
+            # Every other leaf (an even index) completes nothing; the verifier's hot path.
+            stack.append((0, leaf))
+            return b""
         completed: list[bytes] = []
         level, acc = 0, leaf
-        while self._stack and self._stack[-1][0] == level:
-            _, left = self._stack.pop()
+        while stack and stack[-1][0] == level:
+            _, left = stack.pop()
             acc = node_hash(left, acc)
             level += 1
             completed.append(acc)
-        self._stack.append((level, acc))
-        self.size += 1
+        stack.append((level, acc))
         return b"".join(completed)
 
     def root(self) -> bytes:
