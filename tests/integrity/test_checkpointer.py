@@ -253,3 +253,14 @@ def test_server_starts_when_the_key_cannot_be_created(
     assert response.status_code == 503
     assert "auditledger init" in response.json()["error"]["message"]
     assert "checkpoints will not be signed" in caplog.text
+
+
+def test_an_empty_log_can_be_checkpointed_and_then_extended(
+    services: Services, access: OrgAccess
+) -> None:
+    assert sign(services, access) == (0, True)
+    ingest_many(services, access.org, 3)
+    assert sign(services, access) == (3, True)
+    report = verify(services, access.org)
+    assert report.ok
+    assert report.checkpoints_checked == 2

@@ -104,6 +104,9 @@ def test_checkpoints_are_listed_newest_first_in_pages(
     bad = client.get("/api/v1/orgs/acme/checkpoints", params={"limit": 0}, headers=headers)
     assert bad.status_code == 422
     assert problem_fields(bad) == ["limit"]
+    huge = client.get("/api/v1/orgs/acme/checkpoints", params={"before": 2**64}, headers=headers)
+    assert huge.status_code == 422
+    assert problem_fields(huge) == ["before"]
 
 
 def test_inclusion_proofs_verify_against_the_signed_root(
@@ -183,6 +186,8 @@ def test_consistency_proofs_verify_between_signed_roots(
         ("consistency", {"first": 0}, 422, "first"),
         ("consistency", {"first": 5, "second": 4}, 422, "first"),
         ("consistency", {"first": 1, "second": 99}, 422, "second"),
+        ("consistency", {"first": 1, "second": 2**70}, 422, "second"),
+        ("inclusion", {"seq": 2**64}, 422, "seq"),
     ],
 )
 def test_bad_parameters_are_named(

@@ -16,7 +16,7 @@ from functools import partial
 from sqlalchemy import Connection, select
 
 from auditledger.clock import Clock
-from auditledger.errors import Inconsistent, InvalidInput, Unavailable
+from auditledger.errors import AuditLedgerError, Inconsistent, InvalidInput, Unavailable
 from auditledger.integrity.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
@@ -123,8 +123,11 @@ class CheckpointService:
             return
         try:
             key, created = self.ensure_key()
-        except (OSError, Unavailable) as exc:
-            log.error("the signing key cannot be used: %s; checkpoints will not be signed", exc)
+        except (OSError, AuditLedgerError) as exc:
+            why = exc.message if isinstance(exc, AuditLedgerError) else str(exc)
+            if isinstance(exc, AuditLedgerError) and exc.problems:
+                why += ": " + "; ".join(p.message for p in exc.problems)
+            log.error("the signing key cannot be used (%s); checkpoints will not be signed", why)
             return
         if created:
             log.warning(

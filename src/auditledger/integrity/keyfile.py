@@ -14,7 +14,6 @@ from pathlib import Path
 from auditledger.errors import Unavailable
 from auditledger.integrity.keys import (
     SigningKey,
-    check_key_name,
     generate_key,
     read_key_file,
     replace_file,
@@ -30,7 +29,7 @@ class KeyFile:
 
     def __init__(self, path: Path, name: str) -> None:
         self.path = path
-        self.name = check_key_name(name)
+        self.name = name  # checked when a key is read or made, not at every process start
         self._lock = threading.Lock()
         self._cached: tuple[tuple[int, int, int], SigningKey] | None = None
 

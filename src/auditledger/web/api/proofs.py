@@ -25,6 +25,9 @@ from auditledger.web.context import services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["proofs"])
 
+# Sizes and sequence numbers are stored as 64-bit integers; larger ones are simply invalid.
+MAX_SIZE = 2**63 - 1
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, unknown, expired or revoked credential."},
     404: {"description": "No such organization (or one this credential cannot read)."},
@@ -94,7 +97,8 @@ async def list_checkpoints(
     org: str,
     principal: Annotated[Principal, Depends(api_principal)],
     before: Annotated[
-        int | None, Query(ge=1, description="Only checkpoints smaller than this tree size.")
+        int | None,
+        Query(ge=1, le=MAX_SIZE, description="Only checkpoints smaller than this tree size."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
 ) -> dict[str, Any]:
@@ -171,9 +175,14 @@ async def prove_inclusion(
     org: str,
     principal: Annotated[Principal, Depends(api_principal)],
     event_id: Annotated[uuid.UUID | None, Query(description="The event's id.")] = None,
-    seq: Annotated[int | None, Query(description="Or its sequence number.")] = None,
+    seq: Annotated[
+        int | None, Query(ge=0, le=MAX_SIZE, description="Or its sequence number.")
+    ] = None,
     tree_size: Annotated[
-        int | None, Query(description="Tree to prove against; default: the latest checkpoint.")
+        int | None,
+        Query(
+            ge=1, le=MAX_SIZE, description="Tree to prove against; default: the latest checkpoint."
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """The audit path of one event's leaf hash up to the root of ``tree_size`` leaves."""
@@ -195,9 +204,12 @@ async def prove_consistency(
     request: Request,
     org: str,
     principal: Annotated[Principal, Depends(api_principal)],
-    first: Annotated[int, Query(description="The older tree's size.")],
+    first: Annotated[int, Query(ge=1, le=MAX_SIZE, description="The older tree's size.")],
     second: Annotated[
-        int | None, Query(description="The newer tree's size; default: the latest checkpoint.")
+        int | None,
+        Query(
+            ge=1, le=MAX_SIZE, description="The newer tree's size; default: the latest checkpoint."
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """The consistency proof from ``first`` leaves to ``second`` leaves."""
