@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 
-from sqlalchemy import Connection, select
-
 from auditledger.clock import Clock
 from auditledger.errors import AuditLedgerError, Inconsistent, InvalidInput, Unavailable
 from auditledger.integrity.checkpoint import (
@@ -38,8 +36,7 @@ from auditledger.integrity.repository import IntegrityRepository
 from auditledger.integrity.witness import WitnessStore
 from auditledger.settings import SETTING_INDEX
 from auditledger.store.database import Database
-from auditledger.store.log import fetch_nodes
-from auditledger.store.schema import log_heads
+from auditledger.store.log import fetch_nodes, read_head
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +175,15 @@ class CheckpointService:
     ) -> tuple[StoredCheckpoint, bool]:
         # One snapshot for the head, the latest checkpoint and every node the proofs need.
         with self.db.read() as connection:
-            size, head_root = _head(connection, org_id)
+            head = read_head(connection, org_id)
+            size = head.tree_size
             latest = self.repo.latest_checkpoint(org_id, connection)
             fetch: Fetch = partial(fetch_nodes, connection, org_id)
             try:
                 root = root_hash(size, fetch)
             except LookupError as exc:
                 raise Inconsistent(f"the stored tree is incomplete: {exc}") from None
-            if root != head_root:
+            if root != head.root_hash:
                 raise Inconsistent(
                     f"the log head's root differs from the root of its stored nodes at size {size}"
                 )
@@ -243,13 +241,6 @@ class CheckpointService:
             if created:
                 signed.append(stored)
         return signed
-
-
-def _head(connection: Connection, org_id: int) -> tuple[int, bytes]:
-    row = connection.execute(
-        select(log_heads.c.tree_size, log_heads.c.root_hash).where(log_heads.c.org_id == org_id)
-    ).first()
-    return (0, EMPTY_ROOT) if row is None else (int(row.tree_size), bytes(row.root_hash))
 
 
 def _require_consistent(

@@ -12,13 +12,8 @@ import threading
 from pathlib import Path
 
 from auditledger.errors import Unavailable
-from auditledger.integrity.keys import (
-    SigningKey,
-    generate_key,
-    read_key_file,
-    replace_file,
-    write_new_file,
-)
+from auditledger.integrity.files import replace_file, write_new_file
+from auditledger.integrity.keys import SigningKey, generate_key, read_key_file
 from auditledger.settings import SETTING_INDEX
 
 _ENV = SETTING_INDEX["signing_key_file"].env

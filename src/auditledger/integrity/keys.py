@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,44 +153,3 @@ def read_key_file(path: Path, name: str) -> SigningKey:
     if not isinstance(loaded, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")
     return SigningKey(check_key_name(name), loaded)
-
-
-def write_new_file(path: Path, data: bytes) -> None:
-    """Create ``path`` with ``data``, mode 0600, atomically; FileExistsError if it exists.
-
-    The data goes to a temporary file first and is hard-linked into place, so no process ever
-    reads a half-written key, and two processes creating it at once cannot both succeed.
-    """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    _write_private(temporary, data)
-    try:
-        os.link(temporary, path)
-    finally:
-        temporary.unlink()
-    _sync_directory(path.parent)
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Replace (or create) ``path`` with ``data``, mode 0600, atomically."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    _write_private(temporary, data)
-    os.replace(temporary, path)
-    _sync_directory(path.parent)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(descriptor, 0o600)  # whatever the umask: the key is the owner's alone
-        os.write(descriptor, data)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -17,8 +17,8 @@ from auditledger.errors import InvalidInput, NotFound, Problem
 from auditledger.integrity.merkle import consistency_proof, inclusion_proof, root_hash
 from auditledger.integrity.repository import IntegrityRepository
 from auditledger.store.database import Database
-from auditledger.store.log import fetch_nodes
-from auditledger.store.schema import leaves, log_heads
+from auditledger.store.log import fetch_nodes, read_head
+from auditledger.store.schema import leaves
 
 
 @dataclass(frozen=True)
@@ -132,10 +132,7 @@ class ProofService:
 
     @staticmethod
     def _check_size(connection: Connection, org_id: int, size: int, field: str) -> None:
-        head = connection.execute(
-            select(log_heads.c.tree_size).where(log_heads.c.org_id == org_id)
-        ).scalar()
-        current = int(head or 0)
+        current = read_head(connection, org_id).tree_size
         if not 1 <= size <= current:
             why = (
                 f"must be between 1 and {current} (the log's current size)"

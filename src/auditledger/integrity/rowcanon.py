@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 from auditledger.integrity.canonical import CANONICAL_VERSION
+from auditledger.store.types import to_micros
 
 # (seq, leaf hash of the stored event, or None when its row cannot be re-encoded)
 EventHash = tuple[int, bytes | None]
@@ -58,12 +59,6 @@ _V = str(CANONICAL_VERSION)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _micros(value: datetime) -> int:
-    # store.types.to_micros, repeated so verifier workers need not import SQLAlchemy.
-    delta = value.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 @cache
 def _clock_times() -> list[str]:
     """``HH:MM:SS`` for every second of a day, built once: cheaper than formatting each."""
@@ -87,7 +82,7 @@ class RowCanonicalizer:
         if value == self._last[0]:
             return self._last[1]
         # SQLite hands back integer microseconds; PostgreSQL a datetime.
-        micros = value if type(value) is int else _micros(value)
+        micros = value if type(value) is int else to_micros(value)
         seconds, fraction = divmod(micros, 1_000_000)
         day, second_of_day = divmod(seconds, 86_400)
         date_text = self._days.get(day)

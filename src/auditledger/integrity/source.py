@@ -15,10 +15,10 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, select, text
 
 from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.merkle import EMPTY_ROOT
 from auditledger.integrity.rowcanon import EVENT_COLUMNS
 from auditledger.store.database import Database
-from auditledger.store.schema import checkpoints, log_heads
+from auditledger.store.log import read_head
+from auditledger.store.schema import checkpoints
 
 # A stored leaf: (seq, leaf hash, the Merkle nodes its row holds). A plain tuple, because the
 # verifier touches millions of them.
@@ -87,12 +87,8 @@ class SqlLogSource:
 
     def head(self) -> tuple[int, bytes]:
         """The log head: (tree size, root hash)."""
-        row = self.connection.execute(
-            select(log_heads.c.tree_size, log_heads.c.root_hash).where(
-                log_heads.c.org_id == self.org_id
-            )
-        ).first()
-        return (0, EMPTY_ROOT) if row is None else (int(row[0]), bytes(row[1]))
+        head = read_head(self.connection, self.org_id)
+        return head.tree_size, head.root_hash
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every stored checkpoint, smallest first."""

@@ -13,11 +13,11 @@ and the witness only ever moves forward.
 from __future__ import annotations
 
 import fcntl
-import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from auditledger.integrity.files import replace_file
 
 
 class WitnessSlot:
@@ -35,17 +35,7 @@ class WitnessSlot:
 
     def write(self, note: str) -> None:
         """Replace the witnessed checkpoint, atomically and durably."""
-        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
-        with temporary.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(note)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
-        descriptor = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        replace_file(self.path, note.encode("utf-8"))
 
 
 class WitnessStore:
