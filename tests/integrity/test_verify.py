@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from auditledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from auditledger.integrity.keys import SigningKey
-from auditledger.integrity.parallel import ParallelHasher
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import SavedCheckpoint, SeqRanges, verify_log
 from auditledger.services import Services
@@ -107,42 +104,3 @@ def test_seq_ranges_group_and_describe() -> None:
     for seq in range(0, 100, 2):
         many.add(seq)
     assert many.describe(limit=3) == "0, 2, 4, and 47 more ranges"
-
-
-def test_worker_processes_find_exactly_what_one_process_finds(
-    services: Services, org: Organization
-) -> None:
-    ingest_many(services, org, 40)
-    services.checkpoints.checkpoint(org.id, org.slug)
-    with tampering(services) as connection:
-        connection.execute(
-            update(events)
-            .where(events.c.org_id == org.id, events.c.seq.in_([3, 17, 18]))
-            .values(actor_name="Mallory")
-        )
-        connection.execute(delete(events).where(events.c.org_id == org.id, events.c.seq == 25))
-    verifiers = services.checkpoints.verifiers()
-    origin = services.checkpoints.origin(org.slug)
-    reports = []
-    for workers in (0, 2):
-        with open_source(services.db, org.id) as source, ExitStack() as stack:
-            hasher = None
-            if workers:
-                worker_source = source.worker_source(services.db, org.slug)
-                assert worker_source is not None
-                hasher = stack.enter_context(ParallelHasher(worker_source, workers))
-            reports.append(
-                verify_log(
-                    source,
-                    org_slug=org.slug,
-                    origin=origin,
-                    verifiers=verifiers,
-                    hasher=hasher,
-                    page_size=7,  # pages split among the workers
-                )
-            )
-    single, parallel = reports
-    assert [f.describe() for f in parallel.findings] == [f.describe() for f in single.findings]
-    assert single.seqs("altered") == [3, 17, 18]
-    assert single.seqs("missing") == [25]
-    assert parallel.events_checked == single.events_checked == 39

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -22,16 +20,12 @@ from auditledger.cli.common import (
 from auditledger.errors import AuditLedgerError, InvalidInput
 from auditledger.integrity.checkpoint import split_notes
 from auditledger.integrity.keys import VerifierKey, parse_vkey
-from auditledger.integrity.parallel import ParallelHasher
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
 
 keys = typer.Typer(help="Show and rotate the key that signs checkpoints.", no_args_is_help=True)
-
-# From this many events, worker processes pay for their start-up several times over.
-PARALLEL_FROM = 100_000
 
 
 @keys.command("public")
@@ -156,16 +150,6 @@ def verify(
             "the key registry in the database. Repeatable."
         ),
     ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=16,
-            help="Processes that re-hash events (0: none). Default: 2 for logs of 100,000 "
-            "events or more on a machine with several CPUs.",
-            show_default=False,
-        ),
-    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Check every stored event, leaf, tree node and checkpoint; list exactly what is wrong.
@@ -184,7 +168,7 @@ def verify(
     with open_services(settings) as svc:
         verifiers = trusted or [r.key for r in svc.checkpoints.repo.registered_keys()]
         for organization in _orgs(svc, org):
-            report, seconds = _verify_one(svc, organization, verifiers, saved, workers)
+            report, seconds = _verify_one(svc, organization, verifiers, saved)
             _print_report(report, seconds)
             failed = failed or not report.ok
     if failed:
@@ -196,30 +180,19 @@ def _verify_one(
     organization: Organization,
     verifiers: list[VerifierKey],
     saved: list[SavedCheckpoint],
-    workers: int | None,
 ) -> tuple[VerifyReport, float]:
-    if workers is None:
-        large = svc.log.head(organization.id).tree_size >= PARALLEL_FROM
-        workers = 2 if large and (os.cpu_count() or 1) >= 2 else 0
     started = time.perf_counter()
-    with ExitStack() as stack:
-        source = stack.enter_context(open_source(svc.db, organization.id))
-        worker_source = source.worker_source(svc.db, organization.slug) if workers else None
-        hasher = (
-            stack.enter_context(ParallelHasher(worker_source, workers))
-            if worker_source is not None
-            else None
-        )
-        bar = stack.enter_context(
-            Progress(
-                TextColumn(f"verifying {organization.slug}"),
-                BarColumn(),
-                TextColumn("{task.completed:,.0f} seqs"),
-                TimeRemainingColumn(),
-                console=err_console,
-                transient=True,
-            )
-        )
+    with (
+        Progress(
+            TextColumn(f"verifying {organization.slug}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f} seqs"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar,
+        open_source(svc.db, organization.id) as source,
+    ):
         task = bar.add_task("verify", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -233,7 +206,6 @@ def _verify_one(
                 verifiers=verifiers,
                 against=saved,
                 progress=progress,
-                hasher=hasher,
             )
         except AuditLedgerError as exc:
             fail(exc)

@@ -13,13 +13,10 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, text
-from sqlalchemy.engine import make_url
 
 from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.parallel import WorkerSource
 from auditledger.integrity.rowcanon import EVENT_COLUMNS
 from auditledger.store.database import Database
-from auditledger.store.engine import sqlite_path
 from auditledger.store.log import read_head
 from auditledger.store.schema import checkpoints
 
@@ -121,25 +118,6 @@ class SqlLogSource:
     def event_rows(self, start: int, end: int) -> list[Sequence[Any]]:
         """Raw event rows with ``start <= seq < end``, by seq."""
         return self._page(self._events_sql, start, end)
-
-    def worker_source(self, db: Database, org_slug: str) -> WorkerSource | None:
-        """How worker processes read this same log (None for an in-memory SQLite database).
-
-        On PostgreSQL this exports this transaction's snapshot for them to join.
-        """
-        if db.is_postgres:
-            snapshot = self.connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
-            url = make_url(db.url).set(drivername="postgresql")
-            return WorkerSource(
-                self.org_id,
-                org_slug,
-                postgres_url=url.render_as_string(hide_password=False),
-                snapshot=str(snapshot),
-            )
-        path = sqlite_path(db.url)
-        if path is None:
-            return None
-        return WorkerSource(self.org_id, org_slug, sqlite_path=str(path.resolve()))
 
 
 @contextmanager

@@ -21,9 +21,8 @@ in their own modules so other verifiers (an evidence bundle's) can reuse them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from auditledger.errors import InvalidInput
 from auditledger.integrity.checkpoint import SignedCheckpoint, open_checkpoint
@@ -139,14 +138,6 @@ class _Claim:
     label: str
     root: bytes
     stored: bool
-
-
-class EventHasher(Protocol):
-    """Leaf hashes of stored events, page by page (see :mod:`auditledger.integrity.parallel`)."""
-
-    def hash_pages(self, pages: Sequence[tuple[int, int]]) -> Iterator[list[EventHash]]:
-        """For each page, in order: (seq, leaf hash or None) of every stored event row."""
-        ...
 
 
 def _nothing_purged(seq: int) -> bool:
@@ -273,14 +264,12 @@ def verify_log(
     against: Sequence[SavedCheckpoint] = (),
     purged: Callable[[int], bool] = _nothing_purged,
     progress: Callable[[int, int], None] | None = None,
-    hasher: EventHasher | None = None,
     page_size: int = PAGE,
 ) -> VerifyReport:
     """Check the whole stored log of one organization; see the module docstring.
 
     ``purged(seq)`` says whether retention purged that event (its absence is then expected);
-    ``progress(done, total)`` is called after each page of sequence numbers. ``hasher``
-    re-hashes the stored events (default: here, reading them through ``source``).
+    ``progress(done, total)`` is called after each page of sequence numbers.
     """
     size, head_root = source.head()
     report = VerifyReport(org_slug, size)
@@ -317,15 +306,10 @@ def verify_log(
     checker = _Pass(size, set(claims) | {size}, purged)
     low, high = source.seq_span()
     low, high = min(low, 0), max(high, size)
-    pages = [(start, min(start + page_size, high)) for start in range(low, high, page_size)]
-    if hasher is None:
-        canon = RowCanonicalizer(org_slug)
-        hashed: Iterable[list[EventHash]] = (
-            canon.hash_rows(source.event_rows(start, end)) for start, end in pages
-        )
-    else:
-        hashed = hasher.hash_pages(pages)
-    for (start, end), events in zip(pages, hashed, strict=True):
+    canon = RowCanonicalizer(org_slug)
+    for start in range(low, high, page_size):
+        end = min(start + page_size, high)
+        events = canon.hash_rows(source.event_rows(start, end))
         checker.page(start, end, source.leaves(start, end), events)
         if progress is not None:
             progress(end - low, high - low)
