@@ -148,7 +148,7 @@ class RowCanonicalizer:
             f'"type":{_quote(actor_type)}}},"category":{_quote(category)},'
             f'"id":"{identifier}","org":{self._org},"project":{project},'
             f'"properties":{properties},"received":"{self._timestamp(received_at)}",'
-            f'"seq":{int(seq)},"source":{source},"subject":{{"id":{_quote(subject_id)},'
+            f'"seq":{seq},"source":{source},"subject":{{"id":{_quote(subject_id)},'
             f'"name":{_opt(subject_name)},"parent":{parent},"type":{_quote(subject_type)}}},'
             f'"timestamp":"{self._timestamp(occurred_at)}","type":{_quote(type_)},"v":{_V}}}'
         )
