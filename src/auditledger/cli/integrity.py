@@ -127,9 +127,9 @@ def _print_report(report: VerifyReport, seconds: float) -> None:
         f"({rate:,.0f} events/s)"
     )
     if report.ok:
-        console.print(f"[green]OK[/] {summary}", highlight=False)
+        console.print(f"[green]OK[/] {summary}", highlight=False, soft_wrap=True)
         return
-    console.print(f"[bold red]FAILED[/] {summary}", highlight=False)
+    console.print(f"[bold red]FAILED[/] {summary}", highlight=False, soft_wrap=True)
     for finding in report.findings:
         console.print(f"  - {finding.describe()}", highlight=False, soft_wrap=True)
 
