@@ -1,6 +1,7 @@
 """Measure `auditledger verify` throughput on a large SQLite log.
 
     python bench/verify_throughput.py /tmp/verify-bench.db --events 200000
+    python bench/verify_throughput.py postgresql://postgres@127.0.0.1/verify_bench
 
 Fills the database through the bulk ingest path (batches of 1,000 demo events) unless it
 already holds enough events, signs a checkpoint, then times the verifier (the same function
@@ -51,14 +52,17 @@ def fill(services: Services, wanted: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("database", type=Path)
+    parser.add_argument("database", help="a SQLite file, or a PostgreSQL URL")
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--profile", action="store_true", help="profile with pyinstrument")
     args = parser.parse_args()
+    url = args.database if "://" in args.database else f"sqlite:///{args.database}"
     settings = load_settings(
         environ={},
-        database_url=f"sqlite:///{args.database}",
-        signing_key_file=args.database.with_suffix(".key"),
+        database_url=url,
+        signing_key_file=Path("/tmp/verify-bench-postgres/signing.key")
+        if "://" in args.database
+        else Path(args.database).with_suffix(".key"),
     )
     services = build_services(settings, clock=FrozenClock(NOW))
     services.db.migrate()

@@ -119,11 +119,13 @@ class RowCanonicalizer:
             source_ip,
             source_location,
         ) = row
-        if type(event_id) is str and len(event_id) == 32:
+        if type(event_id) is str and len(event_id) == 32:  # SQLite: 32 hex digits
             identifier = (
                 f"{event_id[:8]}-{event_id[8:12]}-{event_id[12:16]}-"
                 f"{event_id[16:20]}-{event_id[20:]}"
             )
+        elif type(event_id) is uuid.UUID:  # PostgreSQL
+            identifier = str(event_id)
         else:
             identifier = str(uuid.UUID(str(event_id)))
         parent = (
