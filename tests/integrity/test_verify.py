@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 
 from auditledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from auditledger.integrity.keys import SigningKey
@@ -14,7 +17,7 @@ from auditledger.services import Services
 from auditledger.store.schema import events
 from auditledger.tenancy.model import Organization
 from tests.helpers import make_org
-from tests.integrity.support import ingest_many, tampering, verify
+from tests.integrity.support import event_row, ingest_many, tampering, verify
 
 
 @pytest.fixture
@@ -104,3 +107,22 @@ def test_seq_ranges_group_and_describe() -> None:
     for seq in range(0, 100, 2):
         many.add(seq)
     assert many.describe(limit=3) == "0, 2, 4, and 47 more ranges"
+
+
+def test_a_forged_row_beside_a_deleted_one_is_still_found(
+    services: Services, org: Organization
+) -> None:
+    # One extra row and one missing row leave the page's row count right: the verifier must
+    # not take the page for an intact one.
+    ingest_many(services, org, 10)
+    with tampering(services) as connection:
+        forged = event_row(connection, org.id, 5)
+        forged.update(
+            event_id=uuid.uuid4(), occurred_at=forged["occurred_at"] + timedelta(seconds=1)
+        )
+        connection.execute(insert(events).values(forged))
+        connection.execute(delete(events).where(events.c.org_id == org.id, events.c.seq == 6))
+    report = verify(services, org)
+    assert report.seqs("duplicate") == [5]
+    assert report.seqs("altered") == [5]
+    assert report.seqs("missing") == [6]

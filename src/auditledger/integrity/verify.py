@@ -184,33 +184,31 @@ class _Pass:
         """Check the leaves and event rows of ``start <= seq < end``."""
         self.leaves += len(leaves)
         self.events += len(rows)
+        # Leaves are unique per seq and sorted, so matching ends and count mean one leaf for
+        # every seq; the events are checked one by one (a duplicate can hide beside a gap).
         if (
-            start >= 0
+            self.broken_at is None
+            and start >= 0
             and end <= self.tree_size
             and len(leaves) == len(rows) == end - start
-            and self._aligned_page(start, leaves, rows)
+            and leaves[0][0] == start
+            and leaves[-1][0] == end - 1
+            and all(row[0] == seq for row, seq in zip(rows, range(start, end), strict=True))
+            and all(len(leaf[1]) == HASH_SIZE for leaf in leaves)
         ):
-            return
-        self._irregular_page(start, end, leaves, self.canon.hash_rows(rows))
+            self._aligned_page(leaves, rows)
+        else:
+            self._irregular_page(start, end, leaves, self.canon.hash_rows(rows))
 
-    def _aligned_page(self, start: int, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> bool:
-        # The common case, kept lean (it is most of the verifier's time): one leaf and one
-        # event for every seq of the page. Leaves are unique per seq and sorted, so matching
-        # ends and count mean every seq is there; each event row is matched to its leaf.
-        last = start + len(leaves) - 1
-        if self.broken_at is not None or leaves[0][0] != start or leaves[-1][0] != last:
-            return False
+    def _aligned_page(self, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> None:
+        # The common case, kept lean (it is most of the verifier's time): exactly one leaf
+        # and one event for every seq of the page, in order.
         leaf_hash = self.canon.leaf_hash
         frontier = self.frontier
         append = frontier.append
         wanted, roots = self.wanted, self.roots
         altered, nodes_differ = self.found["altered"], self.found["nodes"]
-        for index, (leaf, row) in enumerate(zip(leaves, rows, strict=True)):
-            seq, stored, stored_nodes = leaf
-            if row[0] != seq or len(stored) != HASH_SIZE:
-                rest = self.canon.hash_rows(rows[index:])
-                self._irregular_page(seq, last + 1, leaves[index:], rest)
-                return True
+        for (seq, stored, stored_nodes), row in zip(leaves, rows, strict=True):
             try:
                 if leaf_hash(row) != stored:
                     altered.add(seq)
@@ -220,7 +218,6 @@ class _Pass:
                 nodes_differ.add(seq)
             if frontier.size in wanted:
                 roots[frontier.size] = frontier.root()
-        return True
 
     def _irregular_page(
         self, start: int, end: int, leaves: list[LeafRow], events: list[EventHash]
