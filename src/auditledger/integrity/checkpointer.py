@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
 from functools import partial
 
 from auditledger.clock import Clock
@@ -27,7 +26,7 @@ from auditledger.integrity.keyfile import KeyFile
 from auditledger.integrity.keys import SigningKey, VerifierKey
 from auditledger.integrity.merkle import (
     EMPTY_ROOT,
-    NodeId,
+    NodeFetcher,
     consistency_proof,
     root_hash,
     verify_consistency,
@@ -39,8 +38,6 @@ from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes, read_head
 
 log = logging.getLogger(__name__)
-
-Fetch = Callable[[Iterable[NodeId]], dict[NodeId, bytes]]
 
 
 class CheckpointService:
@@ -178,7 +175,7 @@ class CheckpointService:
             head = read_head(connection, org_id)
             size = head.tree_size
             latest = self.repo.latest_checkpoint(org_id, connection)
-            fetch: Fetch = partial(fetch_nodes, connection, org_id)
+            fetch: NodeFetcher = partial(fetch_nodes, connection, org_id)
             try:
                 root = root_hash(size, fetch)
             except LookupError as exc:
@@ -244,7 +241,7 @@ class CheckpointService:
 
 
 def _require_consistent(
-    label: str, reference: SignedCheckpoint, size: int, root: bytes, fetch: Fetch
+    label: str, reference: SignedCheckpoint, size: int, root: bytes, fetch: NodeFetcher
 ) -> None:
     """Raise :class:`Inconsistent` unless the tree (size, root) extends ``reference``."""
     old = reference.tree_size
