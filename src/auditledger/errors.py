@@ -86,6 +86,13 @@ class Overloaded(Unavailable):
     code = "overloaded"
 
 
+class Inconsistent(AuditLedgerError):
+    """The stored log contradicts a checkpoint signed earlier (tampering or a rolled-back
+    database); nothing new is signed until someone looks."""
+
+    code = "inconsistent_log"
+
+
 class AppendOnly(AuditLedgerError):
     """Someone tried to change or delete a recorded event."""
 

@@ -11,6 +11,11 @@ from auditledger.clock import Clock, SystemClock
 from auditledger.export.service import ExportService
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
+from auditledger.integrity.checkpointer import CheckpointService
+from auditledger.integrity.keyfile import KeyFile
+from auditledger.integrity.proofs import ProofService
+from auditledger.integrity.repository import IntegrityRepository
+from auditledger.integrity.witness import WitnessStore
 from auditledger.ops.metrics import Metrics
 from auditledger.ops.scheduler import Job, Scheduler
 from auditledger.retention.purge import RetentionService
@@ -37,6 +42,8 @@ class Services:
     ingest: IngestService
     export: ExportService
     retention: RetentionService
+    checkpoints: CheckpointService
+    proofs: ProofService
     scheduler: Scheduler | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -124,6 +131,16 @@ def build_services(
         default_days=settings.retention_days,
         floor_days=settings.retention_floor_days,
     )
+    integrity = IntegrityRepository(db)
+    checkpoints = CheckpointService(
+        db,
+        integrity,
+        KeyFile(settings.signing_key_file, settings.log_origin),
+        WitnessStore(settings.witness_dir),
+        clock,
+        settings.log_origin,
+    )
+    proofs = ProofService(db, integrity)
     return Services(
         settings,
         db,
@@ -136,4 +153,6 @@ def build_services(
         ingest,
         export,
         retention,
+        checkpoints,
+        proofs,
     )

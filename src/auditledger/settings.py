@@ -112,6 +112,14 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "checkpoint_witness_dir",
+        None,
+        "Where each server keeps a copy of the newest checkpoint it signed per organization, "
+        "outside the database, to refuse signing a rolled-back log. Default: a `checkpoints` "
+        "directory next to the signing key file.",
+        _optional_path,
+    ),
+    Setting(
         "geoip_database",
         None,
         "MaxMind-format (.mmdb) city or country database for source locations. Without it, "
@@ -188,6 +196,7 @@ class Settings:
     signing_key_file: Path
     log_origin: str
     checkpoint_interval: int
+    checkpoint_witness_dir: Path | None
     geoip_database: Path | None
     retention_days: int
     retention_floor_days: int
@@ -206,6 +215,13 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update({k: v for k, v in changes.items() if v is not None})
         return Settings(**values)
+
+    @property
+    def witness_dir(self) -> Path:
+        """Where witness copies of checkpoints live (next to the key file unless set)."""
+        if self.checkpoint_witness_dir is not None:
+            return self.checkpoint_witness_dir
+        return self.signing_key_file.parent / "checkpoints"
 
 
 def _default(setting: Setting) -> Any:

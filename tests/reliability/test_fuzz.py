@@ -1,9 +1,11 @@
+# ruff: noqa: PT017 - a generated input may or may not be refused; the refusal is checked here.
 """Hostile input, generated: the event validator and the filter parser either accept or
 refuse with named problems. They never crash, never hang, and never let through what the
 catalog forbids."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -126,10 +128,8 @@ def test_arbitrary_bytes_are_malformed_or_parsed(raw: bytes) -> None:
     except MalformedRequest as exc:
         assert exc.message
         return
-    try:
+    with contextlib.suppress(AuditLedgerError):
         parse_batch(obj, received_at=NOW)
-    except AuditLedgerError:
-        pass
 
 
 @SETTINGS

@@ -8,9 +8,9 @@ import typer
 
 from auditledger import __version__
 from auditledger.cli import export as export_cli
+from auditledger.cli import integrity, tenancy
 from auditledger.cli import retention as retention_cli
-from auditledger.cli import tenancy
-from auditledger.cli.common import DatabaseOption, console, open_services, settings_from
+from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 
 app = typer.Typer(
     name="auditledger",
@@ -24,6 +24,9 @@ app.add_typer(tenancy.credentials, name="credentials")
 app.command("export")(export_cli.export)
 app.command("purge")(retention_cli.purge)
 app.add_typer(retention_cli.retention, name="retention")
+app.add_typer(integrity.keys, name="keys")
+app.command("checkpoint")(integrity.checkpoint)
+app.command("verify")(integrity.verify)
 
 
 def _version(value: bool) -> None:
@@ -43,10 +46,17 @@ def main_callback(
 
 @app.command()
 def init(database_url: DatabaseOption = None) -> None:
-    """Create (or upgrade) the database schema. Safe to run again."""
+    """Create (or upgrade) the database schema and the signing key. Safe to run again."""
     settings = settings_from(database_url)
-    with open_services(settings):
+    with open_services(settings) as svc:
         console.print(f"database ready: {settings.database_url}")
+        try:
+            key, created = svc.checkpoints.ensure_key()
+        except OSError as exc:
+            fail(f"cannot create the signing key {settings.signing_key_file}: {exc}")
+        state = "created" if created else "using"
+        console.print(f"{state} signing key {settings.signing_key_file}", highlight=False)
+        console.print(f"verifier key: {key.verifier.vkey()}", soft_wrap=True, highlight=False)
 
 
 @app.command()

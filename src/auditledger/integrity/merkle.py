@@ -73,15 +73,20 @@ class Frontier:
 
     def append(self, leaf: bytes) -> bytes:
         """Add a leaf hash; return the hashes of the nodes it completed (levels 1..t, joined)."""
+        stack = self._stack
+        self.size += 1
+        if not stack or stack[-1][0] != 0:
+            # Every other leaf (an even index) completes nothing; the verifier's hot path.
+            stack.append((0, leaf))
+            return b""
         completed: list[bytes] = []
         level, acc = 0, leaf
-        while self._stack and self._stack[-1][0] == level:
-            _, left = self._stack.pop()
+        while stack and stack[-1][0] == level:
+            _, left = stack.pop()
             acc = node_hash(left, acc)
             level += 1
             completed.append(acc)
-        self._stack.append((level, acc))
-        self.size += 1
+        stack.append((level, acc))
         return b"".join(completed)
 
     def root(self) -> bytes:
@@ -148,11 +153,38 @@ def consistency_proof(first: int, second: int, fetch: NodeFetcher) -> list[bytes
     return subtree_hashes(_consistency_ranges(first, 0, second, True), fetch)
 
 
+def inclusion_proof_length(index: int, size: int) -> int:
+    """How many hashes PATH(index, D[size]) holds (0 <= index < size)."""
+    # Levels below the split where the paths to ``index`` and to the last leaf part ("inner")
+    # each contribute one sibling; above it, one per left perfect subtree ("border").
+    inner = (index ^ (size - 1)).bit_length()
+    return inner + (index >> inner).bit_count()
+
+
+def consistency_proof_length(first: int, second: int) -> int:
+    """How many hashes the RFC 9162 consistency proof from ``first`` to ``second`` holds."""
+    if first == second:
+        return 0
+    shift = (first & -first).bit_length() - 1  # trailing zero bits of ``first``
+    inner = ((first - 1) ^ (second - 1)).bit_length()
+    border = ((first - 1) >> inner).bit_count()
+    # A first tree that is itself a perfect subtree needs no seed hash: the verifier has it.
+    return inner - shift + border + (0 if first == 1 << shift else 1)
+
+
 def verify_inclusion(
     index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """RFC 9162 2.1.3.2: does ``proof`` show leaf ``index`` with hash ``leaf`` under ``root``?"""
-    if not 0 <= index < size or any(len(p) != HASH_SIZE for p in proof):
+    """RFC 9162 2.1.3.2: does ``proof`` show leaf ``index`` with hash ``leaf`` under ``root``?
+
+    Checked before any hashing: the index is inside the tree, every hash is 32 bytes and the
+    proof has exactly the length PATH(index, D[size]) has, so no element goes unchecked.
+    """
+    if not 0 <= index < size or len(leaf) != HASH_SIZE or len(root) != HASH_SIZE:
+        return False
+    if len(proof) != inclusion_proof_length(index, size):
+        return False
+    if any(len(p) != HASH_SIZE for p in proof):
         return False
     fn, sn, acc = index, size - 1, leaf
     for p in proof:
@@ -174,16 +206,22 @@ def verify_inclusion(
 def verify_consistency(
     first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
 ) -> bool:
-    """RFC 9162 2.1.4.2: does ``proof`` show tree ``first`` is a prefix of tree ``second``?"""
-    if any(len(p) != HASH_SIZE for p in proof) or not 0 < first <= second:
+    """RFC 9162 2.1.4.2: does ``proof`` show tree ``first`` is a prefix of tree ``second``?
+
+    Sizes must satisfy 0 < first <= second (an empty tree is a prefix of every tree, but
+    RFC 9162 defines no proof for it). As for inclusion, lengths are checked before hashing.
+    """
+    if not 0 < first <= second or len(first_root) != HASH_SIZE or len(second_root) != HASH_SIZE:
+        return False
+    if len(proof) != consistency_proof_length(first, second):
+        return False
+    if any(len(p) != HASH_SIZE for p in proof):
         return False
     if first == second:
-        return not proof and first_root == second_root
+        return first_root == second_root
     path = list(proof)
     if first & (first - 1) == 0:
         path.insert(0, first_root)
-    if not path:
-        return False
     fn, sn = first - 1, second - 1
     while fn & 1:
         fn >>= 1

@@ -170,14 +170,7 @@ class SqlEventLog:
     def head(self, org_id: int) -> LogHead:
         """The organization's current size and root (size 0 and the empty root if new)."""
         with self.db.read() as connection:
-            row = connection.execute(
-                select(log_heads.c.tree_size, log_heads.c.root_hash).where(
-                    log_heads.c.org_id == org_id
-                )
-            ).first()
-        if row is None:
-            return LogHead(org_id, 0, EMPTY_ROOT)
-        return LogHead(org_id, row.tree_size, row.root_hash)
+            return read_head(connection, org_id)
 
     def nodes(self, org_id: int, wanted: Iterable[NodeId]) -> dict[NodeId, bytes]:
         """Stored perfect-subtree hashes, fetched in as few queries as possible."""
@@ -211,6 +204,17 @@ class SqlEventLog:
                 select(events).where(events.c.org_id == org_id, events.c.seq == seq)
             ).first()
             return row_to_event(org_slug, row) if row is not None else None
+
+
+def read_head(connection: Connection, org_id: int) -> LogHead:
+    """The organization's size and root in ``connection``'s snapshot (0 and the empty root if
+    it has no head)."""
+    row = connection.execute(
+        select(log_heads.c.tree_size, log_heads.c.root_hash).where(log_heads.c.org_id == org_id)
+    ).first()
+    if row is None:
+        return LogHead(org_id, 0, EMPTY_ROOT)
+    return LogHead(org_id, int(row.tree_size), bytes(row.root_hash))
 
 
 def fetch_nodes(

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from auditledger import __version__
+from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
-from auditledger.web.api import export, ingest, ops, retention
+from auditledger.web.api import export, ingest, ops, proofs, retention
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
 
@@ -17,23 +19,36 @@ DESCRIPTION = """\
 A tamper-evident, organization-wide audit log for machine-learning platforms.
 
 * **Ingest** (ingest credential): `POST /api/v1/orgs/{org}/events` and `/events/batch`.
+* **Proofs** (read credential or session): the latest signed checkpoint (a C2SP signed note),
+  inclusion and consistency proofs (RFC 9162); `GET /api/v1/keys` lists the verifier keys.
 * Authenticate with `Authorization: Bearer <token>`; tokens come from `auditledger credentials`.
 * Errors are JSON: `{"error": {"code", "message", "problems": [{"field", "message"}]}}`.
 """
 
 
-def create_app(services: Services, *, manage_services: bool = True) -> FastAPI:
+def create_app(
+    services: Services, *, manage_services: bool = True, checkpoints: bool | None = None
+) -> FastAPI:
     """The application for ``services``. With ``manage_services`` the app starts and stops
-    them with its own lifespan (what ``auditledger serve`` wants)."""
+    them with its own lifespan (what ``auditledger serve`` wants). ``checkpoints`` (default:
+    as ``manage_services``) runs the automatic checkpointer for the app's lifetime."""
+    run_checkpointer = manage_services if checkpoints is None else checkpoints
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_services:
             services.start()
             services.start_background_jobs()
+        checkpointer = None
+        if run_checkpointer:
+            await run_in_threadpool(services.checkpoints.prepare_for_server)
+            checkpointer = Checkpointer(services.checkpoints, services.settings.checkpoint_interval)
+            checkpointer.start()
         try:
             yield
         finally:
+            if checkpointer is not None:
+                await run_in_threadpool(checkpointer.stop)
             if manage_services:
                 services.stop()
 
@@ -52,6 +67,8 @@ def create_app(services: Services, *, manage_services: bool = True) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(export.router)
     app.include_router(retention.router)
+    app.include_router(proofs.router)
+    app.include_router(proofs.keys_router)
     _register_schemas(app)
     app.add_middleware(RequestContextMiddleware)
     return app

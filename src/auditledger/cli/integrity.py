@@ -1,0 +1,212 @@
+"""``auditledger keys``, ``checkpoint`` and ``verify``: sign the log and check it offline."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from auditledger.cli.common import (
+    DatabaseOption,
+    console,
+    err_console,
+    fail,
+    open_services,
+    settings_from,
+)
+from auditledger.errors import AuditLedgerError, InvalidInput
+from auditledger.integrity.checkpoint import split_notes
+from auditledger.integrity.keys import VerifierKey, parse_vkey
+from auditledger.integrity.source import open_source
+from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
+from auditledger.services import Services
+from auditledger.tenancy.model import Organization
+
+keys = typer.Typer(help="Show and rotate the key that signs checkpoints.", no_args_is_help=True)
+
+
+@keys.command("public")
+def keys_public(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the key(s) to this file.")
+    ] = None,
+    all_keys: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every registered key, retired ones too (old checkpoints need them)."
+        ),
+    ] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Print the verifier key, `<name>+<key id>+<base64 key>`, for auditors and C2SP tools."""
+    settings = settings_from(database_url)
+    with open_services(settings) as svc:
+        if all_keys:
+            lines = [r.key.vkey() for r in svc.checkpoints.repo.registered_keys()]
+        else:
+            lines = [svc.checkpoints.signing_key().verifier.vkey()]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
+    if output is not None:
+        output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        err_console.print(f"written to {output}")
+
+
+@keys.command("rotate")
+def keys_rotate(database_url: DatabaseOption = None) -> None:
+    """Sign with a new key from now on. The old key is retired (its public key stays in the
+    registry, so old checkpoints still verify) and its file kept as `<file>.retired-<key id>`."""
+    settings = settings_from(database_url)
+    with open_services(settings) as svc:
+        old, new = svc.checkpoints.rotate_key()
+        console.print(f"retired {old.verifier.vkey()}", soft_wrap=True, highlight=False)
+        console.print(f"  (kept in {svc.checkpoints.keys.retired_path(old)})", highlight=False)
+        console.print(f"new key {new.verifier.vkey()}", soft_wrap=True, highlight=False)
+        console.print("Give auditors the new verifier key (`auditledger keys public`).")
+
+
+def _orgs(svc: Services, org: str | None) -> list[Organization]:
+    if org is not None:
+        return [svc.tenancy.org(org)]
+    return svc.tenancy.repo.list_orgs()
+
+
+def checkpoint(
+    org: Annotated[str | None, typer.Option(help="Only this organization (default: all).")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Sign a checkpoint of each organization's log now (if it grew) and print it."""
+    settings = settings_from(database_url)
+    with open_services(settings) as svc:
+        for organization in _orgs(svc, org):
+            if svc.log.head(organization.id).tree_size == 0 and org is None:
+                continue
+            stored, created = svc.checkpoints.checkpoint(organization.id, organization.slug)
+            state = "signed" if created else "unchanged since"
+            err_console.print(f"{organization.slug}: {state} checkpoint {stored.tree_size}")
+            console.print(stored.note, end="", highlight=False, soft_wrap=True)
+
+
+def _verifier_keys(values: list[str]) -> list[VerifierKey]:
+    found: list[VerifierKey] = []
+    for value in values:
+        path = Path(value)
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            texts = [line for line in lines if line.strip() and not line.startswith("#")]
+        else:
+            texts = [value]
+        found.extend(parse_vkey(text, "--public-key") for text in texts)
+    return found
+
+
+def _saved(paths: list[Path]) -> list[SavedCheckpoint]:
+    saved: list[SavedCheckpoint] = []
+    for path in paths:
+        try:
+            content = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {path}: {exc}")
+        notes = split_notes(content)
+        if not notes:
+            fail(f"{path} holds no checkpoint")
+        for index, note in enumerate(notes):
+            label = str(path) if len(notes) == 1 else f"{path} #{index + 1}"
+            saved.append(SavedCheckpoint(label, note))
+    return saved
+
+
+def _print_report(report: VerifyReport, seconds: float) -> None:
+    rate = report.events_checked / seconds if seconds > 0 else 0.0
+    summary = (
+        f"{report.org}: {report.tree_size} events, {report.events_checked} stored events "
+        f"re-hashed, {report.checkpoints_checked} checkpoints, in {seconds:.1f} s "
+        f"({rate:,.0f} events/s)"
+    )
+    if report.ok:
+        console.print(f"[green]OK[/] {summary}", highlight=False, soft_wrap=True)
+        return
+    console.print(f"[bold red]FAILED[/] {summary}", highlight=False, soft_wrap=True)
+    for finding in report.findings:
+        console.print(f"  - {finding.describe()}", highlight=False, soft_wrap=True)
+
+
+def verify(
+    org: Annotated[str | None, typer.Option(help="Only this organization (default: all).")] = None,
+    against: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A checkpoint saved earlier (a file of one or more signed notes); the log must "
+            "contain it. Repeatable."
+        ),
+    ] = None,
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Trust only this verifier key (or a file of them, one per line) instead of "
+            "the key registry in the database. Repeatable."
+        ),
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Check every stored event, leaf, tree node and checkpoint; list exactly what is wrong.
+
+    Exits with status 1 if anything is.
+    """
+    settings = settings_from(database_url)
+    try:
+        trusted = _verifier_keys(public_key or [])
+    except InvalidInput as exc:
+        fail(exc)
+    saved = _saved(against or [])
+    if saved and org is None:
+        fail("--against needs --org: a checkpoint belongs to one organization's log")
+    failed = False
+    with open_services(settings) as svc:
+        verifiers = trusted or [r.key for r in svc.checkpoints.repo.registered_keys()]
+        for organization in _orgs(svc, org):
+            report, seconds = _verify_one(svc, organization, verifiers, saved)
+            _print_report(report, seconds)
+            failed = failed or not report.ok
+    if failed:
+        raise typer.Exit(1)
+
+
+def _verify_one(
+    svc: Services,
+    organization: Organization,
+    verifiers: list[VerifierKey],
+    saved: list[SavedCheckpoint],
+) -> tuple[VerifyReport, float]:
+    started = time.perf_counter()
+    with (
+        Progress(
+            TextColumn(f"verifying {organization.slug}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f} seqs"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar,
+        open_source(svc.db, organization.id) as source,
+    ):
+        task = bar.add_task("verify", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = verify_log(
+                source,
+                org_slug=organization.slug,
+                origin=svc.checkpoints.origin(organization.slug),
+                verifiers=verifiers,
+                against=saved,
+                progress=progress,
+            )
+        except AuditLedgerError as exc:
+            fail(exc)
+    return report, time.perf_counter() - started

@@ -1,0 +1,297 @@
+"""Signing checkpoints: on demand, and every few seconds for logs that grew.
+
+Before signing the tree of N leaves, the checkpointer proves from the stored Merkle nodes that
+it extends both the latest stored checkpoint and the witness copy (the newest checkpoint this
+deployment signed, kept outside the database). If either proof fails, or the log is smaller
+than either, it logs an error and signs nothing: a log never signs two views of its history.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+
+from auditledger.clock import Clock
+from auditledger.errors import AuditLedgerError, Inconsistent, InvalidInput, Unavailable
+from auditledger.integrity.checkpoint import (
+    Checkpoint,
+    SignedCheckpoint,
+    StoredCheckpoint,
+    log_origin_for,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from auditledger.integrity.keyfile import KeyFile
+from auditledger.integrity.keys import SigningKey, VerifierKey
+from auditledger.integrity.merkle import (
+    EMPTY_ROOT,
+    NodeFetcher,
+    consistency_proof,
+    root_hash,
+    verify_consistency,
+)
+from auditledger.integrity.repository import IntegrityRepository
+from auditledger.integrity.witness import WitnessStore
+from auditledger.settings import SETTING_INDEX
+from auditledger.store.database import Database
+from auditledger.store.log import fetch_nodes, read_head
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointService:
+    """Signs, stores and witnesses checkpoints of organizations' logs."""
+
+    def __init__(
+        self,
+        db: Database,
+        repo: IntegrityRepository,
+        keys: KeyFile,
+        witness: WitnessStore,
+        clock: Clock,
+        log_origin: str,
+    ) -> None:
+        self.db = db
+        self.repo = repo
+        self.keys = keys
+        self.witness = witness
+        self.clock = clock
+        self.log_origin = log_origin
+        self._registered: set[str] = set()
+
+    def origin(self, org_slug: str) -> str:
+        """The origin line of an organization's checkpoints."""
+        return log_origin_for(self.log_origin, org_slug)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def signing_key(self) -> SigningKey:
+        """The current key, registered (so verifiers find it) before it signs anything."""
+        key = self.keys.current()
+        key_id = key.verifier.key_id_hex
+        if key_id not in self._registered:
+            self.repo.register_key(key.verifier, self.clock.now())
+            self._registered.add(key_id)
+        return key
+
+    def ensure_key(self) -> tuple[SigningKey, bool]:
+        """The current key, creating the key file if it is missing: (key, created).
+
+        OSError if it is missing and cannot be created.
+        """
+        _, created = self.keys.ensure()
+        return self.signing_key(), created
+
+    def rotate_key(self) -> tuple[SigningKey, SigningKey]:
+        """Switch to a new key: the old one is retired in the registry and its file kept."""
+        old, _ = self.keys.rotate()
+        self.repo.register_key(old.verifier, self.clock.now())
+        self.repo.retire_key(old.verifier, self.clock.now())
+        return old, self.signing_key()
+
+    def verifiers(self) -> list[VerifierKey]:
+        """Every key that may have signed our checkpoints: the registry and the current key."""
+        found = [registered.key for registered in self.repo.registered_keys()]
+        try:
+            current = self.keys.current().verifier
+        except Unavailable:
+            return found
+        return found if current in found else [*found, current]
+
+    def prepare_for_server(self) -> None:
+        """At server start: make sure there is a key, creating it if the directory allows.
+
+        Never fails: without a key the server still serves reads and proofs, and says in the
+        log how to get checkpoints signed.
+        """
+        env = SETTING_INDEX["signing_key_file"].env
+        if not self.keys.exists() and not self.keys.can_create():
+            log.error(
+                "no signing key at %s and its directory is not writable: checkpoints will not be "
+                "signed. Run `auditledger init` where the file should live, or set %s to the "
+                "deployment's key file, then restart.",
+                self.keys.path,
+                env,
+            )
+            return
+        try:
+            key, created = self.ensure_key()
+        except (OSError, AuditLedgerError) as exc:
+            why = exc.message if isinstance(exc, AuditLedgerError) else str(exc)
+            if isinstance(exc, AuditLedgerError) and exc.problems:
+                why += ": " + "; ".join(p.message for p in exc.problems)
+            log.error("the signing key cannot be used (%s); checkpoints will not be signed", why)
+            return
+        if created:
+            log.warning(
+                "generated a new signing key at %s (verifier key %s). Back it up: checkpoints "
+                "it signs can only be verified with its public key, which `auditledger keys "
+                "public` prints.",
+                self.keys.path,
+                key.verifier.vkey(),
+            )
+
+    # -- signing -----------------------------------------------------------------------------
+
+    def checkpoint(self, org_id: int, org_slug: str) -> tuple[StoredCheckpoint, bool]:
+        """A checkpoint of the organization's whole log: (checkpoint, whether newly signed).
+
+        Returns the latest stored one when the log has not grown since. Raises
+        :class:`Inconsistent` (after logging it) rather than sign a tree that contradicts the
+        latest stored checkpoint or the witness copy, and :class:`Unavailable` without a key.
+        """
+        key = self.signing_key()
+        origin = self.origin(org_slug)
+        verifiers = self.verifiers()
+        try:
+            with self.witness.locked(org_slug) as slot:
+                witnessed = self._open(slot.read(), verifiers, origin, "the witness copy")
+                stored, created = self._sign_if_grown(org_id, origin, key, verifiers, witnessed)
+                if witnessed is None or stored.tree_size > witnessed.tree_size:
+                    slot.write(stored.note)
+                return stored, created
+        except Inconsistent as exc:
+            log.error("refusing to sign a checkpoint of %s: %s", origin, exc.message)
+            raise
+        except OSError as exc:
+            env = SETTING_INDEX["checkpoint_witness_dir"].env
+            raise Unavailable(
+                f"cannot keep the witness copy in {self.witness.directory} ({exc}); make it "
+                f"writable or set {env}",
+                retry_after=30,
+            ) from None
+
+    def _sign_if_grown(
+        self,
+        org_id: int,
+        origin: str,
+        key: SigningKey,
+        verifiers: list[VerifierKey],
+        witnessed: SignedCheckpoint | None,
+    ) -> tuple[StoredCheckpoint, bool]:
+        # One snapshot for the head, the latest checkpoint and every node the proofs need.
+        with self.db.read() as connection:
+            head = read_head(connection, org_id)
+            size = head.tree_size
+            latest = self.repo.latest_checkpoint(org_id, connection)
+            fetch: NodeFetcher = partial(fetch_nodes, connection, org_id)
+            try:
+                root = root_hash(size, fetch)
+            except LookupError as exc:
+                raise Inconsistent(f"the stored tree is incomplete: {exc}") from None
+            if root != head.root_hash:
+                raise Inconsistent(
+                    f"the log head's root differs from the root of its stored nodes at size {size}"
+                )
+            references: list[tuple[str, SignedCheckpoint]] = []
+            if witnessed is not None:
+                references.append(("the witness copy", witnessed))
+            if latest is not None:
+                label = f"stored checkpoint {latest.tree_size}"
+                opened = self._open(latest.note, verifiers, origin, label)
+                assert opened is not None
+                references.append((label, opened))
+            for label, reference in references:
+                _require_consistent(label, reference, size, root, fetch)
+        if latest is not None and latest.tree_size == size:
+            return latest, False
+        note = sign_checkpoint(Checkpoint(origin, size, root), key)
+        stored = StoredCheckpoint(org_id, size, root, note, key.name, self.clock.now())
+        if self.repo.insert_checkpoint(stored):
+            return stored, True
+        # Another process signed this size first; a size has one root, so it must agree.
+        existing = self.repo.checkpoint_at(org_id, size)
+        if existing is None or existing.root_hash != root:
+            raise Inconsistent(f"another checkpoint of size {size} has a different root")
+        return existing, False
+
+    @staticmethod
+    def _open(
+        note: str | None, verifiers: list[VerifierKey], origin: str, label: str
+    ) -> SignedCheckpoint | None:
+        if note is None:
+            return None
+        try:
+            return open_checkpoint(note, verifiers, origin=origin, field=label)
+        except InvalidInput as exc:
+            why = "; ".join(p.message for p in exc.problems) or exc.message
+            raise Inconsistent(f"{label} does not verify: {why}") from None
+
+    def run_once(self) -> list[StoredCheckpoint]:
+        """Sign a checkpoint for every organization whose log grew; return the new ones.
+
+        Problems are logged per organization and do not stop the others.
+        """
+        signed: list[StoredCheckpoint] = []
+        for pending in self.repo.pending_logs():
+            try:
+                stored, created = self.checkpoint(pending.org_id, pending.slug)
+            except Inconsistent:
+                continue  # logged by checkpoint()
+            except Unavailable as exc:
+                log.warning("checkpoints not signed: %s", exc.message)
+                break
+            except Exception:
+                log.exception("checkpoint of %s failed", pending.slug)
+                continue
+            if created:
+                signed.append(stored)
+        return signed
+
+
+def _require_consistent(
+    label: str, reference: SignedCheckpoint, size: int, root: bytes, fetch: NodeFetcher
+) -> None:
+    """Raise :class:`Inconsistent` unless the tree (size, root) extends ``reference``."""
+    old = reference.tree_size
+    if old > size:
+        raise Inconsistent(
+            f"the log has {size} events but {label} covers {old}: the database was rolled back "
+            "or truncated"
+        )
+    if old == 0:
+        consistent = reference.root_hash == EMPTY_ROOT
+    elif old == size:
+        consistent = reference.root_hash == root
+    else:
+        proof = consistency_proof(old, size, fetch)
+        consistent = verify_consistency(old, size, reference.root_hash, root, proof)
+    if not consistent:
+        raise Inconsistent(
+            f"the log is not consistent with {label}: its first {old} events are not the ones "
+            "that were signed"
+        )
+
+
+class Checkpointer:
+    """A thread that calls :meth:`CheckpointService.run_once` every ``interval`` seconds."""
+
+    def __init__(self, service: CheckpointService, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start checkpointing in the background."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="auditledger-checkpointer", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the round in progress, if any."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.service.run_once()
+            except Exception:  # the database may be down; the next round tries again
+                log.exception("checkpoint round failed")

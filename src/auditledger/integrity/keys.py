@@ -1,0 +1,155 @@
+"""Ed25519 signing keys: key ids, verifier keys and the private key file.
+
+A key is known to verifiers by its *name* and its *key id*, as the C2SP signed-note format
+defines them: ``key id = SHA-256(name || 0x0A || 0x01 || 32-byte public key)[:4]``. A verifier
+key is written ``<name>+<key id, 8 hex digits>+<base64(0x01 || public key)>``, the format Go's
+``golang.org/x/mod/sumdb/note`` reads, so auditors can use standard tools.
+
+The private key lives in a PKCS#8 PEM file readable only by its owner. auditledger names the
+key after ``log_origin``; the same file under another name is another key id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from auditledger.errors import InvalidInput, Problem
+
+ED25519 = 0x01  # the signed-note signature type byte for Ed25519
+KEY_ID_SIZE = 4
+PUBLIC_KEY_SIZE = 32
+# Key names are non-empty and contain neither '+' nor any Unicode space (signed-note spec).
+_BAD_NAME = re.compile(r"[\s+]")
+
+
+def check_key_name(name: str, field: str = "log_origin") -> str:
+    """``name`` if it can name a signed-note key, else :class:`InvalidInput` naming ``field``."""
+    if not name or _BAD_NAME.search(name) or any(ord(c) < 0x20 for c in name):
+        raise InvalidInput(
+            "invalid key name",
+            [
+                Problem(
+                    field,
+                    f"{name!r} cannot name a key: use a non-empty name without spaces "
+                    "or '+', such as audit.example.com",
+                )
+            ],
+        )
+    return name
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """The 4-byte key id of an Ed25519 key under ``name``."""
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key).digest()[
+        :KEY_ID_SIZE
+    ]
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A public key under a name: what a checkpoint's signature line refers to."""
+
+    name: str
+    public_key: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        """The 4-byte key id."""
+        return key_id(self.name, self.public_key)
+
+    @property
+    def key_id_hex(self) -> str:
+        """The key id as 8 lowercase hex digits (how the registry and vkeys write it)."""
+        return self.key_id.hex()
+
+    def vkey(self) -> str:
+        """``<name>+<key id hex>+<base64(0x01 || public key)>``."""
+        encoded = base64.b64encode(bytes([ED25519]) + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id_hex}+{encoded}"
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this key's Ed25519 signature of ``message``."""
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def parse_vkey(text: str, field: str = "public_key") -> VerifierKey:
+    """A verifier key from its ``name+keyid+base64`` text; :class:`InvalidInput` if malformed."""
+
+    def bad(why: str) -> InvalidInput:
+        return InvalidInput("invalid verifier key", [Problem(field, f"{text[:120]!r}: {why}")])
+
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise bad("expected <name>+<key id>+<base64 key>")
+    name, hex_id, encoded = parts
+    check_key_name(name, field)
+    if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
+        raise bad("the key id must be 8 lowercase hex digits")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad("the key is not valid base64") from None
+    if len(raw) != 1 + PUBLIC_KEY_SIZE or raw[0] != ED25519:
+        raise bad("only Ed25519 keys (type 0x01, 32 bytes) are supported")
+    key = VerifierKey(name, raw[1:])
+    if key.key_id_hex != hex_id:
+        raise bad(f"the key id does not match the key (it should be {key.key_id_hex})")
+    return key
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key under a name."""
+
+    name: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def verifier(self) -> VerifierKey:
+        """Its public half."""
+        public = self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return VerifierKey(self.name, public)
+
+    def sign(self, message: bytes) -> bytes:
+        """The Ed25519 signature of ``message`` (deterministic, RFC 8032)."""
+        return self.private_key.sign(message)
+
+    def pem(self) -> bytes:
+        """The private key as PKCS#8 PEM."""
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def generate_key(name: str) -> SigningKey:
+    """A fresh Ed25519 key named ``name``."""
+    return SigningKey(check_key_name(name), Ed25519PrivateKey.generate())
+
+
+def read_key_file(path: Path, name: str) -> SigningKey:
+    """The key in ``path`` (PKCS#8 PEM), named ``name``. OSError if unreadable; ValueError if
+    it holds no Ed25519 key."""
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return SigningKey(check_key_name(name), loaded)

@@ -1,0 +1,127 @@
+"""What the verifier reads: one organization's stored log, in one read snapshot.
+
+The verifier must see every row, including rows nothing else should ever produce (a second
+event at one sequence number, an event without a leaf, rows past the head), so pages are
+sequence-number ranges, not "the next N rows", and the reads are lean raw selects: the verifier
+works on column values, not on the dataclasses the rest of the service uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, select, text
+
+from auditledger.integrity.checkpoint import StoredCheckpoint
+from auditledger.integrity.rowcanon import EVENT_COLUMNS
+from auditledger.store.database import Database
+from auditledger.store.log import read_head
+from auditledger.store.schema import checkpoints
+
+# A stored leaf: (seq, leaf hash, the Merkle nodes its row holds). A plain tuple, because the
+# verifier touches millions of them.
+LeafRow = tuple[int, bytes, bytes]
+
+
+class LogSource(Protocol):
+    """A stored log as the verifier reads it."""
+
+    def head(self) -> tuple[int, bytes]:
+        """The log head: (tree size, root hash)."""
+        ...
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, smallest first."""
+        ...
+
+    def seq_span(self) -> tuple[int, int]:
+        """(lowest, highest + 1) sequence number of any stored leaf or event; (0, 0) if none."""
+        ...
+
+    def leaves(self, start: int, end: int) -> list[LeafRow]:
+        """Leaves with ``start <= seq < end``, in order."""
+        ...
+
+    def event_rows(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Raw event rows (columns as :data:`EVENT_COLUMNS`), ``start <= seq < end``, by seq."""
+        ...
+
+
+_EVENTS_SQL = (
+    f"SELECT {', '.join(EVENT_COLUMNS)} FROM events "  # fixed column names, no input
+    "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
+)
+_LEAVES_SQL = (
+    "SELECT seq, leaf_hash, nodes FROM leaves "
+    "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
+)
+_SPAN_SQL = text(
+    "SELECT min(lo), max(hi) FROM ("
+    " SELECT min(seq) AS lo, max(seq) AS hi FROM leaves WHERE org_id = :org"
+    " UNION ALL"
+    " SELECT min(seq), max(seq) FROM events WHERE org_id = :org) AS spans"
+)
+
+
+class SqlLogSource:
+    """:class:`LogSource` over one read transaction of the database."""
+
+    def __init__(self, connection: Connection, org_id: int) -> None:
+        self.connection = connection
+        self.org_id = org_id
+        # Pages are read through the driver's own cursor: SQLAlchemy's row objects cost more
+        # than the verification itself. Both drivers take positional parameters.
+        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        self._events_sql = _EVENTS_SQL.format(p=marker)
+        self._leaves_sql = _LEAVES_SQL.format(p=marker)
+
+    def _page(self, sql: str, start: int, end: int) -> list[Any]:
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(sql, (self.org_id, start, end))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def head(self) -> tuple[int, bytes]:
+        """The log head: (tree size, root hash)."""
+        head = read_head(self.connection, self.org_id)
+        return head.tree_size, head.root_hash
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, smallest first."""
+        rows = self.connection.execute(
+            select(checkpoints)
+            .where(checkpoints.c.org_id == self.org_id)
+            .order_by(checkpoints.c.tree_size)
+        )
+        return [
+            StoredCheckpoint(
+                r.org_id, r.tree_size, bytes(r.root_hash), r.note, r.key_name, r.created_at
+            )
+            for r in rows
+        ]
+
+    def seq_span(self) -> tuple[int, int]:
+        """(lowest, highest + 1) sequence number of any stored leaf or event."""
+        low, high = self.connection.execute(_SPAN_SQL, {"org": self.org_id}).one()
+        if low is None:
+            return 0, 0
+        return int(low), int(high) + 1
+
+    def leaves(self, start: int, end: int) -> list[LeafRow]:
+        """Leaves with ``start <= seq < end``, in order."""
+        return self._page(self._leaves_sql, start, end)
+
+    def event_rows(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Raw event rows with ``start <= seq < end``, by seq."""
+        return self._page(self._events_sql, start, end)
+
+
+@contextmanager
+def open_source(db: Database, org_id: int) -> Iterator[SqlLogSource]:
+    """The organization's stored log, read in one consistent snapshot."""
+    with db.read() as connection:
+        yield SqlLogSource(connection, org_id)

@@ -1,0 +1,371 @@
+"""Verify an organization's whole stored log and say exactly what is wrong, and where.
+
+One pass in sequence order over the leaves and events:
+
+1. every stored event is re-encoded (canonical bytes v1) and hashed; the hash must equal its
+   stored leaf hash, so a changed event names its own sequence number;
+2. every sequence number below the head has exactly one leaf and one event (or its event was
+   purged by retention: the ``purged`` hook says which), and nothing is stored past the head;
+3. the Merkle tree is recomputed from the leaf hashes, and the nodes each leaf row stores must
+   equal the recomputed ones (proofs are served from those nodes);
+4. the recomputed root must equal the log head's root, and, at each checkpoint's size, the root
+   that checkpoint signed. Checkpoints that all match one recomputed tree are consistent with
+   one another by construction; one that does not match is reported with the range of
+   sequence numbers between it and the previous checkpoint that does.
+
+Signatures are checked with the given verifier keys (the registry, or keys an auditor trusts).
+Checkpoints saved earlier by an auditor (``against``) must be covered by the log: a log smaller
+than one of them was rolled back. The pieces (checkpoint opening, canonical bytes, proofs) live
+in their own modules so other verifiers (an evidence bundle's) can reuse them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditledger.errors import InvalidInput
+from auditledger.integrity.checkpoint import SignedCheckpoint, open_checkpoint
+from auditledger.integrity.keys import VerifierKey
+from auditledger.integrity.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
+from auditledger.integrity.rowcanon import UNREADABLE, EventHash, RowCanonicalizer
+from auditledger.integrity.source import LeafRow, LogSource
+
+PAGE = 10_000
+
+# What each kind of per-event finding means, as the report says it.
+SEQ_FINDINGS = {
+    "altered": "stored event differs from its leaf hash (changed after it was recorded)",
+    "unreadable": "stored event cannot be read (a column holds what auditledger never writes)",
+    "missing": "event missing (not covered by a purge)",
+    "duplicate": "more than one stored event has this sequence number (forged rows)",
+    "leaf_missing": "leaf missing (its hash and tree nodes are gone)",
+    "nodes": "stored Merkle nodes differ from the tree recomputed from the leaf hashes",
+    "beyond_head": "stored past the log's head (forged rows, or the head was rolled back)",
+}
+
+
+class SeqRanges:
+    """Sequence numbers, added in increasing order, kept as half-open ranges."""
+
+    def __init__(self) -> None:
+        self.ranges: list[list[int]] = []
+
+    def add(self, seq: int) -> None:
+        """Add ``seq`` (no smaller than any added before)."""
+        if self.ranges and self.ranges[-1][1] >= seq:
+            self.ranges[-1][1] = max(self.ranges[-1][1], seq + 1)
+        else:
+            self.ranges.append([seq, seq + 1])
+
+    def __len__(self) -> int:
+        return sum(end - start for start, end in self.ranges)
+
+    def seqs(self) -> list[int]:
+        """Every sequence number (for small sets)."""
+        return [s for start, end in self.ranges for s in range(start, end)]
+
+    def describe(self, limit: int = 20) -> str:
+        """``3, 7, 10-19`` (at most ``limit`` ranges, then how many more)."""
+        parts = [str(a) if b == a + 1 else f"{a}-{b - 1}" for a, b in self.ranges[:limit]]
+        if len(self.ranges) > limit:
+            parts.append(f"and {len(self.ranges) - limit} more ranges")
+        return ", ".join(parts)
+
+
+@dataclass
+class Finding:
+    """One problem: a kind, what it means, and where (sequence numbers or a checkpoint)."""
+
+    kind: str
+    message: str
+    seqs: SeqRanges | None = None
+    checkpoint: int | None = None
+
+    def describe(self) -> str:
+        """One line for people."""
+        if self.seqs is not None:
+            count = len(self.seqs)
+            noun = "seq" if count == 1 else f"{count} seqs"
+            return f"{self.message}: {noun} {self.seqs.describe()}"
+        return self.message
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify_log` found."""
+
+    org: str
+    tree_size: int
+    events_checked: int = 0
+    leaves_checked: int = 0
+    checkpoints_checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong."""
+        return not self.findings
+
+    def seqs(self, kind: str) -> list[int]:
+        """The sequence numbers of one kind of finding (empty if none)."""
+        for finding in self.findings:
+            if finding.kind == kind and finding.seqs is not None:
+                return finding.seqs.seqs()
+        return []
+
+    def checkpoints(self, kind: str | None = None) -> list[int]:
+        """Tree sizes of the checkpoints named by findings (of one kind, if given)."""
+        return [
+            f.checkpoint
+            for f in self.findings
+            if f.checkpoint is not None and (kind is None or f.kind == kind)
+        ]
+
+
+@dataclass(frozen=True)
+class SavedCheckpoint:
+    """A checkpoint note an auditor kept, and where it came from (for the report)."""
+
+    label: str
+    note: str
+
+
+@dataclass
+class _Claim:
+    """A root some signed checkpoint asserts for a tree size."""
+
+    label: str
+    root: bytes
+    stored: bool
+
+
+def _nothing_purged(seq: int) -> bool:
+    return False
+
+
+def _problem_text(error: InvalidInput) -> str:
+    return "; ".join(p.message for p in error.problems) or error.message
+
+
+def open_checkpoint_finding(
+    note: str, verifiers: Iterable[VerifierKey], origin: str, label: str
+) -> tuple[SignedCheckpoint | None, str | None]:
+    """Open a checkpoint: (the checkpoint, None) or (None, why it does not verify)."""
+    try:
+        return open_checkpoint(note, verifiers, origin=origin, field=label), None
+    except InvalidInput as exc:
+        return None, _problem_text(exc)
+
+
+class _Pass:
+    """The sequence-order pass over leaves and event hashes (steps 1 to 3)."""
+
+    def __init__(
+        self,
+        org_slug: str,
+        tree_size: int,
+        wanted_roots: set[int],
+        purged: Callable[[int], bool],
+    ) -> None:
+        self.canon = RowCanonicalizer(org_slug)
+        self.tree_size = tree_size
+        self.wanted = wanted_roots
+        self.purged = purged
+        self.frontier = Frontier()
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
+        self.broken_at: int | None = None  # where the tree could no longer be recomputed
+        self.found = {kind: SeqRanges() for kind in SEQ_FINDINGS}
+        self.events = 0
+        self.leaves = 0
+
+    def page(self, start: int, end: int, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> None:
+        """Check the leaves and event rows of ``start <= seq < end``."""
+        self.leaves += len(leaves)
+        self.events += len(rows)
+        # Leaves are unique per seq and sorted, so matching ends and count mean one leaf for
+        # every seq; the events are checked one by one (a duplicate can hide beside a gap).
+        if (
+            self.broken_at is None
+            and start >= 0
+            and end <= self.tree_size
+            and len(leaves) == len(rows) == end - start
+            and leaves[0][0] == start
+            and leaves[-1][0] == end - 1
+            and all(row[0] == seq for row, seq in zip(rows, range(start, end), strict=True))
+            and all(len(leaf[1]) == HASH_SIZE for leaf in leaves)
+        ):
+            self._aligned_page(leaves, rows)
+        else:
+            self._irregular_page(start, end, leaves, self.canon.hash_rows(rows))
+
+    def _aligned_page(self, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> None:
+        # The common case, kept lean (it is most of the verifier's time): exactly one leaf
+        # and one event for every seq of the page, in order.
+        leaf_hash = self.canon.leaf_hash
+        frontier = self.frontier
+        append = frontier.append
+        wanted, roots = self.wanted, self.roots
+        altered, nodes_differ = self.found["altered"], self.found["nodes"]
+        for (seq, stored, stored_nodes), row in zip(leaves, rows, strict=True):
+            try:
+                if leaf_hash(row) != stored:
+                    altered.add(seq)
+            except UNREADABLE:
+                self.found["unreadable"].add(seq)
+            if append(stored) != stored_nodes:
+                nodes_differ.add(seq)
+            if frontier.size in wanted:
+                roots[frontier.size] = frontier.root()
+
+    def _irregular_page(
+        self, start: int, end: int, leaves: list[LeafRow], events: list[EventHash]
+    ) -> None:
+        leaf_at = {leaf[0]: leaf for leaf in leaves if start <= leaf[0] < end}
+        hashes_at: dict[int, list[bytes | None]] = {}
+        for seq, computed in events:
+            if start <= seq < end:
+                hashes_at.setdefault(seq, []).append(computed)
+        for seq in range(start, end):
+            leaf = leaf_at.get(seq)
+            here = hashes_at.get(seq, [])
+            if not 0 <= seq < self.tree_size:
+                if leaf is not None or here:
+                    self.found["beyond_head"].add(seq)
+                continue
+            if len(here) > 1:
+                self.found["duplicate"].add(seq)
+            for computed in here:
+                if computed is None:
+                    self.found["unreadable"].add(seq)
+                elif leaf is not None and computed != leaf[1]:
+                    self.found["altered"].add(seq)
+            if leaf is None:
+                self.found["leaf_missing"].add(seq)
+                # Its event, if intact and alone, still tells us the leaf hash.
+                self._leaf(seq, here[0] if len(here) == 1 else None, None)
+                continue
+            if not here and not self.purged(seq):
+                self.found["missing"].add(seq)
+            self._leaf(seq, leaf[1], leaf[2])
+
+    def _leaf(self, seq: int, leaf: bytes | None, stored_nodes: bytes | None) -> None:
+        if self.broken_at is not None:
+            return
+        if leaf is None or len(leaf) != HASH_SIZE:
+            self.broken_at = seq
+            return
+        nodes = self.frontier.append(leaf)
+        if stored_nodes is not None and stored_nodes != nodes:
+            self.found["nodes"].add(seq)
+        if self.frontier.size in self.wanted:
+            self.roots[self.frontier.size] = self.frontier.root()
+
+
+def verify_log(
+    source: LogSource,
+    *,
+    org_slug: str,
+    origin: str,
+    verifiers: Sequence[VerifierKey],
+    against: Sequence[SavedCheckpoint] = (),
+    purged: Callable[[int], bool] = _nothing_purged,
+    progress: Callable[[int, int], None] | None = None,
+    page_size: int = PAGE,
+) -> VerifyReport:
+    """Check the whole stored log of one organization; see the module docstring.
+
+    ``purged(seq)`` says whether retention purged that event (its absence is then expected);
+    ``progress(done, total)`` is called after each page of sequence numbers.
+    """
+    size, head_root = source.head()
+    report = VerifyReport(org_slug, size)
+    claims: dict[int, list[_Claim]] = {}
+
+    for stored in source.checkpoints():
+        report.checkpoints_checked += 1
+        label = f"checkpoint {stored.tree_size}"
+        opened, why = open_checkpoint_finding(stored.note, verifiers, origin, label)
+        if opened is None:
+            report.findings.append(
+                Finding("checkpoint_signature", f"{label}: {why}", checkpoint=stored.tree_size)
+            )
+            continue
+        if (opened.tree_size, opened.root_hash) != (stored.tree_size, stored.root_hash):
+            report.findings.append(
+                Finding(
+                    "checkpoint_row",
+                    f"{label}: the stored size or root differs from the signed note's "
+                    f"({opened.tree_size})",
+                    checkpoint=stored.tree_size,
+                )
+            )
+        claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, True))
+
+    for saved in against:
+        opened, why = open_checkpoint_finding(saved.note, verifiers, origin, saved.label)
+        if opened is None:
+            report.findings.append(Finding("against_signature", f"{saved.label}: {why}"))
+            continue
+        label = f"saved checkpoint {opened.tree_size} ({saved.label})"
+        claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, False))
+
+    checker = _Pass(org_slug, size, set(claims) | {size}, purged)
+    low, high = source.seq_span()
+    low, high = min(low, 0), max(high, size)
+    for start in range(low, high, page_size):
+        end = min(start + page_size, high)
+        checker.page(start, end, source.leaves(start, end), source.event_rows(start, end))
+        if progress is not None:
+            progress(end - low, high - low)
+    report.events_checked, report.leaves_checked = checker.events, checker.leaves
+
+    for kind, message in SEQ_FINDINGS.items():
+        if checker.found[kind].ranges:
+            report.findings.append(Finding(kind, message, seqs=checker.found[kind]))
+    if checker.broken_at is None and checker.roots.get(size) != head_root:
+        report.findings.append(
+            Finding("head", f"the log head's root is not the root of its {size} stored leaves")
+        )
+    report.findings.extend(_root_findings(claims, checker, size))
+    return report
+
+
+def _root_findings(claims: dict[int, list[_Claim]], checker: _Pass, size: int) -> list[Finding]:
+    findings: list[Finding] = []
+    last_good = 0  # the largest stored checkpoint size whose root matched so far
+    for tree_size in sorted(claims):
+        for claim in claims[tree_size]:
+            kind = "checkpoint" if claim.stored else "against"
+            if tree_size > size:
+                findings.append(
+                    Finding(
+                        f"{kind}_beyond_log",
+                        f"{claim.label} covers {tree_size} events but the log has {size}: "
+                        "events were removed or the database was rolled back",
+                        checkpoint=tree_size,
+                    )
+                )
+            elif tree_size not in checker.roots:
+                findings.append(
+                    Finding(
+                        f"{kind}_unchecked",
+                        f"{claim.label} cannot be checked: the tree cannot be recomputed past "
+                        f"seq {checker.broken_at}",
+                        checkpoint=tree_size,
+                    )
+                )
+            elif checker.roots[tree_size] != claim.root:
+                findings.append(
+                    Finding(
+                        f"{kind}_root",
+                        f"{claim.label} signed a different root than the log's first "
+                        f"{tree_size} events have: the stored log differs from what was signed "
+                        f"within seq {last_good}-{tree_size - 1}",
+                        checkpoint=tree_size,
+                    )
+                )
+            elif claim.stored:
+                last_good = tree_size
+    return findings

@@ -1,0 +1,181 @@
+"""The verifier's fast path writes exactly the canonical bytes of the event in a row."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditledger.events.model import Actor, Event, Location, Ref, Source, Subject
+from auditledger.integrity.canonical import canonical_bytes, event_leaf_hash
+from auditledger.integrity.rowcanon import EVENT_COLUMNS, RowCanonicalizer
+from auditledger.integrity.source import open_source
+from auditledger.services import Services
+from auditledger.store.rows import event_to_row
+from auditledger.store.types import to_micros
+from tests.helpers import all_platform_types, make_org, sample_event
+from tests.integrity.support import ingest
+
+HOSTILE = [
+    "",
+    '"quoted" \\ back\\slash',
+    "new\nline\ttab\rreturn\x08\x0c",
+    "\x01\x1f\x7f control",
+    "☃ 🚀 שלום مرحبا 中文 ﻿bom",
+    "\u2028line sep\u2029para sep",
+    "\u202e'; DROP TABLE events;--",
+    "=cmd|'/C calc'!A0",
+    "e\u0301 vs é",
+    "</script><script>alert(1)</script>",
+]
+
+
+def sqlite_row(org_id: int, event: Event) -> tuple[Any, ...]:
+    """The row as SQLite hands it back: integer microseconds and 32-digit hex ids."""
+    row = event_to_row(org_id, event)
+    row["occurred_at"] = to_micros(event.occurred_at)
+    row["received_at"] = to_micros(event.received_at)
+    row["event_id"] = event.event_id.hex
+    return tuple(row[c] for c in EVENT_COLUMNS)
+
+
+def postgres_row(org_id: int, event: Event) -> tuple[Any, ...]:
+    """The row as psycopg hands it back: datetimes (in any zone) and UUID objects."""
+    row = event_to_row(org_id, event)
+    row["occurred_at"] = event.occurred_at.astimezone(datetime.now(UTC).astimezone().tzinfo or UTC)
+    return tuple(row[c] for c in EVENT_COLUMNS)
+
+
+def make_event(
+    *,
+    seq: int = 0,
+    text: str = "x",
+    occurred: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC),
+    parent: bool = True,
+    project: bool = True,
+    source: str = "located",
+    names: bool = True,
+) -> Event:
+    return Event(
+        org="acme",
+        seq=seq,
+        event_id=uuid.uuid4(),
+        occurred_at=occurred,
+        received_at=occurred + timedelta(seconds=3, microseconds=7),
+        category="model_version",
+        type="tag_change",
+        subject=Subject(
+            type="model_version",
+            id=f"mv-{text}",
+            name=text if names else None,
+            parent_type="model" if parent else None,
+            parent=Ref(f"m-{text}", text if names else None) if parent else None,
+        ),
+        properties={"old_tags": [text, "b"], "new_tags": [], "count": -3, "flag": False},
+        project=Ref(f"p-{text}", text if names else None) if project else None,
+        actor=Actor("user", f"u-{text}", text),
+        source=(
+            Source("10.0.0.1", Location(network="Private network"))
+            if source == "located"
+            else Source("2001:db8::1", Location("FI", text, text))
+            if source == "country"
+            else Source("193.166.3.7", None)
+            if source == "unlocated"
+            else None
+        ),
+    )
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+@pytest.mark.parametrize("shape", ["full", "bare"])
+def test_fast_path_equals_canonical_bytes_for_hostile_text(text: str, shape: str) -> None:
+    full = shape == "full"
+    for source in ("located", "country", "unlocated", None):
+        event = make_event(
+            text=text, parent=full, project=full, names=full, source=str(source), seq=12345
+        )
+        canon = RowCanonicalizer("acme")
+        assert canon.canonical_bytes(sqlite_row(1, event)) == canonical_bytes(event)
+        assert canon.canonical_bytes(postgres_row(1, event)) == canonical_bytes(event)
+        assert canon.leaf_hash(sqlite_row(1, event)) == event_leaf_hash(event)
+
+
+@pytest.mark.parametrize(
+    "occurred",
+    [
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2000, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, 0, 1, tzinfo=UTC),
+        datetime(2099, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC),
+    ],
+)
+def test_fast_path_formats_timestamps_like_canonical(occurred: datetime) -> None:
+    canon = RowCanonicalizer("acme")
+    event = make_event(occurred=occurred)
+    # Twice: the second call goes through the caches.
+    for _ in range(2):
+        assert canon.canonical_bytes(sqlite_row(1, event)) == canonical_bytes(event)
+        assert canon.canonical_bytes(postgres_row(1, event)) == canonical_bytes(event)
+
+
+texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=texts,
+    other=texts,
+    micros=st.integers(0, 4_102_444_800_000_000),
+    seq=st.integers(0, 2**53 - 1),
+    parent=st.booleans(),
+    project=st.booleans(),
+    names=st.booleans(),
+    source=st.sampled_from(["located", "country", "unlocated", "none"]),
+)
+def test_fast_path_equals_canonical_bytes_for_generated_events(
+    text: str,
+    other: str,
+    micros: int,
+    seq: int,
+    parent: bool,
+    project: bool,
+    names: bool,
+    source: str,
+) -> None:
+    occurred = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    event = make_event(
+        seq=seq,
+        text=text + other,
+        occurred=occurred,
+        parent=parent,
+        project=project,
+        names=names,
+        source=source,
+    )
+    canon = RowCanonicalizer("org-" + str(len(other)))
+    event = Event(**{**event.__dict__, "org": "org-" + str(len(other))})
+    assert canon.canonical_bytes(sqlite_row(7, event)) == canonical_bytes(event)
+    assert canon.canonical_bytes(postgres_row(7, event)) == canonical_bytes(event)
+
+
+def test_fast_path_matches_every_stored_event_type(services: Services) -> None:
+    access = make_org(services)
+    events = [sample_event(c, t) for c, t in all_platform_types()]
+    hostile = sample_event("model", "rename", properties={"old_name": HOSTILE[4], "new_name": ""})
+    hostile["subject"]["name"] = HOSTILE[2]
+    events.append(hostile)
+    events.append(sample_event(source={"ip": "::1"}, project=None))
+    receipts = ingest(services, access.org, events)
+    stored = services.log.events(access.org.id, access.org.slug, 0, len(events))
+    canon = RowCanonicalizer(access.org.slug)
+    with open_source(services.db, access.org.id) as source:
+        rows = source.event_rows(0, len(events))
+    assert len(rows) == len(stored) == len(receipts)
+    for row, event, receipt in zip(rows, stored, receipts, strict=True):
+        assert canon.canonical_bytes(row) == canonical_bytes(event)
+        assert canon.leaf_hash(row) == receipt.leaf_hash
