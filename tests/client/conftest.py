@@ -75,7 +75,9 @@ def frozen(clock: FrozenClock) -> FrozenClock:
 
 
 @pytest.fixture
-def platform_db_url(engine_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def platform_db_url(
+    engine_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """An empty database of the platform's own (not auditledger's), on each engine."""
     if engine_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'platform.db'}"

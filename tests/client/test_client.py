@@ -76,8 +76,10 @@ def test_events_arrive_once_in_the_order_recorded(
     event = services.log.events(acme.org.id, "acme", 0, 1)[0]
     assert event.properties == {"old_name": "name-0", "new_name": "name-1"}
     assert event.subject.name == "name-1"
-    assert event.project is not None and event.project.name == "churn-prediction"
-    assert event.source is not None and event.source.ip == "193.166.3.7"
+    assert event.project is not None
+    assert event.project.name == "churn-prediction"
+    assert event.source is not None
+    assert event.source.ip == "193.166.3.7"
     assert event.occurred_at == frozen.now()
 
 
@@ -88,8 +90,11 @@ def test_wait_returns_the_committed_receipt(
         receipt = client.model_version_approve(
             subject=Ref("mv-7", "churn-model v7"), parent=CHURN, actor=ADA, wait=True
         )
-        assert receipt.acknowledged and receipt.status == "created"
-        assert receipt.seq == 0 and receipt.hash and receipt.organization == "acme"
+        assert receipt.acknowledged
+        assert receipt.status == "created"
+        assert receipt.seq == 0
+        assert receipt.hash
+        assert receipt.organization == "acme"
         # Sending the same id again is stored once: the receipt says so.
         again = client.model_version_approve(
             subject=Ref("mv-7", "churn-model v7"),
@@ -99,7 +104,8 @@ def test_wait_returns_the_committed_receipt(
             timestamp=frozen.now(),
             wait=True,
         )
-        assert again.status == "duplicate" and again.seq == 0
+        assert again.status == "duplicate"
+        assert again.seq == 0
     assert stored_ids(services, acme) == [receipt.id]
 
 
@@ -143,7 +149,8 @@ def test_a_permanent_rejection_becomes_a_dead_letter_and_the_rest_is_delivered(
         client.flush(30)
         assert stored_ids(services, acme) == [good, last]
         (letter,) = client.dead_letters()
-        assert letter.event_id == expired and letter.status == 422
+        assert letter.event_id == expired
+        assert letter.status == 422
         assert letter.problems[0].field == "timestamp"
         assert "retention" in letter.problems[0].message
         assert letter.event["properties"]["old_name"] == "name-1"
@@ -160,7 +167,9 @@ def test_same_id_with_other_content_is_a_conflict_dead_letter(
     with make_client(service, acme, frozen, None) as client:
         first = client.model_archive(subject=CHURN, actor=ADA, wait=True)
         with pytest.raises(EventRejected) as conflict:
-            client.model_create(subject=CHURN, model_name="x", actor=ADA, event_id=first.id, wait=True)
+            client.model_create(
+                subject=CHURN, model_name="x", actor=ADA, event_id=first.id, wait=True
+            )
         assert conflict.value.status == 409
         assert [d.code for d in client.dead_letters()] == ["conflict"]
 
@@ -203,7 +212,8 @@ def test_retry_after_is_honoured_and_nothing_is_lost(
     with make_client(stub, acme, frozen, None) as client:
         client._core.sender.backoff = Recording(base=0.01, cap=0.05)
         receipt = rename(client, 0, wait=True)
-    assert delays[0][0] == 1.0 and delays[0][1] >= 1.0
+    assert delays[0][0] == 1.0
+    assert delays[0][1] >= 1.0
     assert delays[1][0] is None
     assert len(stub.requests) == 3
     assert stored_ids(services, acme) == [receipt]
@@ -219,7 +229,8 @@ def test_unreachable_service_keeps_events_and_a_full_spool_pushes_back(
         rename(client, 3)
     with pytest.raises(FlushTimeout) as timeout:
         client.flush(0.3)
-    assert timeout.value.pending == 3 and "ConnectError" in str(timeout.value)
+    assert timeout.value.pending == 3
+    assert "ConnectError" in str(timeout.value)
     client.close(0.1)  # durable: the events stay in the file
     with pytest.raises(ClientClosed):
         rename(client, 4)
@@ -265,8 +276,10 @@ def test_revoked_credential_holds_events_instead_of_dropping_them(
         rename(client, 0)
         with pytest.raises(FlushTimeout):
             client.flush(0.5)
-        assert client.pending == 1 and client.dead_letters() == []
-        assert errors and errors[0].startswith("401")
+        assert client.pending == 1
+        assert client.dead_letters() == []
+        assert errors
+        assert errors[0].startswith("401")
         client._core.deliverer._http.headers["Authorization"] = f"Bearer {acme.ingest}"
         client.flush(30)
     finally:

@@ -111,11 +111,15 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
         if not wait:
             return await asyncio.to_thread(self._core.enqueue, event)
         future: Future[Receipt] = await asyncio.to_thread(self._core.enqueue_expecting, event)
-        # asyncio.wait, not wait_for: on timeout the concurrent future must stay alive, since
-        # give_up() decides from it whether the receipt arrived meanwhile.
-        await asyncio.wait([asyncio.wrap_future(future)], timeout=self._core.ack_timeout)
-        if future.done():
-            return future.result()
+        waiter = asyncio.wrap_future(future)
+        # An outcome that arrives after we stopped waiting is settled by give_up(); reading it
+        # here keeps asyncio from reporting a "never retrieved" exception at garbage collection.
+        waiter.add_done_callback(_retrieve)
+        # asyncio.wait, not wait_for: on timeout the concurrent future must stay alive (waiting
+        # for it to be cancelled would cancel it), since give_up() decides from it.
+        done, _ = await asyncio.wait([waiter], timeout=self._core.ack_timeout)
+        if waiter in done:
+            return waiter.result()
         return await asyncio.to_thread(self._core.give_up, event.id, future)
 
     # The timeout is a parameter (not asyncio.timeout) because the waiting happens in a
@@ -152,3 +156,8 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _retrieve(future: asyncio.Future[Receipt]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -171,7 +171,7 @@ class Relay:
             query = query.with_for_update(skip_locked=True)
         batch: list[_Row] = []
         size = 0
-        for row_id, event_id, org, body in conn.execute(query).tuples():
+        for row_id, event_id, org, body in conn.execute(query):
             length = len(body.encode("utf-8"))
             if batch and (org != batch[0].org or size + length > MAX_BATCH_BYTES):
                 break
