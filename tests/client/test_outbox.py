@@ -98,9 +98,14 @@ def test_a_rolled_back_change_sends_nothing(
 
 def test_an_invalid_event_fails_the_change_it_describes(platform: Platform) -> None:
     platform.create("mdl-1", "churn")
-    with pytest.raises(InvalidInput), platform.engine.begin() as conn:
-        conn.execute(update(platform.models).values(name="x"))
-        platform.outbox.writer(conn).record("model", "rename", subject=Ref("mdl-1"), actor=ADA)
+
+    def change() -> None:
+        with platform.engine.begin() as conn:
+            conn.execute(update(platform.models).values(name="x"))
+            platform.outbox.writer(conn).record("model", "rename", subject=Ref("mdl-1"), actor=ADA)
+
+    with pytest.raises(InvalidInput):
+        change()
     assert platform.name_of("mdl-1") == "churn"
     assert platform.pending() == 1
 
