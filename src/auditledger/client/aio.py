@@ -126,6 +126,7 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
     # worker thread, which cancellation cannot stop.
     async def flush(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Wait until every event recorded so far is delivered (or dead-lettered)."""
+        self._core.check_open()
         await asyncio.to_thread(self._core.sender.flush, timeout)
 
     async def aclose(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
@@ -144,6 +145,7 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
 
     def dead_letters(self) -> list[DeadLetter]:
         """Events the service refused for good, with its explanation, oldest first."""
+        self._core.check_open()
         return self._core.spool.dead_letters()
 
     async def __aenter__(self) -> AsyncAuditClient:

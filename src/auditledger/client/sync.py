@@ -136,6 +136,7 @@ class AuditClient(EventMethods[Receipt]):
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every event recorded so far is delivered (or dead-lettered);
         :class:`~auditledger.client.errors.FlushTimeout` if that takes over ``timeout`` s."""
+        self._core.check_open()
         self._core.sender.flush(timeout)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -155,6 +156,7 @@ class AuditClient(EventMethods[Receipt]):
 
     def dead_letters(self) -> list[DeadLetter]:
         """Events the service refused for good, with its explanation, oldest first."""
+        self._core.check_open()
         return self._core.spool.dead_letters()
 
     def __enter__(self) -> AuditClient:
