@@ -91,7 +91,7 @@ def build_services(
 ) -> Services:
     """Services for ``settings``. Tests inject a frozen clock, a fixed locator or an id source."""
     clock = clock or SystemClock()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_seconds * 1000)
     metrics = Metrics()
     locator = locator or make_locator(settings.geoip_database)
     event_log = SqlEventLog(db)
@@ -102,7 +102,10 @@ def build_services(
         max_commit_events=settings.commit_max_events,
     )
     tenancy = TenancyService(
-        TenancyRepository(db), clock, session_ttl=timedelta(hours=settings.session_hours)
+        TenancyRepository(db),
+        clock,
+        session_ttl=timedelta(hours=settings.session_hours),
+        cache_seconds=settings.credential_cache_seconds,
     )
     ingest = IngestService(
         writer,
@@ -115,7 +118,7 @@ def build_services(
     export = ExportService(db, ingest)
     retention = RetentionService(
         db,
-        tenancy.repo,
+        tenancy,
         ingest,
         clock,
         default_days=settings.retention_days,

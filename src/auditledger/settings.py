@@ -78,6 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Where events are stored: `sqlite:///path/to/file.db` or a PostgreSQL URL "
         "(`postgresql://user:password@host:5432/dbname`).",
     ),
+    Setting(
+        "sqlite_busy_seconds",
+        10,
+        "SQLite only: how long a write waits for another process's lock before the request "
+        "fails with 503.",
+        _positive_int,
+    ),
     Setting("host", "127.0.0.1", "Address `auditledger serve` listens on."),
     Setting("port", 8000, "Port `auditledger serve` listens on.", _positive_int),
     Setting(
@@ -150,6 +157,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("session_hours", 12, "How long a sign-in lasts.", _positive_int),
     Setting(
+        "credential_cache_seconds",
+        5,
+        "How long a process trusts a credential or organization it has looked up; a revocation "
+        "made in another process takes effect within this time (at once in its own).",
+        int,
+    ),
+    Setting(
         "secure_cookies",
         False,
         "Mark session cookies Secure (set when served over HTTPS; implied by an https public_url).",
@@ -167,6 +181,7 @@ class Settings:
     """The resolved configuration of one process."""
 
     database_url: str
+    sqlite_busy_seconds: int
     host: str
     port: int
     public_url: str | None
@@ -181,6 +196,7 @@ class Settings:
     commit_max_events: int
     trusted_proxies: tuple[str, ...]
     session_hours: int
+    credential_cache_seconds: int
     secure_cookies: bool
     log_level: str
     log_format: str

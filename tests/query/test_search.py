@@ -33,6 +33,14 @@ def loaded(services: Services) -> tuple[Organization, list[Event]]:
         for offset in range(0, len(day), 500):
             drafts = [parse_event(e, received_at=NOW) for e in day[offset : offset + 500]]
             services.ingest.ingest_blocking(org, drafts, NOW)
+    # A few much older events, so a newest-first page must look past the last month.
+    for days_ago in (45, 90, 150):
+        when = NOW - timedelta(days=days_ago)
+        drafts = [
+            parse_event(sample_event(timestamp=when.isoformat()), received_at=when)
+            for _ in range(3)
+        ]
+        services.ingest.ingest_blocking(org, drafts, when)
     size = services.log.head(org.id).tree_size
     return org, services.log.events(org.id, org.slug, 0, size)
 
@@ -80,6 +88,8 @@ def random_filters(everything: list[Event], rng: random.Random) -> list[list[tup
     day = (NOW - timedelta(days=rng.randint(3, 20))).date()
     cases.append([("from", day.isoformat())])
     cases.append([("to", day.isoformat())])
+    cases.append([("to", (NOW - timedelta(days=40)).date().isoformat())])
+    cases.append([("project", "prj-1")])  # only the old events have this project
     cases.append([("from", day.isoformat()), ("to", (day + timedelta(days=4)).isoformat())])
     for _ in range(12):
         combo = []

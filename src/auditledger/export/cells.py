@@ -9,6 +9,7 @@ made to any value; quoting of commas, quotes and newlines is left to the ``csv``
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from auditledger.events.model import Location
 from auditledger.integrity.canonical import format_timestamp
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 BASE_COLUMNS = (
     "Timestamp",
@@ -38,7 +40,7 @@ def header(include_source: bool) -> list[str]:
 
 def neutralise(cell: str) -> str:
     """Prefix a would-be formula with a single quote; leave everything else alone."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return "'" + cell if cell[:1] in _FORMULA_FIRST else cell
 
 
 def _named(name: str | None, kind: str, ref_id: str) -> str:
@@ -53,8 +55,10 @@ def subject_cell(row: Mapping[str, Any]) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def location_cell(stored: str | None) -> str:
-    """``Espoo, Finland (FI)``, ``Private network`` or empty when unknown."""
+    """``Espoo, Finland (FI)``, ``Private network`` or empty when unknown (cached: exports
+    repeat the same few locations millions of times)."""
     if stored is None:
         return ""
     location = Location.from_dict(json.loads(stored))

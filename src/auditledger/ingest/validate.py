@@ -9,6 +9,7 @@ path of the offending field.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,13 +29,22 @@ MAX_LIST_ITEMS = 1000
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def join_path(prefix: str, part: int | str) -> str:
+    """``events[2].actor.id``; keys that are not identifiers are quoted: ``properties[""]``."""
+    if isinstance(part, int):
+        return f"{prefix}[{part}]"
+    if not _IDENTIFIER.match(part):
+        return f"{prefix}[{json.dumps(part[:80], ensure_ascii=False)}]"
+    return f"{prefix}.{part}" if prefix else part
+
+
 def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
     text = prefix
     for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
+        text = join_path(text, part)
     return text
 
 
@@ -105,7 +115,7 @@ def check_properties(
         if spec.property(key) is None:
             problems.append(
                 Problem(
-                    f"{prefix}properties.{key}",
+                    join_path(f"{prefix}properties", key),
                     f"is not a property of {event_name}; allowed properties: {allowed}",
                 )
             )

@@ -21,9 +21,13 @@ CANONICAL_VERSION = 1
 
 def format_timestamp(value: datetime) -> str:
     """UTC with exactly six fractional digits and a ``Z``: ``2026-05-01T12:00:00.000000Z``."""
-    if value.tzinfo is None:
+    offset = value.utcoffset()
+    if offset is None:
         raise ValueError("canonical timestamps must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if offset:
+        value = value.astimezone(UTC)
+    # isoformat() is several times faster than strftime() and always writes four year digits.
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical_object(event: Event) -> dict[str, Any]:

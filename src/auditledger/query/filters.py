@@ -14,6 +14,7 @@ Date range semantics (inclusive at both ends):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -153,8 +154,9 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
     raw: list[tuple[str, str]] = []
     for name, value in params:
         if name not in PARAMETERS:
+            shown = name[:80] if name.isidentifier() else json.dumps(name[:80], ensure_ascii=False)
             problems.append(
-                Problem(name[:80], "is not a filter; filters are: " + ", ".join(PARAMETERS))
+                Problem(shown, "is not a filter; filters are: " + ", ".join(PARAMETERS))
             )
             continue
         if not value.strip():

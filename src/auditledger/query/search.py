@@ -12,7 +12,7 @@ import base64
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, literal, or_, select, tuple_
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Select, and_, literal, or_, select, tuple_
 from auditledger.errors import InvalidInput, Problem
 from auditledger.events.model import Event
 from auditledger.query.filters import EventFilter
+from auditledger.store import partitions
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves
 from auditledger.store.types import from_micros, to_micros
@@ -107,11 +108,17 @@ def _statement(
     limit: int,
     include_source: bool,
     with_hash: bool = False,
+    window: tuple[datetime | None, datetime | None] = (None, None),
 ) -> Select[Any]:
     columns: list[Any] = [
         col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS
     ]
     conditions = _conditions(org_id, flt)
+    # Plain bounds on the partition key let PostgreSQL plan only the partitions concerned.
+    if window[0] is not None:
+        conditions.append(events.c.occurred_at >= window[0])
+    if window[1] is not None:
+        conditions.append(events.c.occurred_at < window[1])
     key = tuple_(events.c.occurred_at, events.c.seq)
     if after is not None:
         # Typed parameters: SQLite stores instants as integers, and an untyped datetime would be
@@ -142,6 +149,18 @@ def _rows_to_events(org_slug: str, rows: Sequence[Any], include_source: bool) ->
     return [row_to_event(org_slug, {**row._mapping, **hidden}) for row in rows]
 
 
+def _is_postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+# How far back the newest-first view looks first, on PostgreSQL: planning a query over every
+# daily partition costs more than running it, so the view first asks for the last day, then
+# the last week and month, and only then everything. Each answer is exact (the window has
+# no upper bound, so nothing newer is left out); a window is widened only when it holds fewer
+# rows than the page needs.
+_LOOKBACKS = (timedelta(days=1), timedelta(days=7), timedelta(days=31))
+
+
 def page(
     connection: Connection,
     org_id: int,
@@ -152,22 +171,35 @@ def page(
     after: Cursor | None = None,
     newest_first: bool = True,
     include_source: bool = False,
+    now: datetime | None = None,
 ) -> Page:
     """Up to ``limit`` matching events after ``after``; says whether more exist.
 
     Sources are read only when ``include_source`` is set (administrators): a member's request
-    never even loads an IP address.
+    never even loads an IP address. ``now`` only helps PostgreSQL plan fewer partitions; the
+    result does not depend on it.
     """
-    rows = connection.execute(
-        _statement(
-            org_id,
-            flt,
-            newest_first=newest_first,
-            after=after,
-            limit=limit + 1,
-            include_source=include_source,
-        )
-    ).all()
+    windows: list[datetime | None] = [None]
+    if _is_postgres(connection) and newest_first:
+        anchors = [t for t in (flt.until, after.occurred_at if after else None) if t is not None]
+        anchor = min(anchors) if anchors else (now or datetime.now(UTC))
+        windows = [anchor - back for back in _LOOKBACKS] + [None]
+    rows: Sequence[Any] = []
+    for low in windows:
+        bounded = low is not None and (flt.since is None or low > flt.since)
+        rows = connection.execute(
+            _statement(
+                org_id,
+                flt,
+                newest_first=newest_first,
+                after=after,
+                limit=limit + 1,
+                include_source=include_source,
+                window=(low if bounded else None, None),
+            )
+        ).all()
+        if len(rows) > limit or not bounded:
+            break
     has_more = len(rows) > limit
     found = _rows_to_events(org_slug, rows[:limit], include_source)
     cursor = Cursor(found[-1].occurred_at, found[-1].seq) if has_more and found else None
@@ -189,25 +221,36 @@ def iterate_rows(
     For renderers that format columns directly (the CSV export), skipping the construction of
     :class:`Event` objects. Run it inside one read transaction (``Database.read()``) and every
     page comes from the same snapshot: events committed meanwhile neither appear nor shift rows.
+    On PostgreSQL the pages walk one daily partition at a time, so no query plans them all.
     """
-    after: Cursor | None = None
-    while True:
-        rows = connection.execute(
-            _statement(
-                org_id,
-                flt,
-                newest_first=newest_first,
-                after=after,
-                limit=page_size,
-                include_source=include_source,
-                with_hash=with_hash,
-            )
-        ).all()
-        yield from rows
-        if len(rows) < page_size:
-            return
-        last = rows[-1]
-        after = Cursor(last.occurred_at, last.seq)
+    windows: list[tuple[datetime | None, datetime | None]] = [(None, None)]
+    if _is_postgres(connection):
+        days = sorted(partitions.existing_partition_days(connection), reverse=newest_first)
+        windows = [
+            (start, end)
+            for start, end in ((partitions.day_start(d), partitions.day_end(d)) for d in days)
+            if (flt.since is None or end > flt.since) and (flt.until is None or start <= flt.until)
+        ]
+    for window in windows:
+        after: Cursor | None = None
+        while True:
+            rows = connection.execute(
+                _statement(
+                    org_id,
+                    flt,
+                    newest_first=newest_first,
+                    after=after,
+                    limit=page_size,
+                    include_source=include_source,
+                    with_hash=with_hash,
+                    window=window,
+                )
+            ).all()
+            yield from rows
+            if len(rows) < page_size:
+                break
+            last = rows[-1]
+            after = Cursor(last.occurred_at, last.seq)
 
 
 def iterate(

@@ -52,7 +52,7 @@ from auditledger.store.schema import (
     purges,
 )
 from auditledger.tenancy.model import Organization
-from auditledger.tenancy.repository import TenancyRepository
+from auditledger.tenancy.service import TenancyService
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class RetentionService:
     def __init__(
         self,
         db: Database,
-        tenancy: TenancyRepository,
+        tenancy: TenancyService,
         ingest: IngestService,
         clock: Clock,
         *,
@@ -106,7 +106,8 @@ class RetentionService:
         floor_days: int,
     ) -> None:
         self.db = db
-        self.tenancy = tenancy
+        self.tenancy_service = tenancy
+        self.tenancy = tenancy.repo
         self.ingest = ingest
         self.clock = clock
         self.default_days = default_days
@@ -129,6 +130,7 @@ class RetentionService:
             )
         old = self.days(org)
         self.tenancy.set_retention(org.id, days)
+        self.tenancy_service.forget_cached()
         updated = self.tenancy.org_by_id(org.id)
         self._record(
             updated,
@@ -150,6 +152,7 @@ class RetentionService:
     ) -> Organization:
         """Place or release a legal hold (purges skip a held organization); recorded."""
         self.tenancy.set_legal_hold(org.id, hold, reason)
+        self.tenancy_service.forget_cached()
         updated = self.tenancy.org_by_id(org.id)
         properties: dict[str, Any] = {"old_hold": org.legal_hold, "new_hold": hold}
         if reason:

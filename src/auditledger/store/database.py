@@ -13,14 +13,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.store import migrate, partitions
-from auditledger.store.engine import Engines, create_engines
+from auditledger.store.engine import DEFAULT_BUSY_TIMEOUT_MS, Engines, create_engines
 
 
 class Database:
     """The database: a writer for appends, readers for queries, and dialect helpers."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.engines: Engines = create_engines(url, pool_size=pool_size)
+    def __init__(
+        self, url: str, *, pool_size: int = 10, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    ) -> None:
+        self.engines: Engines = create_engines(
+            url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms
+        )
         self._partition_days: set[date] | None = None
         self._partition_lock = threading.Lock()
 
@@ -116,6 +120,18 @@ class Database:
         """Drop the cached partition list (after a purge, or a 'no partition' error)."""
         with self._partition_lock:
             self._partition_days = None
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (PostgreSQL also does this in autovacuum; SQLite
+        only when asked, so the server's housekeeping asks daily)."""
+        with self.engines.writer.connect() as connection:
+            if self.is_postgres:
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "ANALYZE"
+                )
+            else:
+                connection.exec_driver_sql("PRAGMA optimize=0x10002")
+                connection.commit()
 
     def dispose(self) -> None:
         """Close all connections."""

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
 def normalise_url(url: str) -> str:
@@ -43,7 +43,7 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database) if database and database != ":memory:" else None
 
 
-def _configure_sqlite(engine: Engine, begin: str) -> None:
+def _configure_sqlite(engine: Engine, begin: str, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so BEGIN is ours to emit.
@@ -51,7 +51,7 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -80,7 +80,9 @@ class Engines:
             self.reader.dispose()
 
 
-def create_engines(url: str, *, pool_size: int = 10) -> Engines:
+def create_engines(
+    url: str, *, pool_size: int = 10, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+) -> Engines:
     """Engines for ``url`` (``sqlite:///path.db`` or ``postgresql://...``)."""
     url = normalise_url(url)
     if is_sqlite(url):
@@ -90,12 +92,12 @@ def create_engines(url: str, *, pool_size: int = 10) -> Engines:
         if path is None:
             # An in-memory database exists per connection: share one so both engines see it.
             writer = create_engine(url, poolclass=StaticPool)
-            _configure_sqlite(writer, "BEGIN IMMEDIATE")
+            _configure_sqlite(writer, "BEGIN IMMEDIATE", busy_timeout_ms)
             return Engines(url, writer, writer)
         writer = create_engine(url, pool_size=2, max_overflow=4)
-        _configure_sqlite(writer, "BEGIN IMMEDIATE")
+        _configure_sqlite(writer, "BEGIN IMMEDIATE", busy_timeout_ms)
         reader = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
-        _configure_sqlite(reader, "BEGIN")
+        _configure_sqlite(reader, "BEGIN", busy_timeout_ms)
         return Engines(url, writer, reader)
     engine = create_engine(
         url,

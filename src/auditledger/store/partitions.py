@@ -78,6 +78,11 @@ def days_ahead(today: date, ahead: int = DAYS_AHEAD) -> list[date]:
     return [today + timedelta(days=offset) for offset in range(-1, ahead + 1)]
 
 
+def day_start(day: date) -> datetime:
+    """Midnight UTC at the start of ``day``, the inclusive lower bound of its partition."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def day_end(day: date) -> datetime:
     """The first instant after ``day`` (UTC), the exclusive upper bound of its partition."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,18 @@ def to_micros(value: datetime) -> int:
 def from_micros(value: int) -> datetime:
     """The inverse of :func:`to_micros`."""
     return _EPOCH + timedelta(microseconds=value)
+
+
+def sqlite_value(value: Any) -> Any:
+    """A Python value in the form SQLAlchemy's column types store it on SQLite: instants as
+    integer microseconds (:class:`UTCDateTime`), UUIDs as 32 hex digits (``Uuid``)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime")
+        return to_micros(value)
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    return value
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from auditledger.clock import Clock
 from auditledger.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
 from auditledger.tenancy import tokens
+from auditledger.tenancy.cache import TTLCache
 from auditledger.tenancy.model import (
     Credential,
     CredentialKind,
@@ -40,18 +41,39 @@ class NewSession:
 class TenancyService:
     """Organizations, users, credentials and sign-in."""
 
-    def __init__(self, repo: TenancyRepository, clock: Clock, session_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        repo: TenancyRepository,
+        clock: Clock,
+        session_ttl: timedelta,
+        *,
+        cache_seconds: float = 5.0,
+    ) -> None:
         self.repo = repo
         self.clock = clock
         self.session_ttl = session_ttl
+        # Every API request authenticates and looks its organization up; a few seconds of
+        # caching takes both queries off the hot path.
+        self._credentials: TTLCache[str, Credential] = TTLCache(cache_seconds)
+        self._orgs: TTLCache[str, Organization] = TTLCache(cache_seconds)
 
     def create_org(self, slug: str, name: str | None = None) -> Organization:
         """A new organization with an empty audit log."""
         return self.repo.create_org(slug, name or slug, self.clock.now())
 
     def org(self, slug: str) -> Organization:
-        """The organization named by ``slug``, or :class:`NotFound`."""
-        return self.repo.org_by_slug(slug)
+        """The organization named by ``slug``, or :class:`NotFound` (cached a few seconds)."""
+        cached = self._orgs.get(slug)
+        if cached is not None:
+            return cached
+        org = self.repo.org_by_slug(slug)
+        self._orgs.put(slug, org)
+        return org
+
+    def forget_cached(self) -> None:
+        """Drop cached organizations and credentials (after a change in this process)."""
+        self._orgs.clear()
+        self._credentials.clear()
 
     def create_user(self, username: str, display_name: str | None, password: str | None) -> User:
         """A user who can sign in with ``password`` (or who cannot sign in, without one)."""
@@ -111,21 +133,30 @@ class TenancyService:
         return NewCredential(credential, issued.token)
 
     def revoke_credential(self, public_id: str) -> None:
-        """Revoke a credential immediately."""
+        """Revoke a credential: at once in this process, within the cache time elsewhere."""
         if not self.repo.revoke_credential(public_id, self.clock.now()):
             raise NotFound(f"no active credential {public_id!r}")
+        self._credentials.clear()
+
+    def cached_principal(self, token: str) -> Principal | None:
+        """The principal of a token checked recently, without touching the database (so the
+        caller need not leave the event loop); None when it must be checked."""
+        credential = self._credentials.get(token)
+        return self._principal(credential) if credential is not None else None
+
+    def cached_org(self, slug: str) -> Organization | None:
+        """An organization looked up recently, without touching the database, or None."""
+        return self._orgs.get(slug)
 
     def authenticate_token(self, token: str) -> Principal:
         """The principal a bearer token acts for, or :class:`Unauthenticated`."""
-        parsed = tokens.parse_token(token)
-        found = self.repo.credential_by_public_id(parsed.public_id) if parsed else None
-        if parsed is None or found is None:
-            # Do the same work as a real check so timing does not tell ids apart.
-            tokens.same_digest(token, b"\x00" * 32)
-            raise Unauthenticated("the credential is not valid")
-        credential, stored = found
-        if not tokens.same_digest(parsed.secret, stored) or parsed.kind != credential.kind.value:
-            raise Unauthenticated("the credential is not valid")
+        credential = self._credentials.get(token)
+        if credential is None:
+            credential = self._check_token(token)
+            self._credentials.put(token, credential)
+        return self._principal(credential)
+
+    def _principal(self, credential: Credential) -> Principal:
         if not credential.is_active(self.clock.now()):
             raise Unauthenticated("the credential has expired or been revoked")
         return Principal(
@@ -135,6 +166,18 @@ class TenancyService:
             role=credential.role,
             credential_id=credential.public_id,
         )
+
+    def _check_token(self, token: str) -> Credential:
+        parsed = tokens.parse_token(token)
+        found = self.repo.credential_by_public_id(parsed.public_id) if parsed else None
+        if parsed is None or found is None:
+            # Do the same work as a real check so timing does not tell ids apart.
+            tokens.same_digest(token, b"\x00" * 32)
+            raise Unauthenticated("the credential is not valid")
+        credential, stored = found
+        if not tokens.same_digest(parsed.secret, stored) or parsed.kind != credential.kind.value:
+            raise Unauthenticated("the credential is not valid")
+        return credential
 
     def sign_in(self, username: str, password: str) -> NewSession:
         """Check a password and open a session, or raise :class:`Unauthenticated`."""

@@ -11,7 +11,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from auditledger.errors import Unauthenticated
-from auditledger.tenancy.model import Principal
+from auditledger.tenancy.model import Organization, Principal
 from auditledger.web.context import services
 
 SESSION_COOKIE = "auditledger_session"
@@ -32,11 +32,25 @@ async def api_principal(request: Request) -> Principal:
     """The caller of an API route: a bearer token, or a signed-in browser session."""
     token = bearer_token(request)
     if token is not None:
-        return await run_in_threadpool(services(request).tenancy.authenticate_token, token)
+        tenancy = services(request).tenancy
+        # A credential seen in the last seconds needs no database and no thread hop.
+        cached = tenancy.cached_principal(token)
+        if cached is not None:
+            return cached
+        return await run_in_threadpool(tenancy.authenticate_token, token)
     found = await session_principal(request)
     if found is None:
         raise Unauthenticated("this API needs an Authorization: Bearer <token> header")
     return found[0]
+
+
+async def find_org(request: Request, slug: str) -> Organization:
+    """The organization named in the path (from the cache when possible), or NotFound."""
+    tenancy = services(request).tenancy
+    cached = tenancy.cached_org(slug)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(tenancy.org, slug)
 
 
 async def session_principal(request: Request) -> tuple[Principal, str] | None:

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from auditledger.errors import AuditLedgerError
 from auditledger.events.wire import BatchIn, EventIn
@@ -15,7 +14,7 @@ from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.store.log import Receipt
 from auditledger.tenancy.model import Organization, Principal
 from auditledger.tenancy.service import org_for_ingest
-from auditledger.web.auth import api_principal
+from auditledger.web.auth import api_principal, find_org
 from auditledger.web.body import read_limited, require_json
 from auditledger.web.context import services
 
@@ -47,7 +46,7 @@ def receipt_json(org: Organization, receipt: Receipt) -> dict[str, Any]:
 
 
 async def _writable_org(request: Request, org: str, principal: Principal) -> Organization:
-    organization = await run_in_threadpool(services(request).tenancy.org, org)
+    organization = await find_org(request, org)
     org_for_ingest(principal, organization)
     return organization
 

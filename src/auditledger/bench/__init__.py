@@ -1,0 +1,1 @@
+"""Benchmarks: every hot path measured against a baseline in the same run (``make bench``)."""

@@ -1,0 +1,116 @@
+"""Overload: the ingestion queue is bounded; past capacity the service answers 503 with
+Retry-After at once instead of growing memory or dropping events, and everything it accepted
+is committed once the database is back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+
+from tests.helpers import sample_event
+from tests.servers import ServerProcess
+from tests.web.test_durability import check_log, prepare
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)]
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process in MB."""
+    fields = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if ":" in line
+    )
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def hold_write_lock(path: str, seconds: float) -> subprocess.Popen[bytes]:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, time\n"
+            f"c = sqlite3.connect({path!r}, isolation_level=None)\n"
+            f"c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep({seconds})",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == b"locked"
+    return holder
+
+
+async def flood(url: str, token: str, bodies: list[bytes]) -> list[tuple[int, Any]]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=len(bodies))  # all in flight at once
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def one(body: bytes) -> tuple[int, Any]:
+            response = await client.post(url, content=body, headers=headers)
+            return response.status_code, response.headers.get("retry-after")
+
+        return list(await asyncio.gather(*(one(body) for body in bodies)))
+
+
+def run_overload(
+    database_url: str, tmp_path: Path, capacity: int, batches: int, size: int
+) -> tuple[list[tuple[int, Any]], float, float, Any, Any]:
+    bodies = [
+        json.dumps({"events": [sample_event() for _ in range(size)]}).encode()
+        for _ in range(batches)
+    ]
+    services, access = prepare(database_url, tmp_path)
+    services.db.dispose()
+    env = {
+        "AUDITLEDGER_INGEST_QUEUE_EVENTS": str(capacity),
+        "AUDITLEDGER_SQLITE_BUSY_SECONDS": "30",
+    }
+    with ServerProcess(database_url, tmp_path, env=env) as server:
+        assert server.process is not None
+        idle, _ = rss_mb(server.process.pid)
+        holder = hold_write_lock(database_url.removeprefix("sqlite:///"), 10)
+        try:
+            results = asyncio.run(
+                flood(server.url + "/api/v1/orgs/acme/events/batch", access.ingest, bodies)
+            )
+        finally:
+            holder.wait(30)
+            assert holder.stdout is not None
+            holder.stdout.close()
+        _, peak = rss_mb(server.process.pid)
+    return results, idle, peak, services, access
+
+
+def test_past_capacity_requests_are_refused_not_queued(database_url: str, tmp_path: Path) -> None:
+    results, _, _, services, access = run_overload(database_url, tmp_path, 1000, 60, 50)
+    statuses = [status for status, _ in results]
+    accepted = statuses.count(201)
+    refused = [retry for status, retry in results if status == 503]
+    assert set(statuses) <= {201, 503}
+    assert refused, "nothing was refused although the queue was full"
+    assert all(refused), "a 503 came without Retry-After"
+    # What was accepted was committed once the lock went away; nothing else was.
+    assert 0 < accepted <= 1000 // 50 + 1
+    assert len(check_log(services, access)) == accepted * 50
+    services.stop()
+
+
+def test_memory_stays_bounded_at_full_queue(database_url: str, tmp_path: Path) -> None:
+    # The default capacity (20,000 events) filled and then flooded twice over.
+    results, idle, peak, services, access = run_overload(database_url, tmp_path, 20_000, 400, 100)
+    statuses = [status for status, _ in results]
+    assert statuses.count(503) > 0
+    accepted = statuses.count(201)
+    assert len(check_log(services, access)) == accepted * 100
+    growth = peak - idle
+    print(f"memory: idle {idle:.0f} MB, peak {peak:.0f} MB with a full queue ({accepted} batches)")
+    # About 20,000 queued events of ~1 KiB plus their parsed forms: well under 200 MB.
+    assert growth < 200, f"the server grew by {growth:.0f} MB"
+    services.stop()
