@@ -285,3 +285,15 @@ def test_revoked_credential_holds_events_instead_of_dropping_them(
     finally:
         client.close(5)
     assert len(stored_ids(services, acme)) == 1
+
+
+def test_an_event_needs_an_organization(acme: OrgAccess) -> None:
+    with AuditClient(
+        "http://auditledger.test", acme.ingest, spool_path=None, transport=Stub(unreachable)
+    ) as client:
+        with pytest.raises(InvalidInput) as missing:
+            client.model_archive(subject=CHURN, actor=ADA)
+        assert missing.value.problems[0].field == "org"
+        assert client.model_archive(subject=CHURN, actor=ADA, org="acme").status == "queued"
+        # Taken back so that closing a memory spool has nothing to lose.
+        client._core.spool.withdraw(client._core.spool.head(1, 10_000)[0].id)

@@ -185,15 +185,16 @@ def test_only_one_organizations_rows_when_asked(
     assert platform.pending() == 1
 
 
+# PostgreSQL only: SQLite has no row locks, so the docs say one relay per SQLite database.
+@pytest.mark.parametrize(
+    "engine_kind", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_several_relays_on_postgresql_claim_each_row_once(
-    engine_kind: str,
     platform: Platform,
     service: httpx.BaseTransport,
     services: Services,
     acme: OrgAccess,
 ) -> None:
-    if engine_kind != "postgres":
-        pytest.skip("SQLite has no row locks: one relay per SQLite database")
     ids = [platform.create(f"mdl-{i}", f"m{i}") for i in range(60)]
     relays = [platform.relay(service, acme.ingest, batch_size=5) for _ in range(3)]
     stop = threading.Event()

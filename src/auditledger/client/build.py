@@ -35,6 +35,14 @@ class WireEvent:
         return result
 
 
+def _require_org(org: str) -> None:
+    if not org:
+        raise InvalidInput(
+            "no organization for the event",
+            [Problem("org", "pass org= here or to the client")],
+        )
+
+
 def _property_value(value: Any) -> Any:
     # Typed methods take any sequence of strings for list properties; JSON wants a list.
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
@@ -63,11 +71,7 @@ def build_event(
     same id and the service stores it once. The timestamp defaults to now: an event may wait in
     the spool for hours, and the time it is finally received is not when it happened.
     """
-    if not org:
-        raise InvalidInput(
-            "no organization for the event",
-            [Problem("org", "pass org= here or to the client")],
-        )
+    _require_org(org)
     if timestamp is not None and timestamp.utcoffset() is None:
         raise InvalidInput(
             "the event is not valid",
@@ -103,6 +107,7 @@ def wire_event(obj: Mapping[str, Any], *, org: str, clock: Clock) -> WireEvent:
 
     An id and a timestamp are added when missing, for the same reasons as in :func:`build_event`.
     """
+    _require_org(org)
     event = dict(obj)
     event.setdefault("id", str(uuid.uuid4()))
     now = clock.now()
