@@ -45,7 +45,7 @@ bench: venv
 bench-quick: venv
 	$(BIN)/python -m auditledger.bench --quick
 
-## Regenerate generated documentation (docs/events.md, the README's settings table).
+## Regenerate generated files (docs/events.md, the README's settings table, client/events.py).
 docs: venv
 	$(BIN)/python -m auditledger.docs
 

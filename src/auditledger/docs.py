@@ -1,7 +1,8 @@
 """Regenerate the generated documentation: ``python -m auditledger.docs``.
 
-Writes ``docs/events.md`` from the catalog and the configuration table of ``README.md`` (between
-its ``settings:begin`` and ``settings:end`` markers) from the settings table.
+Writes ``docs/events.md`` and the client's typed methods (``auditledger/client/events.py``) from
+the catalog, and the configuration table of ``README.md`` (between its ``settings:begin`` and
+``settings:end`` markers) from the settings table.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from auditledger.catalog.docs import render_markdown
+from auditledger.client.codegen import render as render_client_events
 from auditledger.settings import SETTINGS
 
 BEGIN = "<!-- settings:begin -->"
@@ -37,6 +39,8 @@ def main(root: Path) -> None:
     """Write the generated files under ``root`` (the repository)."""
     (root / "docs").mkdir(exist_ok=True)
     (root / "docs" / "events.md").write_text(render_markdown(), encoding="utf-8")
+    client_events = root / "src" / "auditledger" / "client" / "events.py"
+    client_events.write_text(render_client_events(), encoding="utf-8")
     readme = root / "README.md"
     readme.write_text(readme_with_settings(readme.read_text(encoding="utf-8")), encoding="utf-8")
 

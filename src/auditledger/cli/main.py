@@ -9,6 +9,7 @@ import typer
 from auditledger import __version__
 from auditledger.cli import export as export_cli
 from auditledger.cli import integrity, tenancy
+from auditledger.cli import relay as relay_cli
 from auditledger.cli import retention as retention_cli
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 
@@ -23,6 +24,7 @@ app.add_typer(tenancy.users, name="users")
 app.add_typer(tenancy.credentials, name="credentials")
 app.command("export")(export_cli.export)
 app.command("purge")(retention_cli.purge)
+app.command("relay")(relay_cli.relay)
 app.add_typer(retention_cli.retention, name="retention")
 app.add_typer(integrity.keys, name="keys")
 app.command("checkpoint")(integrity.checkpoint)

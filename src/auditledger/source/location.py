@@ -35,20 +35,47 @@ class Locator(Protocol):
         ...
 
 
-def special_network(ip: str) -> str | None:
-    """A label for addresses that are not on the public internet, or None for public ones."""
+# Labelled explicitly rather than through ``ipaddress``'s ``is_private``, whose meaning has
+# changed between Python releases (3.11.10 and 3.12.4 narrowed it): "Private network" means the
+# RFC 1918 and unique-local ranges only, not documentation or benchmarking blocks.
+_SPECIAL_NETWORKS: tuple[tuple[str, str], ...] = (
+    ("127.0.0.0/8", "Loopback"),
+    ("::1/128", "Loopback"),
+    ("10.0.0.0/8", "Private network"),
+    ("172.16.0.0/12", "Private network"),
+    ("192.168.0.0/16", "Private network"),
+    ("fc00::/7", "Private network"),
+    # RFC 6598: addresses a carrier hands out behind its NAT. Not the customer's own network
+    # and not on the map: the public address is lost at the carrier's NAT.
+    ("100.64.0.0/10", "Shared address space (carrier-grade NAT)"),
+    ("169.254.0.0/16", "Link-local network"),
+    ("fe80::/10", "Link-local network"),
+    ("224.0.0.0/4", "Multicast"),
+    ("ff00::/8", "Multicast"),
+)
+_SPECIAL = tuple((ipaddress.ip_network(net), label) for net, label in _SPECIAL_NETWORKS)
+
+
+def public_address(ip: str) -> str:
+    """``ip`` in the form lookups use: an IPv4-mapped IPv6 address becomes plain IPv4."""
     addr = ipaddress.ip_address(ip)
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    if addr.is_loopback:
-        return "Loopback"
-    if addr.is_link_local:
-        return "Link-local network"
-    if addr.is_private:
-        return "Private network"
-    if addr.is_multicast:
-        return "Multicast"
-    if addr.is_reserved or addr.is_unspecified or not addr.is_global:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def special_network(ip: str) -> str | None:
+    """A label for addresses that are not on the public internet, or None for public ones.
+
+    Loopback, private (RFC 1918, unique-local), shared CGNAT space, link-local and multicast
+    have their own labels; every other special-purpose block (unspecified, documentation,
+    benchmarking, 240/4, ...) is a "Reserved network".
+    """
+    addr = ipaddress.ip_address(public_address(ip))
+    for network, label in _SPECIAL:
+        if addr.version == network.version and addr in network:
+            return label
+    if not addr.is_global or addr.is_reserved or addr.is_unspecified:
         return "Reserved network"
     return None
 
@@ -75,7 +102,7 @@ class RegistryLocator:
         network = special_network(ip)
         if network:
             return Location(network=network)
-        code = iptocc.country_code(ip)
+        code = iptocc.country_code(public_address(ip))
         if not code:
             return None
         return Location(country_code=code, country=country_name(code))
@@ -101,7 +128,7 @@ class MaxMindLocator:
         network = special_network(ip)
         if network:
             return Location(network=network)
-        record: Any = self._reader.get(ip)
+        record: Any = self._reader.get(public_address(ip))
         if not isinstance(record, dict):
             return None
         country = record.get("country") or record.get("registered_country") or {}
