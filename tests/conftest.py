@@ -146,3 +146,9 @@ def client(services: Services) -> Iterator[TestClient]:
 
     with TestClient(create_app(services, manage_services=False)) as test_client:
         yield test_client
+
+
+# Loaded databases for tests that read the log (see tests/history.py), shared by every package.
+from tests.history import history_database_url, history_templates, tenants  # noqa: E402
+
+__all__ = ["history_database_url", "history_templates", "tenants"]

@@ -15,8 +15,8 @@ from auditledger.query.filters import parse_filters
 from auditledger.services import Services
 from auditledger.tenancy.model import Role
 from auditledger.web.pages.checkpoint import CheckpointPanel
+from tests.history import Tenant
 from tests.query.test_search import brute_force
-from tests.web.conftest import Tenant
 from tests.web.pages import CLIENT_IP, browser, row_ids, signed_in
 
 

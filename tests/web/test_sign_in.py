@@ -11,7 +11,7 @@ from auditledger.clock import FrozenClock
 from auditledger.events.model import Event
 from auditledger.services import Services
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
-from tests.web.conftest import PASSWORD, Tenant, make_tenant
+from tests.history import PASSWORD, Tenant, make_tenant
 from tests.web.pages import CLIENT_IP, browser, csrf_token, sign_in, signed_in
 
 

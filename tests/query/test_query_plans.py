@@ -1,0 +1,102 @@
+"""Every view query is an index range scan in the view's order: no full scan, no sort of the
+organization's events, on SQLite and PostgreSQL.
+
+The plans come from the statement ``page()`` really sends (``tests/query/plans.py``). A few
+thousand events make PostgreSQL's daily partitions tiny, so its planner would rightly read them
+sequentially; the test turns sequential and bitmap scans off to ask the question that matters
+at scale: is there an index that yields the rows in order? ``docs/query-plans.md`` shows the
+plans the planners choose by themselves on a million events.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from auditledger.store.database import Database
+from auditledger.store.schema import events
+from tests.query.plans import Plan, plan_cases
+
+# The index each filter should be read through; None: any index with an equality prefix.
+EXPECTED = {
+    "no filter": "ix_events_org_time",
+    "date range": "ix_events_org_time",
+    "project": "ix_events_project",
+    "model": "ix_events_model",
+    "model version (model view tab)": "ix_events_subject",
+    "type": "ix_events_type",
+    "actor": "ix_events_actor",
+    "all together": None,
+}
+MISSING_INDEX = pytest.mark.xfail(
+    strict=True,
+    reason="needs ix_events_category (org_id, category, occurred_at, seq): see docs/query-plans.md",
+)
+CASES = [
+    *EXPECTED,
+    pytest.param("category", marks=MISSING_INDEX),
+    pytest.param("category, rare (audit_log)", marks=MISSING_INDEX),
+]
+WANTED = {**EXPECTED, "category": "ix_events_category", "category, rare (audit_log)": None}
+
+# PostgreSQL names a partition's index after its columns: events_p20261125_org_id_..._idx.
+_BY_COLUMNS = {"_".join(c.name for c in ix.columns): str(ix.name) for ix in events.indexes}
+
+
+@pytest.fixture
+def database_url(history_database_url: str) -> str:
+    """acme (a month of history) and globex."""
+    return history_database_url
+
+
+def index_names(plan: Plan) -> set[str]:
+    names = set()
+    for line in plan.lines:
+        sqlite = re.search(r"USING (?:COVERING )?INDEX (\w+)", line)
+        if sqlite:
+            names.add(sqlite.group(1))
+        postgres = re.search(r"using events_p\d{8}_(\w+)_idx", line)
+        if postgres:
+            names.add(_BY_COLUMNS.get(postgres.group(1), postgres.group(1)))
+    return names
+
+
+def _without_sequential_scans(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+    dbapi_connection.commit()
+
+
+def explain(database_url: str, case: str) -> Plan:
+    db = Database(database_url)
+    try:
+        if db.is_postgres:
+            event.listen(db.engines.reader, "connect", _without_sequential_scans)
+
+        (plan,) = plan_cases(db, "acme", only=case)
+        return plan
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_view_query_is_an_ordered_index_scan(database_url: str, case: str) -> None:
+    plan = explain(database_url, case)
+    text = "\n".join(plan.lines)
+    used = index_names(plan)
+    assert used, text
+    # No full scan of the table (SQLite "SCAN events", PostgreSQL "Seq Scan on events_p...").
+    assert not re.search(r"^\s*SCAN events\b", text, re.MULTILINE), text
+    assert "Seq Scan" not in text, text
+    # No sort of the matches: the index delivers them newest first, and LIMIT stops early.
+    assert "TEMP B-TREE" not in text, text
+    assert not re.search(r"->\s+(Incremental )?Sort\b|^\s*Sort\b", text, re.MULTILINE), text
+    wanted = WANTED[case]
+    if wanted is not None:
+        assert used == {wanted}, text
+    else:
+        assert "ix_events_org_time" not in used, text
