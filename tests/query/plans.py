@@ -61,10 +61,14 @@ def capturing(db: Database) -> Iterator[list[tuple[str, Any]]]:
         event.remove(db.engines.reader, "before_cursor_execute", grab)
 
 
-def explain(db: Database, connection: Connection, statement: str, parameters: Any) -> list[str]:
-    """The engine's plan for a captured statement, one line per node."""
+def explain(
+    db: Database, connection: Connection, statement: str, parameters: Any, *, run: bool = False
+) -> list[str]:
+    """The engine's plan for a captured statement, one line per node. With ``run``,
+    PostgreSQL also executes it and reports actual row counts and planning/execution time."""
     if db.is_postgres:
-        rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+        options = "(ANALYZE, COSTS OFF, TIMING OFF) " if run else ""
+        rows = connection.exec_driver_sql(f"EXPLAIN {options}{statement}", parameters)
         return [r[0] for r in rows]
     rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
     depth: dict[int, int] = {0: -1}
@@ -143,13 +147,32 @@ def cases(connection: Connection, org: Organization) -> dict[str, list[tuple[str
     }
 
 
+def multi_valued_cases(
+    connection: Connection, org: Organization
+) -> dict[str, list[tuple[str, str]]]:
+    """Filters only the API can express: several values of one filter, and a bare type that
+    names several categories' types."""
+    projects = directory_entries(connection, org.id, "project")
+    return {
+        "several projects (API only)": [("project", p.id) for p in projects[:2]],
+        "bare type, several categories (API only)": [("type", "run")],
+    }
+
+
 def plan_cases(
-    db: Database, org_slug: str, *, repeat: int = 0, only: str | None = None
+    db: Database,
+    org_slug: str,
+    *,
+    repeat: int = 0,
+    only: str | None = None,
+    api_cases: bool = False,
 ) -> list[Plan]:
     """Explain (and, with ``repeat``, time) the view's query for every case (or ``only``)."""
     org = TenancyRepository(db).org_by_slug(org_slug)
     with db.read() as connection:
         chosen = cases(connection, org)
+        if api_cases:
+            chosen.update(multi_valued_cases(connection, org))
     plans = []
     for name, params in chosen.items():
         if only is not None and name != only:
@@ -159,7 +182,7 @@ def plan_cases(
             found = page(connection, org.id, org.slug, flt, include_source=True)
         statement, parameters = seen[-1]
         with db.read() as connection:
-            lines = explain(db, connection, statement, parameters)
+            lines = explain(db, connection, statement, parameters, run=repeat > 0)
         timings = []
         for _ in range(repeat):
             with db.read() as connection:

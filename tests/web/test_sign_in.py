@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 
 from auditledger.clock import FrozenClock
+from auditledger.demo.load import ensure_demo
 from auditledger.events.model import Event
 from auditledger.services import Services
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
 from tests.history import PASSWORD, Tenant, make_tenant
-from tests.web.pages import CLIENT_IP, browser, csrf_token, sign_in, signed_in
+from tests.web.pages import CLIENT_IP, browser, csrf_token, row_ids, sign_in, signed_in
 
 
 @pytest.fixture
@@ -193,3 +194,24 @@ def test_forms_are_read_carefully(services: Services, acme: Tenant) -> None:
         )
     assert json_body.status_code == 400
     assert huge.status_code == 413
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+def test_the_demo_accounts_sign_in_to_their_organization(services: Services) -> None:
+    class Quiet:
+        def print(self, *objects: object) -> None:
+            pass
+
+    access = ensure_demo(services, Quiet())
+    for username, password, _ in access.accounts:
+        slug = username.split("@")[1].split(".")[0]
+        with browser(services, ip=f"192.0.2.{len(username)}") as client:
+            response = sign_in(client, username, password)
+            assert response.status_code == 303, response.text
+            home = client.get(response.headers["location"])
+            assert home.headers["location"] == f"/orgs/{slug}/audit-log"
+            page = client.get(home.headers["location"])
+            assert page.status_code == 200
+            assert len(row_ids(page.text)) == 500
+            assert ('<th scope="col">Source</th>' in page.text) == username.startswith("admin@")

@@ -61,17 +61,18 @@ def time_cell(event: Event, zone: str) -> TimeCell:
 
 
 def _subject(event: Event, base: str) -> Link:
+    """The subject's name, linked to its model's page for models and model versions."""
     subject = event.subject
-    name = subject.name or subject.id
-    kind = category_label(subject.type) if subject.type in ("model", "model_version") else None
     detail = subject.type.replace("_", " ")
     if subject.parent is not None:
         detail = f"{detail} of {subject.parent.name or subject.parent.id}"
+    href = None
     model_id = subject.model_id
-    href = f"{base}/models/{quote(model_id, safe='')}" if kind and model_id else None
-    if href and subject.type == "model_version":
-        href += "?version=" + quote(subject.id, safe="")
-    return Link(name, href, detail)
+    if model_id is not None:
+        href = f"{base}/models/{quote(model_id, safe='')}"
+        if subject.type == "model_version":
+            href += "?version=" + quote(subject.id, safe="")
+    return Link(subject.name or subject.id, href, detail)
 
 
 def event_row(event: Event, *, base: str, zone: str, with_source: bool) -> EventRow:
