@@ -407,6 +407,8 @@ def _section(url: str, org: str, repeat: int) -> Section:
             connection.exec_driver_sql(create)
             if db.is_postgres:
                 connection.exec_driver_sql("ANALYZE events")
+        # Fresh connections: SQLite's statement cache would otherwise explain the old plan.
+        db.dispose()
         with_index = [
             plan_cases(db, org, repeat=repeat, only=name)[0] for name in RECOMMENDED_CASES
         ]
