@@ -149,6 +149,4 @@ def client(services: Services) -> Iterator[TestClient]:
 
 
 # Loaded databases for tests that read the log (see tests/history.py), shared by every package.
-from tests.history import history_database_url, history_templates, tenants  # noqa: E402
-
-__all__ = ["history_database_url", "history_templates", "tenants"]
+pytest_plugins = ["tests.history"]

@@ -29,7 +29,7 @@ from auditledger.retention.policy import start_of_day
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
 from auditledger.tenancy.model import Organization, Role, User
-from tests.conftest import NOW, _admin_execute, _with_database, fresh_postgres
+from tests import conftest as base
 from tests.helpers import FixedLocator, OrgAccess, make_org
 
 PASSWORD = "correct horse battery staple"
@@ -39,14 +39,14 @@ def load_history(
     services: Services, org: Organization, *, days: int, seed: int, scale: float = 1.0
 ) -> list[Event]:
     """Ingest ``days`` of demo history ending now; return the stored events in log order."""
-    start = start_of_day(NOW) - timedelta(days=days)
-    now_text = format_timestamp(NOW)
+    start = start_of_day(base.NOW) - timedelta(days=days)
+    now_text = format_timestamp(base.NOW)
     for day in generate(start, days + 1, seed=seed, per_day_scale=scale):
         wire = [e for e in day if e["timestamp"] <= now_text]
         for offset in range(0, len(wire), 500):
-            drafts = [parse_event(e, received_at=NOW) for e in wire[offset : offset + 500]]
+            drafts = [parse_event(e, received_at=base.NOW) for e in wire[offset : offset + 500]]
             if drafts:
-                services.ingest.ingest_blocking(org, drafts, NOW)
+                services.ingest.ingest_blocking(org, drafts, base.NOW)
     size = services.log.head(org.id).tree_size
     return services.log.events(org.id, org.slug, 0, size)
 
@@ -83,7 +83,7 @@ def make_tenant(services: Services, slug: str, *, days: int, seed: int, scale: f
 def fill(url: str, key_dir: Path) -> dict[str, Tenant]:
     """Load acme (about 1,500 events over 30 days) and globex (a smaller neighbour)."""
     settings = load_settings(environ={}, database_url=url, signing_key_file=key_dir / "t.key")
-    services = build_services(settings, clock=FrozenClock(NOW), locator=FixedLocator())
+    services = build_services(settings, clock=FrozenClock(base.NOW), locator=FixedLocator())
     services.db.migrate()
     services.start()
     try:
@@ -111,7 +111,7 @@ def history_templates() -> Iterator[dict[str, Template]]:
     yield templates
     for template in templates.values():
         if template.admin_url is not None:
-            _admin_execute(
+            base._admin_execute(
                 template.admin_url, f'DROP DATABASE IF EXISTS "{template.location}" WITH (FORCE)'
             )
 
@@ -129,9 +129,9 @@ def _template(
     else:
         admin_url = request.getfixturevalue("pg_admin_url")
         name = f"al_hist_{uuid.uuid4().hex[:10]}"
-        base = request.getfixturevalue("pg_template")
-        _admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{base}"')
-        tenants = fill(_with_database(admin_url, name), folder)
+        migrated = request.getfixturevalue("pg_template")
+        base._admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{migrated}"')
+        tenants = fill(base._with_database(admin_url, name), folder)
         templates[kind] = Template(name, tenants, admin_url)
     return templates[kind]
 
@@ -150,7 +150,7 @@ def history_database_url(
         shutil.copyfile(template.location, path)
         yield f"sqlite:///{path}"
         return
-    yield from fresh_postgres(request.getfixturevalue("pg_admin_url"), template.location)
+    yield from base.fresh_postgres(request.getfixturevalue("pg_admin_url"), template.location)
 
 
 @pytest.fixture

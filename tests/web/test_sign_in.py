@@ -90,7 +90,9 @@ def test_sign_out_is_a_post_with_the_sessions_token_and_is_recorded(
         signed_in(client, acme.member.username)
         page = client.get("/orgs/acme/audit-log")
         token = csrf_token(page.text)
-        assert client.get("/sign-out").status_code == 405
+        confirm = client.get("/sign-out")  # a link cannot sign out; it asks
+        assert confirm.status_code == 200
+        assert 'method="post" action="/sign-out"' in confirm.text
         refused = client.post("/sign-out", data={"csrf_token": "not-it"})
         assert refused.status_code == 403
         assert client.get("/orgs/acme/audit-log").status_code == 200  # still signed in

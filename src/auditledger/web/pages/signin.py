@@ -143,6 +143,15 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
+@router.get("/sign-out", response_class=HTMLResponse)
+async def sign_out_form(request: Request) -> Response:
+    """A typed or bookmarked sign-out link: ask, because signing out is a POST (CSRF)."""
+    user = await optional_user(request)
+    if user is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    return render(request, "sign_out.html", {"user": user, "title": "Sign out"})
+
+
 @router.post("/sign-out")
 async def sign_out(request: Request, user: Annotated[PageUser, Depends(page_user)]) -> Response:
     """End the session (a POST with the session's CSRF token) and record it."""
