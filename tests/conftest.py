@@ -146,3 +146,7 @@ def client(services: Services) -> Iterator[TestClient]:
 
     with TestClient(create_app(services, manage_services=False)) as test_client:
         yield test_client
+
+
+# Loaded databases for tests that read the log (see tests/history.py), shared by every package.
+pytest_plugins = ["tests.history"]

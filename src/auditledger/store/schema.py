@@ -140,6 +140,7 @@ events = Table(
     Index("ix_events_model", "org_id", "model_id", "occurred_at", "seq"),
     Index("ix_events_subject", "org_id", "subject_id", "occurred_at", "seq"),
     Index("ix_events_type", "org_id", "category", "type", "occurred_at", "seq"),
+    Index("ix_events_category", "org_id", "category", "occurred_at", "seq"),
     Index("ix_events_actor", "org_id", "actor_id", "occurred_at", "seq"),
     postgresql_partition_by="RANGE (occurred_at)",
 )

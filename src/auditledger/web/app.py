@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from auditledger import __version__
+from auditledger.auth.signin import SignInService
+from auditledger.auth.throttle import SignInThrottle
 from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
-from auditledger.web.api import export, ingest, ops, proofs, retention
+from auditledger.web.api import events, export, ingest, models, ops, proofs, retention
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
+from auditledger.web.pages import audit_log, signin
+from auditledger.web.pages import models as model_pages
+from auditledger.web.pages import verify as verify_pages
+from auditledger.web.pages.errors import render_error_page
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 DESCRIPTION = """\
 A tamper-evident, organization-wide audit log for machine-learning platforms.
@@ -21,6 +31,9 @@ A tamper-evident, organization-wide audit log for machine-learning platforms.
 * **Ingest** (ingest credential): `POST /api/v1/orgs/{org}/events` and `/events/batch`.
 * **Proofs** (read credential or session): the latest signed checkpoint (a C2SP signed note),
   inclusion and consistency proofs (RFC 9162); `GET /api/v1/keys` lists the verifier keys.
+* **Query** (read credential or a signed-in session): `GET /api/v1/orgs/{org}/events` (filters,
+  newest first, at most 500 per view, `next_cursor` to continue), `/events/{id}`, `/filters`,
+  `/models`, `/models/{id}` and `/models/{id}/events`. Sources are for administrators only.
 * Authenticate with `Authorization: Bearer <token>`; tokens come from `auditledger credentials`.
 * Errors are JSON: `{"error": {"code", "message", "problems": [{"field", "message"}]}}`.
 """
@@ -62,13 +75,24 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.services = services
-    install_error_handlers(app)
+    app.state.sign_in = SignInService(
+        services.tenancy, services.ingest, SignInThrottle(services.clock)
+    )
+    app.state.checkpoint_panel = verify_pages.latest_checkpoint_panel
+    install_error_handlers(app, render_page=render_error_page)
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(export.router)
     app.include_router(retention.router)
     app.include_router(proofs.router)
     app.include_router(proofs.keys_router)
+    app.include_router(events.router)
+    app.include_router(models.router)
+    app.include_router(signin.router)
+    app.include_router(audit_log.router)
+    app.include_router(model_pages.router)
+    app.include_router(verify_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _register_schemas(app)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from auditledger.auth.throttle import TooManyAttempts
 from auditledger.errors import (
     AppendOnly,
     AuditLedgerError,
@@ -39,6 +40,7 @@ STATUS: dict[type[AuditLedgerError], int] = {
     Inconsistent: 409,
     TooLarge: 413,
     InvalidInput: 422,
+    TooManyAttempts: 429,
     Unavailable: 503,
 }
 
@@ -100,7 +102,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
     async def _domain(request: Request, exc: AuditLedgerError) -> Response:
         status = status_of(exc)
         headers = {}
-        if isinstance(exc, Unavailable):
+        if isinstance(exc, Unavailable | TooManyAttempts):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, Unauthenticated) and request.url.path.startswith("/api/"):
             headers["WWW-Authenticate"] = 'Bearer realm="auditledger"'

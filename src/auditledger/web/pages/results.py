@@ -1,0 +1,68 @@
+"""A view's results as a page shows them: rows, the count line, the description, the export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from auditledger.query.view import View
+from auditledger.web.pages.rows import EventRow, event_row
+from auditledger.web.reading import Reader
+
+
+@dataclass(frozen=True)
+class Crumb:
+    """One breadcrumb; the last one is the current page and has no link."""
+
+    text: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class Results:
+    """The table and the lines around it."""
+
+    rows: list[EventRow]
+    with_source: bool
+    capped: bool
+    limit: int
+    description: str
+    export_url: str
+    zone: str
+
+    @property
+    def count(self) -> int:
+        """Rows shown."""
+        return len(self.rows)
+
+
+def org_base(slug: str) -> str:
+    """The prefix of an organization's pages."""
+    return "/orgs/" + quote(slug, safe="")
+
+
+def export_url(org_slug: str, items: Sequence[tuple[str, str]]) -> str:
+    """The CSV export of the same filter (served by the export API)."""
+    url = f"/api/v1/orgs/{quote(org_slug, safe='')}/export.csv"
+    return url + ("?" + urlencode(list(items)) if items else "")
+
+
+def results(
+    view: View, reader: Reader, *, zone: str, filter_items: Sequence[tuple[str, str]]
+) -> Results:
+    """Rows for every event of ``view`` (no query per row: events carry their names), and the
+    export link carrying ``filter_items``."""
+    base = org_base(reader.org.slug)
+    return Results(
+        rows=[
+            event_row(e, base=base, zone=zone, with_source=reader.sees_sources)
+            for e in view.page.events
+        ],
+        with_source=reader.sees_sources,
+        capped=view.capped,
+        limit=view.limit,
+        description=view.description,
+        export_url=export_url(reader.org.slug, filter_items),
+        zone=zone,
+    )

@@ -1,0 +1,319 @@
+"""The audit log in a real browser: Playwright for Python driving Debian's Chromium, headless,
+against a real ``auditledger serve`` subprocess on 127.0.0.1.
+
+The database is prepared before the server starts (schema, two organizations, people with known
+passwords, a few hundred events through the ingest path). Screenshots of every page visited go
+to ``test-results/browser/<test name>/`` under the repository root (git ignores the folder).
+
+Without Chromium these tests skip, unless ``AUDITLEDGER_REQUIRE_BROWSER=1`` (CI), which fails
+them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from auditledger.demo.generate import generate
+from auditledger.events.model import Event
+from auditledger.ingest.validate import parse_event
+from auditledger.integrity.canonical import format_timestamp
+from auditledger.query.filters import parse_filters
+from auditledger.retention.policy import start_of_day
+from auditledger.services import build_services
+from auditledger.settings import load_settings
+from auditledger.tenancy.model import Role
+from tests.helpers import FixedLocator
+from tests.query.test_search import brute_force
+from tests.servers import ServerProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REQUIRE_BROWSER = os.environ.get("AUDITLEDGER_REQUIRE_BROWSER") == "1"
+CHROMIUM = os.environ.get("AUDITLEDGER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+RESULTS = Path(__file__).resolve().parents[2] / "test-results" / "browser"
+PASSWORD = "browser-test-password"
+ZONE = "Europe/Helsinki"
+HISTORY_DAYS = 20
+
+
+@dataclass
+class Site:
+    """The running server and what its database holds."""
+
+    url: str
+    events: dict[str, list[Event]]
+
+
+def _load(url: str, workdir: Path) -> dict[str, list[Event]]:
+    settings = load_settings(environ={}, database_url=url, signing_key_file=workdir / "signing.key")
+    # The server runs on the real clock, so the history ends now.
+    services = build_services(settings, locator=FixedLocator())
+    services.db.migrate()
+    services.start()
+    try:
+        now = services.clock.now()
+        loaded = {}
+        for slug, name, seed, scale in (
+            ("northwind", "Northwind AI", 21, 0.35),
+            ("globex", "Globex Research", 22, 0.1),
+        ):
+            org = services.tenancy.create_org(slug, name)
+            for role in Role:
+                user = services.tenancy.create_user(
+                    f"{role.value}@{slug}.example", f"{name} {role.value}", PASSWORD
+                )
+                services.tenancy.add_member(org, user, role)
+            start = start_of_day(now) - timedelta(days=HISTORY_DAYS)
+            wire = [
+                e
+                for day in generate(start, HISTORY_DAYS + 1, seed=seed, per_day_scale=scale)
+                for e in day
+                if e["timestamp"] <= format_timestamp(now)
+            ]
+            drafts = [parse_event(e, received_at=now) for e in wire]
+            for offset in range(0, len(drafts), 500):
+                services.ingest.ingest_blocking(org, drafts[offset : offset + 500], now)
+            size = services.log.head(org.id).tree_size
+            loaded[slug] = services.log.events(org.id, slug, 0, size)
+        return loaded
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A prepared SQLite database served by a real ``auditledger serve``."""
+    workdir = tmp_path_factory.mktemp("browser-site")
+    url = f"sqlite:///{workdir / 'auditledger.db'}"
+    events = _load(url, workdir)
+    assert len(events["northwind"]) > 200
+    with ServerProcess(url, workdir) as server:
+        yield Site(server.url, events)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium through Playwright (never Playwright's own browser download)."""
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM}"
+        if REQUIRE_BROWSER:
+            pytest.fail(message + " (AUDITLEDGER_REQUIRE_BROWSER=1)")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A signed-out browser context in the viewer's time zone, with screenshots and a watch on
+    the console (a CSP violation shows up there)."""
+
+    def __init__(self, chromium: Any, site: Site, folder: Path) -> None:
+        self.context = chromium.new_context(
+            timezone_id=ZONE, viewport={"width": 1360, "height": 900}, locale="en-GB"
+        )
+        self.context.set_default_timeout(10_000)
+        self.page = self.context.new_page()
+        self.site = site
+        self.folder = folder
+        self.problems: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: (
+                self.problems.append(m.text) if m.type == "error" and "404" not in m.text else None
+            ),
+        )
+        self.shots = 0
+
+    def goto(self, path: str) -> Any:
+        return self.page.goto(self.site.url + path)
+
+    def shot(self, name: str) -> None:
+        self.shots += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.folder / f"{self.shots:02d}-{name}.png"), full_page=True)
+
+    def sign_in(self, username: str) -> None:
+        self.goto("/")
+        assert self.page.url.endswith("/sign-in")
+        self.shot("sign-in")
+        self.page.get_by_label("Username").fill(username)
+        self.page.get_by_label("Password").fill(PASSWORD)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Sign in").click()
+
+    def row_ids(self) -> list[str]:
+        return list(
+            self.page.locator("tr[data-event]").evaluate_all(
+                "rows => rows.map(r => r.dataset.event)"
+            )
+        )
+
+    def apply(self) -> None:
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Apply filters").click()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(chromium: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Open browser contexts for a test; screenshots go to its own folder."""
+    folder = RESULTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    opened: list[Visit] = []
+
+    def open_visit(label: str) -> Visit:
+        opened.append(Visit(chromium, site, folder / label))
+        return opened[-1]
+
+    yield open_visit
+    for v in opened:
+        assert v.problems == [], v.problems
+        v.close()
+
+
+def expected(site: Site, params: list[tuple[str, str]]) -> list[str]:
+    return [str(e.event_id) for e in brute_force(site.events["northwind"], parse_filters(params))]
+
+
+def busiest_model(site: Site) -> str:
+    counts: dict[str, int] = {}
+    for e in site.events["northwind"]:
+        if e.subject.model_id:
+            counts[e.subject.model_id] = counts.get(e.subject.model_id, 0) + 1
+    return max(counts, key=lambda m: counts[m])
+
+
+def date_range(site: Site, model_id: str) -> tuple[str, str]:
+    """A week that holds some but not all of the model's events, as local dates."""
+    times = sorted(
+        e.occurred_at for e in site.events["northwind"] if e.subject.model_id == model_id
+    )
+    middle = times[len(times) // 2].astimezone(ZoneInfo(ZONE)).date()
+    return (middle - timedelta(days=3)).isoformat(), (middle + timedelta(days=3)).isoformat()
+
+
+def test_admin_filters_by_model_and_date_range_and_sees_sources(visit: Any, site: Site) -> None:
+    admin = visit("admin")
+    admin.sign_in("admin@northwind.example")
+    page = admin.page
+    assert page.url.endswith("/orgs/northwind/audit-log")
+    # The sign-in page stored the browser's zone in a cookie; times are shown in it.
+    assert page.get_by_label("Time zone", exact=True).input_value() == ZONE
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    admin.shot("audit-log")
+    assert page.get_by_role("columnheader", name="Source").is_visible()
+
+    model_id = busiest_model(site)
+    page.get_by_label("Model", exact=True).select_option(model_id)
+    admin.apply()
+    admin.shot("filtered-by-model")
+    by_model = expected(site, [("model", model_id)])
+    assert admin.row_ids() == by_model[:500]
+    assert by_model
+
+    start, end = date_range(site, model_id)
+    page.get_by_label("From", exact=True).fill(start)
+    page.get_by_label("To", exact=True).fill(end)
+    admin.apply()
+    admin.shot("filtered-by-model-and-dates")
+    params = [("model", model_id), ("from", start), ("to", end), ("tz", ZONE)]
+    shown = admin.row_ids()
+    assert shown == expected(site, params)
+    assert 0 < len(shown) < len(by_model)
+    sources = page.locator("td.source").all_inner_texts()
+    assert len(sources) == len(shown)
+    ips = {e.source.ip for e in site.events["northwind"] if e.source}
+    assert any(ip in text for text in sources for ip in ips)
+    export = page.get_by_role("link", name="Export CSV").get_attribute("href")
+    assert export is not None
+    assert export.startswith("/api/v1/orgs/northwind/export.csv?")
+    assert f"model={model_id}" in export
+    assert f"from={start}" in export
+
+    first_time = page.locator("tbody time").first
+    utc = first_time.get_attribute("datetime")
+    assert utc is not None
+    assert first_time.get_attribute("title") == datetime.strptime(
+        utc, "%Y-%m-%dT%H:%M:%S.%fZ"
+    ).replace(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    # The model's own page: its "Audit Log" tab, narrowed to one version.
+    page.get_by_role("link", name="Models").first.click()
+    page.wait_for_url("**/orgs/northwind/models")
+    admin.shot("models")
+    admin.goto(f"/orgs/northwind/models/{model_id}")
+    admin.shot("model")
+    assert admin.row_ids() == by_model[:500]
+    versions = page.get_by_label("Model version", exact=True)
+    version = versions.locator("option").nth(1).get_attribute("value")
+    assert version
+    versions.select_option(version)
+    admin.apply()
+    admin.shot("model-version")
+    assert admin.row_ids() == expected(site, [("model", model_id), ("model_version", version)])
+
+    project_link = page.locator(".facts a").first
+    project_link.click()
+    page.wait_for_url("**/orgs/northwind/projects/**")
+    admin.shot("project")
+    assert page.get_by_role("heading", name="Models").is_visible()
+
+
+def test_the_member_sees_the_same_events_without_any_source(visit: Any, site: Site) -> None:
+    model_id = busiest_model(site)
+    start, end = date_range(site, model_id)
+    query = f"?model={model_id}&from={start}&to={end}&tz={ZONE}"
+    admin = visit("admin")
+    admin.sign_in("admin@northwind.example")
+    admin.goto("/orgs/northwind/audit-log" + query)
+    member = visit("member")
+    member.sign_in("member@northwind.example")
+    assert member.page.url.endswith("/orgs/northwind/audit-log")
+    member.goto("/orgs/northwind/audit-log" + query)
+    member.shot("audit-log-filtered")
+    assert member.row_ids() == admin.row_ids()
+    assert member.row_ids()
+    assert member.page.get_by_role("columnheader", name="Source").count() == 0
+    assert member.page.locator("td.source").count() == 0
+    text = member.page.content()
+    assert not any(e.source.ip in text for e in site.events["northwind"] if e.source)
+    member.goto("/orgs/northwind/audit-log")
+    member.shot("audit-log")
+    assert "127.0.0.1" not in member.page.content()  # not even the members' own sign-ins
+
+
+def test_a_member_cannot_reach_another_organization(visit: Any, site: Site) -> None:
+    member = visit("member")
+    member.sign_in("member@northwind.example")
+    theirs = member.goto("/orgs/globex/audit-log")
+    member.shot("other-organization")
+    missing = member.goto("/orgs/no-such-org/audit-log")
+    member.shot("missing-organization")
+    assert theirs.status == missing.status == 404
+    heading = member.page.get_by_role("heading", level=1).inner_text()
+    assert heading == "Not found"
+    member.goto("/orgs/globex/audit-log")
+    assert member.page.locator("tr[data-event]").count() == 0
+    globex_ids = {str(e.event_id) for e in site.events["globex"]}
+    member.goto("/orgs/northwind/audit-log")
+    assert not globex_ids & set(member.row_ids())
