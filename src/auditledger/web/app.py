@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from auditledger import __version__
 from auditledger.auth.signin import SignInService
@@ -39,6 +40,19 @@ A tamper-evident, organization-wide audit log for machine-learning platforms.
 """
 
 
+class _App(FastAPI):
+    """FastAPI with the request-context middleware outside everything else.
+
+    ``add_middleware`` would place it inside Starlette's ``ServerErrorMiddleware``, so the 500
+    response for an unexpected error would leave without security headers or ``X-Request-ID``,
+    and be logged after the request id was unbound.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack, wrapped in :class:`RequestContextMiddleware`."""
+        return RequestContextMiddleware(super().build_middleware_stack())
+
+
 def create_app(
     services: Services, *, manage_services: bool = True, checkpoints: bool | None = None
 ) -> FastAPI:
@@ -65,7 +79,7 @@ def create_app(
             if manage_services:
                 services.stop()
 
-    app = FastAPI(
+    app = _App(
         title="auditledger",
         version=__version__,
         description=DESCRIPTION,
@@ -94,7 +108,6 @@ def create_app(
     app.include_router(verify_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _register_schemas(app)
-    app.add_middleware(RequestContextMiddleware)
     return app
 
 
