@@ -262,4 +262,7 @@ def test_session_admins_may_request_checkpoints(
     session = services.tenancy.sign_in("ada@acme.example", "correct horse battery")
     ingest_many(services, access.org, 1)
     client.cookies.set("auditledger_session", session.token)
-    assert client.post("/api/v1/orgs/acme/checkpoints").status_code == 201
+    # A session changes things through the API only with its CSRF token (see web/auth.py).
+    assert client.post("/api/v1/orgs/acme/checkpoints").status_code == 403
+    headers = {"X-CSRF-Token": session.csrf_token}
+    assert client.post("/api/v1/orgs/acme/checkpoints", headers=headers).status_code == 201

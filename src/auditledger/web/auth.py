@@ -3,18 +3,26 @@
 A missing or bad credential is 401; a valid one used beyond its scope is 403; another
 organization's data is 404 with the same message as a missing organization, so a caller cannot
 learn which organizations exist.
+
+A browser session may also call the API, but a request that changes something (anything but
+GET and HEAD) must then carry the session's CSRF token in ``X-CSRF-Token``, as the pages' forms
+do: the cookie alone proves only that a browser sent it, not that this site asked it to.
 """
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import Unauthenticated
+from auditledger.errors import Forbidden, Unauthenticated
 from auditledger.tenancy.model import Organization, Principal
 from auditledger.web.context import services
 
 SESSION_COOKIE = "auditledger_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_token(request: Request) -> str | None:
@@ -41,7 +49,15 @@ async def api_principal(request: Request) -> Principal:
     found = await session_principal(request)
     if found is None:
         raise Unauthenticated("this API needs an Authorization: Bearer <token> header")
-    return found[0]
+    principal, csrf = found
+    if request.method not in SAFE_METHODS:
+        presented = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(presented.encode(), csrf.encode()):
+            raise Forbidden(
+                "a signed-in browser must send its session's CSRF token in X-CSRF-Token to "
+                "change anything; scripts use an Authorization: Bearer token"
+            )
+    return principal
 
 
 async def find_org(request: Request, slug: str) -> Organization:
