@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from auditledger.tenancy.model import Organization
 
+# A century. Longer is not a retention policy, and a cutoff before year 1 cannot be computed.
+MAX_DAYS = 36_500
+
 
 def start_of_day(instant: datetime) -> datetime:
     """Midnight UTC of the day ``instant`` falls in."""

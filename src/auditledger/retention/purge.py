@@ -128,6 +128,11 @@ class RetentionService:
                 "retention below the floor",
                 [Problem("days", f"must be at least {self.floor_days} (the deployment's floor)")],
             )
+        if days is not None and days > policy.MAX_DAYS:
+            raise InvalidInput(
+                "retention too long",
+                [Problem("days", f"must be at most {policy.MAX_DAYS} (a hundred years)")],
+            )
         old = self.days(org)
         self.tenancy.set_retention(org.id, days)
         self.tenancy_service.forget_cached()

@@ -36,6 +36,8 @@ A tamper-evident, organization-wide audit log for machine-learning platforms.
   newest first, at most 500 per view, `next_cursor` to continue), `/events/{id}`, `/filters`,
   `/models`, `/models/{id}` and `/models/{id}/events`. Sources are for administrators only.
 * Authenticate with `Authorization: Bearer <token>`; tokens come from `auditledger credentials`.
+  A signed-in browser session works too; a change through the API (any method but GET/HEAD)
+  then needs the session's CSRF token in `X-CSRF-Token`.
 * Errors are JSON: `{"error": {"code", "message", "problems": [{"field", "message"}]}}`.
 """
 

@@ -122,11 +122,14 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         messages = {
+            # FastAPI's only 400: a JSON body that cannot be decoded.
+            400: "the request body could not be read: send JSON encoded as UTF-8",
             404: "not found",
             405: "method not allowed: audit events cannot be changed or deleted",
         }
         message = messages.get(exc.status_code, str(exc.detail))
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        codes = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "error")
         return respond(request, exc.status_code, code, message, None, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)

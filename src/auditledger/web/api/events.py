@@ -19,6 +19,7 @@ from auditledger.query.filters import MULTI_VALUED, parse_filters
 from auditledger.query.search import Cursor
 from auditledger.query.view import View, read_view, view_limit
 from auditledger.tenancy.model import Principal
+from auditledger.web.api.responses import EventOut, FiltersOut, ViewOut, error_responses
 from auditledger.web.auth import api_principal
 from auditledger.web.context import services
 from auditledger.web.reading import in_snapshot, query_items, reader_for, single
@@ -27,12 +28,14 @@ router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["query"])
 
 PAGING = ("limit", "cursor")
 
-READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown, expired or revoked credential."},
-    403: {"description": "An ingest credential cannot read."},
-    404: {"description": "No such organization (or one the caller may not read)."},
-    422: {"description": "A filter, value, date or cursor is not valid; `problems` names each."},
-}
+READ_ERRORS = error_responses(
+    {
+        401: "Missing, unknown, expired or revoked credential.",
+        403: "An ingest credential cannot read.",
+        404: "No such organization (or one the caller may not read), or no such item in it.",
+        422: "A filter, value, date or cursor is not valid; `problems` names each.",
+    }
+)
 
 FILTER_HELP = {
     "from": "Start, inclusive: a date (2026-05-01, the whole day in `tz`) or a date-time.",
@@ -102,7 +105,8 @@ def view_json(view: View, *, include_source: bool) -> dict[str, Any]:
 @router.get(
     "/events",
     summary="Search the organization's events, newest first",
-    responses=READ_ERRORS,
+    response_model=None,
+    responses={200: {"model": ViewOut}, **READ_ERRORS},
     openapi_extra={"parameters": query_parameters({**FILTER_HELP, **PAGING_HELP})},
 )
 async def list_events(
@@ -121,7 +125,12 @@ async def list_events(
     return view_json(view, include_source=reader.sees_sources)
 
 
-@router.get("/events/{event_id}", summary="One event", responses=READ_ERRORS)
+@router.get(
+    "/events/{event_id}",
+    summary="One event",
+    response_model=None,
+    responses={200: {"model": EventOut}, **READ_ERRORS},
+)
 async def get_event(
     request: Request,
     org: str,
@@ -154,7 +163,12 @@ def _entries(entries: Any, *, with_parent: bool = False) -> list[dict[str, Any]]
     return out
 
 
-@router.get("/filters", summary="The values each filter accepts", responses=READ_ERRORS)
+@router.get(
+    "/filters",
+    summary="The values each filter accepts",
+    response_model=None,
+    responses={200: {"model": FiltersOut}, **READ_ERRORS},
+)
 async def get_filters(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> dict[str, Any]:

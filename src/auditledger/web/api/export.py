@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from auditledger.export.service import ExportFormat, export_filename
@@ -13,6 +13,7 @@ from auditledger.query.filters import parse_filters
 from auditledger.query.search import check_known_values
 from auditledger.tenancy.model import Principal, Role
 from auditledger.tenancy.service import org_for_reading
+from auditledger.web.api.events import READ_ERRORS
 from auditledger.web.auth import api_principal
 from auditledger.web.client import request_ip
 from auditledger.web.context import services
@@ -24,6 +25,15 @@ Every event matching the filters (the same filters as the view: `from`, `to`, `t
 `model`, `model_version`, `category`, `type`, `actor`, `subject`), oldest first, streamed.
 Source columns appear only for administrators. A response cut short by an error ends without
 the final HTTP chunk, so clients see an incomplete transfer rather than a short file."""
+
+
+def _file(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    # The body is a file, not JSON; errors before the first byte are the usual JSON errors.
+    bare = media_type.split(";")[0]
+    return {
+        200: {"description": what, "content": {bare: {"schema": {"type": "string"}}}},
+        **READ_ERRORS,
+    }
 
 
 async def _export(
@@ -58,7 +68,13 @@ async def _export(
     )
 
 
-@router.get("/export.csv", summary="Export events as CSV", description=_DESCRIPTION)
+@router.get(
+    "/export.csv",
+    summary="Export events as CSV",
+    description=_DESCRIPTION,
+    response_class=Response,
+    responses=_file(ExportFormat.CSV.media_type, "A CSV file (RFC 4180, UTF-8)."),
+)
 async def export_csv(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> StreamingResponse:
@@ -66,7 +82,13 @@ async def export_csv(
     return await _export(request, org, principal, ExportFormat.CSV)
 
 
-@router.get("/export.jsonl", summary="Export events as JSON Lines", description=_DESCRIPTION)
+@router.get(
+    "/export.jsonl",
+    summary="Export events as JSON Lines",
+    description=_DESCRIPTION,
+    response_class=Response,
+    responses=_file(ExportFormat.JSONL.media_type, "One event object per line."),
+)
 async def export_jsonl(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> StreamingResponse:

@@ -14,24 +14,25 @@ from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.store.log import Receipt
 from auditledger.tenancy.model import Organization, Principal
 from auditledger.tenancy.service import org_for_ingest
+from auditledger.web.api.responses import BatchReceiptOut, ReceiptOut, error_responses
 from auditledger.web.auth import api_principal, find_org
 from auditledger.web.body import read_limited, require_json
 from auditledger.web.context import services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["ingest"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Unreadable body: invalid UTF-8 or JSON, duplicate keys, NaN."},
-    401: {"description": "Missing, unknown, expired or revoked credential."},
-    403: {"description": "A read credential cannot write events."},
-    404: {"description": "No such organization (or not one this credential may write to)."},
-    409: {"description": "The event id is already stored with different content."},
-    413: {"description": "An event over 64 KiB or a request over 10 MiB."},
-    422: {"description": "Not a valid event; `problems` names each field and what is allowed."},
-    503: {
-        "description": "Cannot commit now (queue full or database down); retry after Retry-After."
-    },
-}
+_ERRORS = error_responses(
+    {
+        400: "Unreadable body: not JSON, invalid UTF-8, duplicate keys, NaN.",
+        401: "Missing, unknown, expired or revoked credential.",
+        403: "A read credential or a person cannot write events.",
+        404: "No such organization (or not one this credential may write to).",
+        409: "The event id is already stored with different content.",
+        413: "An event over 64 KiB or a request over 10 MiB.",
+        422: "Not a valid event; `problems` names each field and what is allowed.",
+        503: "Cannot commit now (queue full or database down); retry after Retry-After.",
+    }
+)
 
 
 def receipt_json(org: Organization, receipt: Receipt) -> dict[str, Any]:
@@ -59,7 +60,12 @@ def _count_rejection(request: Request, error: AuditLedgerError) -> None:
     "/events",
     summary="Record one event",
     status_code=201,
-    responses={200: {"description": "Already stored (same id, same content)."}, **_ERRORS},
+    response_model=None,
+    responses={
+        201: {"model": ReceiptOut, "description": "Committed."},
+        200: {"model": ReceiptOut, "description": "Already stored (same id, same content)."},
+        **_ERRORS,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -91,7 +97,8 @@ async def record_event(
     "/events/batch",
     summary="Record several events atomically",
     status_code=201,
-    responses=_ERRORS,
+    response_model=None,
+    responses={201: {"model": BatchReceiptOut, "description": "All committed."}, **_ERRORS},
     openapi_extra={
         "requestBody": {
             "required": True,

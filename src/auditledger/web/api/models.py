@@ -23,6 +23,7 @@ from auditledger.web.api.events import (
     query_parameters,
     view_json,
 )
+from auditledger.web.api.responses import ModelOut, ModelsOut, ViewOut
 from auditledger.web.auth import api_principal
 from auditledger.web.reading import in_snapshot, query_items, reader_for
 
@@ -54,7 +55,12 @@ def model_json(model: ModelSummary, *, with_versions: bool) -> dict[str, Any]:
     return body
 
 
-@router.get("", summary="The organization's models", responses=READ_ERRORS)
+@router.get(
+    "",
+    summary="The organization's models",
+    response_model=None,
+    responses={200: {"model": ModelsOut}, **READ_ERRORS},
+)
 async def get_models(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> dict[str, Any]:
@@ -64,7 +70,12 @@ async def get_models(
     return {"models": [model_json(m, with_versions=False) for m in models]}
 
 
-@router.get("/{model_id}", summary="One model and its versions", responses=READ_ERRORS)
+@router.get(
+    "/{model_id}",
+    summary="One model and its versions",
+    response_model=None,
+    responses={200: {"model": ModelOut}, **READ_ERRORS},
+)
 async def get_model(
     request: Request,
     org: str,
@@ -82,7 +93,8 @@ async def get_model(
 @router.get(
     "/{model_id}/events",
     summary="A model's events and its versions', newest first",
-    responses=READ_ERRORS,
+    response_model=None,
+    responses={200: {"model": ViewOut}, **READ_ERRORS},
     openapi_extra={"parameters": query_parameters({**_MODEL_VIEW_HELP, **PAGING_HELP})},
 )
 async def get_model_events(

@@ -11,18 +11,32 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from auditledger import __version__
+from auditledger.web.api.responses import HealthOut, ReadyOut
 from auditledger.web.context import services
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    summary="Liveness: the process answers",
+    response_model=None,
+    responses={200: {"model": HealthOut}},
+)
 async def healthz() -> dict[str, str]:
     """Always ok while the process serves requests."""
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/readyz", summary="Readiness: the database answers and the schema is current")
+@router.get(
+    "/readyz",
+    summary="Readiness: the database answers and the schema is current",
+    response_model=None,
+    responses={
+        200: {"model": ReadyOut},
+        503: {"model": ReadyOut, "description": "Not ready; `Retry-After` says when to ask again."},
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     """503 when the database is unreachable or not migrated, so a balancer routes elsewhere."""
     svc = services(request)
@@ -53,7 +67,17 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     """Counters and histograms in the Prometheus text format."""
     return Response(

@@ -20,6 +20,14 @@ from auditledger.integrity.checkpoint import StoredCheckpoint
 from auditledger.integrity.proofs import ConsistencyProof, InclusionProof
 from auditledger.tenancy.model import Organization, Principal, Role
 from auditledger.tenancy.service import org_for_reading
+from auditledger.web.api.responses import (
+    CheckpointOut,
+    CheckpointsOut,
+    ConsistencyOut,
+    InclusionOut,
+    KeysOut,
+    error_responses,
+)
 from auditledger.web.auth import api_principal
 from auditledger.web.context import services
 
@@ -28,11 +36,14 @@ router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["proofs"])
 # Sizes and sequence numbers are stored as 64-bit integers; larger ones are simply invalid.
 MAX_SIZE = 2**63 - 1
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, unknown, expired or revoked credential."},
-    404: {"description": "No such organization (or one this credential cannot read)."},
-    422: {"description": "A parameter is out of range; `problems` names it."},
-}
+_ERRORS = error_responses(
+    {
+        401: "Missing, unknown, expired or revoked credential.",
+        403: "An ingest credential cannot read.",
+        404: "No such organization (or one this credential cannot read), or no such checkpoint.",
+        422: "A parameter is out of range; `problems` names it.",
+    }
+)
 
 
 def checkpoint_json(checkpoint: StoredCheckpoint) -> dict[str, Any]:
@@ -62,11 +73,13 @@ def _wants_json(request: Request, requested: str | None) -> bool:
 @router.get(
     "/checkpoint",
     summary="The latest signed checkpoint",
+    response_model=None,
     responses={
         200: {
             "description": "The C2SP signed note (text/plain), or JSON with "
             "`Accept: application/json` or `?format=json`.",
-            "content": {"text/plain": {}, "application/json": {}},
+            "model": CheckpointOut,
+            "content": {"text/plain": {"schema": {"type": "string"}}},
         },
         **_ERRORS,
     },
@@ -91,7 +104,12 @@ async def latest_checkpoint(
     return PlainTextResponse(latest.note, media_type="text/plain; charset=utf-8")
 
 
-@router.get("/checkpoints", summary="Signed checkpoints, newest first", responses=_ERRORS)
+@router.get(
+    "/checkpoints",
+    summary="Signed checkpoints, newest first",
+    response_model=None,
+    responses={200: {"model": CheckpointsOut}, **_ERRORS},
+)
 async def list_checkpoints(
     request: Request,
     org: str,
@@ -120,12 +138,21 @@ async def list_checkpoints(
     "/checkpoints",
     summary="Sign a checkpoint now (administrators)",
     status_code=201,
+    response_model=None,
     responses={
-        200: {"description": "The log has not grown since the latest checkpoint; that one."},
-        403: {"description": "Only administrators may request a checkpoint."},
-        409: {"description": "The log contradicts an earlier checkpoint; nothing was signed."},
-        503: {"description": "No signing key is available."},
+        201: {"model": CheckpointOut, "description": "Signed now."},
+        200: {
+            "model": CheckpointOut,
+            "description": "The log has not grown since the latest checkpoint; that one.",
+        },
         **_ERRORS,
+        **error_responses(
+            {
+                403: "Only administrators may request a checkpoint.",
+                409: "The log contradicts an earlier checkpoint; nothing was signed.",
+                503: "No signing key is available.",
+            }
+        ),
     },
 )
 async def request_checkpoint(
@@ -168,7 +195,10 @@ def consistency_json(proof: ConsistencyProof) -> dict[str, Any]:
 
 
 @router.get(
-    "/proofs/inclusion", summary="Prove an event is in the log (RFC 9162)", responses=_ERRORS
+    "/proofs/inclusion",
+    summary="Prove an event is in the log (RFC 9162)",
+    response_model=None,
+    responses={200: {"model": InclusionOut}, **_ERRORS},
 )
 async def prove_inclusion(
     request: Request,
@@ -198,7 +228,8 @@ async def prove_inclusion(
 @router.get(
     "/proofs/consistency",
     summary="Prove an older tree is a prefix of a newer one (RFC 9162)",
-    responses=_ERRORS,
+    response_model=None,
+    responses={200: {"model": ConsistencyOut}, **_ERRORS},
 )
 async def prove_consistency(
     request: Request,
@@ -223,7 +254,12 @@ async def prove_consistency(
 keys_router = APIRouter(prefix="/api/v1", tags=["proofs"])
 
 
-@keys_router.get("/keys", summary="Public keys that sign checkpoints (no credential needed)")
+@keys_router.get(
+    "/keys",
+    summary="Public keys that sign checkpoints (no credential needed)",
+    response_model=None,
+    responses={200: {"model": KeysOut}},
+)
 async def public_keys(request: Request) -> dict[str, Any]:
     """Every signing key's public half, retired ones included: old checkpoints need them."""
     registered = await run_in_threadpool(services(request).checkpoints.repo.registered_keys)

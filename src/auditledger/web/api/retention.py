@@ -14,18 +14,37 @@ from auditledger.retention import policy
 from auditledger.retention.records import purge_records
 from auditledger.tenancy.model import Organization, Principal, Role
 from auditledger.tenancy.service import org_for_reading
+from auditledger.web.api.responses import RetentionOut, error_responses
 from auditledger.web.auth import api_principal
 from auditledger.web.client import request_ip
 from auditledger.web.context import services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["retention"])
 
+_READ = {
+    401: "Missing, unknown, expired or revoked credential.",
+    403: "An ingest credential cannot read.",
+    404: "No such organization (or one the caller may not read).",
+    422: "The request is not valid; `problems` names what.",
+}
+_CHANGE = {
+    **_READ,
+    400: "Unreadable body: not JSON encoded as UTF-8.",
+    403: "Only the organization's administrators may change it.",
+    422: "Not a valid value (for example below the floor); `problems` names it.",
+}
+
 
 class RetentionIn(BaseModel):
     """A new retention period; null returns to the deployment default."""
 
     model_config = ConfigDict(extra="forbid")
-    days: int | None = Field(description="Days to keep events, counted from their date.")
+    days: int | None = Field(
+        ge=1,
+        le=policy.MAX_DAYS,
+        description="Days to keep events, counted from their date (at least the deployment's "
+        "floor).",
+    )
 
 
 class LegalHoldIn(BaseModel):
@@ -71,7 +90,12 @@ async def _org(request: Request, org: str, principal: Principal, *, admin: bool)
     return organization
 
 
-@router.get("/retention", summary="Retention period, legal hold and recent purges")
+@router.get(
+    "/retention",
+    summary="Retention period, legal hold and recent purges",
+    response_model=None,
+    responses={200: {"model": RetentionOut}, **error_responses(_READ)},
+)
 async def get_retention(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> dict[str, Any]:
@@ -80,7 +104,12 @@ async def get_retention(
     return await run_in_threadpool(_state, request, organization)
 
 
-@router.put("/retention", summary="Change the retention period (admins)")
+@router.put(
+    "/retention",
+    summary="Change the retention period (admins)",
+    response_model=None,
+    responses={200: {"model": RetentionOut}, **error_responses(_CHANGE)},
+)
 async def put_retention(
     request: Request,
     org: str,
@@ -98,7 +127,12 @@ async def put_retention(
     return await run_in_threadpool(_state, request, updated)
 
 
-@router.put("/legal-hold", summary="Place or release a legal hold (admins)")
+@router.put(
+    "/legal-hold",
+    summary="Place or release a legal hold (admins)",
+    response_model=None,
+    responses={200: {"model": RetentionOut}, **error_responses(_CHANGE)},
+)
 async def put_legal_hold(
     request: Request,
     org: str,
