@@ -10,6 +10,7 @@ unaudited.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from dataclasses import dataclass
 
@@ -25,6 +26,20 @@ log = logging.getLogger("auditledger.signin")
 # Who refuses a sign-in: the person trying is, by definition, not known to be who they claim.
 SIGN_IN_GUARD = Actor("system", "auditledger", "auditledger sign-in")
 MAX_USERNAME = 256
+
+
+def address_key(source_ip: str | None) -> str:
+    """The throttle key of a client address: IPv4 by address, IPv6 by /64, the block one
+    subscriber gets (counting single IPv6 addresses would give an attacker 2**64 of them)."""
+    try:
+        address = ipaddress.ip_address(source_ip or "")
+    except ValueError:
+        return f"ip:{source_ip or 'unknown'}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"ip:{address.ipv4_mapped}"
+        return f"ip:{ipaddress.ip_network((address, 64), strict=False)}"
+    return f"ip:{address}"
 
 
 class NotAMember(Unauthenticated):
@@ -108,7 +123,7 @@ class SignInService:
         """A new session, or :class:`Unauthenticated` / :class:`TooManyAttempts`; each outcome
         is recorded in the account's organizations."""
         username = username.strip()
-        keys = [f"user:{username.lower()[:MAX_USERNAME]}", f"ip:{source_ip or 'unknown'}"]
+        keys = [f"user:{username.lower()[:MAX_USERNAME]}", address_key(source_ip)]
         account = await asyncio.to_thread(self._account, username)
         wait = self.throttle.retry_after(keys)
         if wait is not None:
