@@ -140,3 +140,20 @@ def test_a_session_changes_nothing_through_the_api_without_its_csrf_token(
     for method, url, body in changes:
         headers = {"X-CSRF-Token": session.csrf_token}
         assert client.request(method, url, json=body, headers=headers).status_code in (200, 201)
+
+
+@pytest.mark.parametrize("path", ["events", "models/mdl-1/events"])
+def test_a_blank_limit_is_not_a_number(client: TestClient, acme: OrgAccess, path: str) -> None:
+    # `limit=` was read as "no limit given" although the document says integer.
+    response = client.get(f"/api/v1/orgs/acme/{path}?limit=", headers=acme.headers(acme.admin))
+    assert response.status_code == 422
+    assert [p["field"] for p in response.json()["error"]["problems"]] == ["limit"]
+
+
+def test_the_document_says_which_routes_need_a_bearer_token(client: TestClient) -> None:
+    document = client.get("/api/openapi.json").json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            needs = path.startswith("/api/v1/orgs/")
+            assert (operation.get("security") == [{"bearer": []}]) is needs, (method, path)

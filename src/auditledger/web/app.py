@@ -113,8 +113,18 @@ def create_app(
     return app
 
 
+# Every route of an organization needs a credential; the routes read the header themselves
+# (web/auth.py), so the document is told here.
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A token from `auditledger credentials`: ingest, or read (admin or member).",
+}
+
+
 def _register_schemas(app: FastAPI) -> None:
-    """Add the wire models the ingest routes reference to the OpenAPI components."""
+    """Add the wire models the ingest routes reference to the OpenAPI components, and the
+    bearer credential the organization routes require."""
     from pydantic.json_schema import models_json_schema
 
     original = app.openapi
@@ -129,6 +139,13 @@ def _register_schemas(app: FastAPI) -> None:
         components = schema.setdefault("components", {})
         assert isinstance(components, dict)
         components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        components["securitySchemes"] = {"bearer": BEARER}
+        paths = schema.get("paths", {})
+        assert isinstance(paths, dict)
+        for path, operations in paths.items():
+            if path.startswith("/api/v1/orgs/"):
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}]
         app.openapi_schema = schema
         return schema
 

@@ -78,7 +78,9 @@ def paging(request: Request) -> tuple[int, Cursor | None]:
     """The ``limit`` and ``cursor`` of a request, checked."""
     cursor_text = single(request, "cursor")
     after = Cursor.decode(cursor_text) if cursor_text else None
-    limit_text = single(request, "limit")
+    # Unlike the filters, a blank limit is not "no limit given": the document says integer.
+    limits = request.query_params.getlist("limit")
+    limit_text = limits[-1].strip() if limits else None
     requested: int | None = None
     if limit_text is not None:
         try:
