@@ -113,14 +113,28 @@ def parse_instant(value: str, *, zone: ZoneInfo, end_of_day: bool) -> datetime:
     text = value.strip()
     if len(text) == 10:
         day = date.fromisoformat(text)
-        if end_of_day:
-            start_next = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-            return start_next.astimezone(UTC) - timedelta(microseconds=1)
-        return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+        try:
+            if end_of_day:
+                start_next = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+                return start_next.astimezone(UTC) - timedelta(microseconds=1)
+            return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+        except OverflowError:
+            return _beyond(day.year)
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return _beyond(parsed.year)
+
+
+def _beyond(year: int) -> datetime:
+    # A bound at the edge of the calendar (``to=9999-12-31``, or a year-1 date east of UTC)
+    # cannot be moved to UTC; it lies past every event on its side, so the edge itself will do.
+    if year > 1:
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.min.replace(tzinfo=UTC)
 
 
 def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, str], ...]:

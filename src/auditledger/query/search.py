@@ -161,6 +161,15 @@ def _is_postgres(connection: Connection) -> bool:
 _LOOKBACKS = (timedelta(days=1), timedelta(days=7), timedelta(days=31))
 
 
+def _earlier(anchor: datetime, back: timedelta) -> datetime | None:
+    # A window reaching before year 1 (a filter ending in January of year 1) cannot be
+    # represented; None makes that query unbounded, which is also the last one.
+    try:
+        return anchor - back
+    except OverflowError:
+        return None
+
+
 def page(
     connection: Connection,
     org_id: int,
@@ -183,7 +192,7 @@ def page(
     if _is_postgres(connection) and newest_first:
         anchors = [t for t in (flt.until, after.occurred_at if after else None) if t is not None]
         anchor = min(anchors) if anchors else (now or datetime.now(UTC))
-        windows = [anchor - back for back in _LOOKBACKS] + [None]
+        windows = [_earlier(anchor, back) for back in _LOOKBACKS] + [None]
     rows: Sequence[Any] = []
     for low in windows:
         bounded = low is not None and (flt.since is None or low > flt.since)

@@ -55,13 +55,29 @@ PAGING_HELP = {
 }
 
 
+# Blank is allowed and means "no bound": the filter parser is shared with the pages, whose
+# forms send empty fields.
+_DATE_OR_TIME = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "enum": [""]},
+    ]
+}
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "from": _DATE_OR_TIME,
+    "to": _DATE_OR_TIME,
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+}
+
+
 def _parameter(name: str, help_text: str) -> dict[str, Any]:
     parameter: dict[str, Any] = {
         "name": name,
         "in": "query",
         "required": False,
         "description": help_text,
-        "schema": {"type": "integer" if name == "limit" else "string"},
+        "schema": _SCHEMAS.get(name, {"type": "string"}),
     }
     if name in MULTI_VALUED:
         parameter["schema"] = {"type": "array", "items": {"type": "string"}}
