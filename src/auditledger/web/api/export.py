@@ -13,7 +13,7 @@ from auditledger.query.filters import parse_filters
 from auditledger.query.search import check_known_values
 from auditledger.tenancy.model import Principal, Role
 from auditledger.tenancy.service import org_for_reading
-from auditledger.web.api.events import READ_ERRORS
+from auditledger.web.api.events import FILTER_HELP, READ_ERRORS, query_parameters
 from auditledger.web.auth import api_principal
 from auditledger.web.client import request_ip
 from auditledger.web.context import services
@@ -74,6 +74,7 @@ async def _export(
     description=_DESCRIPTION,
     response_class=Response,
     responses=_file(ExportFormat.CSV.media_type, "A CSV file (RFC 4180, UTF-8)."),
+    openapi_extra={"parameters": query_parameters(FILTER_HELP)},
 )
 async def export_csv(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
@@ -88,6 +89,7 @@ async def export_csv(
     description=_DESCRIPTION,
     response_class=Response,
     responses=_file(ExportFormat.JSONL.media_type, "One event object per line."),
+    openapi_extra={"parameters": query_parameters(FILTER_HELP)},
 )
 async def export_jsonl(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
