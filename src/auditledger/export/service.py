@@ -30,7 +30,7 @@ from auditledger.integrity.bundle import BundleSummary, write_bundle
 from auditledger.integrity.canonical import format_timestamp
 from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.query.filters import EventFilter
-from auditledger.query.search import iterate_rows
+from auditledger.query.search import iterate_rows, row_columns
 from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes
 from auditledger.store.schema import directory
@@ -127,15 +127,22 @@ class ExportService:
         run = run or ExportRun()
         description = flt.describe(self.names(org, flt))
         try:
+            raw = fmt is ExportFormat.CSV
             with self.db.read() as connection:
                 rows = self._counted(
                     iterate_rows(
-                        connection, org.id, flt, include_source=include_source, with_hash=True
+                        connection,
+                        org.id,
+                        flt,
+                        include_source=include_source,
+                        with_hash=True,
+                        raw=raw,
                     ),
                     run,
                 )
-                if fmt is ExportFormat.CSV:
-                    yield from csv_chunks(rows, include_source=include_source)
+                if raw:
+                    columns = row_columns(include_source=include_source, with_hash=True)
+                    yield from csv_chunks(rows, include_source=include_source, columns=columns)
                 else:
                     yield from jsonl_chunks(rows, org.slug, include_source=include_source)
             run.completed = True

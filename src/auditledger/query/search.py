@@ -206,6 +206,12 @@ def page(
     return Page(found, cursor, has_more)
 
 
+def row_columns(*, include_source: bool, with_hash: bool) -> list[str]:
+    """The names of the values :func:`iterate_rows` yields with ``raw=True``, in order."""
+    names = [c.name for c in events.c if include_source or c.name not in _SOURCE_COLUMNS]
+    return [*names, "leaf_hash"] if with_hash else names
+
+
 def iterate_rows(
     connection: Connection,
     org_id: int,
@@ -215,13 +221,18 @@ def iterate_rows(
     include_source: bool = False,
     with_hash: bool = False,
     page_size: int = MAX_PAGE,
+    raw: bool = False,
 ) -> Iterator[Any]:
     """Every matching ``events`` row (plus ``leaf_hash`` with ``with_hash``), in keyset pages.
 
-    For renderers that format columns directly (the CSV export), skipping the construction of
-    :class:`Event` objects. Run it inside one read transaction (``Database.read()``) and every
-    page comes from the same snapshot: events committed meanwhile neither appear nor shift rows.
-    On PostgreSQL the pages walk one daily partition at a time, so no query plans them all.
+    For renderers that format columns directly (the exports), skipping the construction of
+    :class:`Event` objects. With ``raw`` the rows are the driver's own tuples, in
+    :func:`row_columns` order and storage types (SQLite: integer microseconds and hex UUIDs),
+    which skips SQLAlchemy's per-value processing: three times faster to read.
+
+    Run it inside one read transaction (``Database.read()``) and every page comes from the
+    same snapshot: events committed meanwhile neither appear nor shift rows. On PostgreSQL the
+    pages walk one daily partition at a time, so no query plans them all.
     """
     windows: list[tuple[datetime | None, datetime | None]] = [(None, None)]
     if _is_postgres(connection):
@@ -231,10 +242,12 @@ def iterate_rows(
             for start, end in ((partitions.day_start(d), partitions.day_end(d)) for d in days)
             if (flt.since is None or end > flt.since) and (flt.until is None or start <= flt.until)
         ]
+    time_at = row_columns(include_source=include_source, with_hash=with_hash).index("occurred_at")
+    seq_at = row_columns(include_source=include_source, with_hash=with_hash).index("seq")
     for window in windows:
         after: Cursor | None = None
         while True:
-            rows = connection.execute(
+            result = connection.execute(
                 _statement(
                     org_id,
                     flt,
@@ -245,12 +258,16 @@ def iterate_rows(
                     with_hash=with_hash,
                     window=window,
                 )
-            ).all()
+            )
+            rows: Sequence[Any] = result.cursor.fetchall() if raw else result.all()
             yield from rows
             if len(rows) < page_size:
                 break
             last = rows[-1]
-            after = Cursor(last.occurred_at, last.seq)
+            occurred = last[time_at]
+            after = Cursor(
+                from_micros(occurred) if isinstance(occurred, int) else occurred, last[seq_at]
+            )
 
 
 def iterate(
