@@ -154,11 +154,20 @@ def _is_postgres(connection: Connection) -> bool:
 
 
 # How far back the newest-first view looks first, on PostgreSQL: planning a query over every
-# daily partition costs more than running it, so the view first asks for the last day, then
-# the last week and month, and only then everything. Each answer is exact (the window has
-# no upper bound, so nothing newer is left out); a window is widened only when it holds fewer
-# rows than the page needs.
-_LOOKBACKS = (timedelta(days=1), timedelta(days=7), timedelta(days=31))
+# daily partition costs more than running it, so the view first asks for the last day and
+# widens from there. Each answer is exact (a window has no upper bound, so nothing newer is
+# left out); a window is widened only when it holds fewer rows than the page needs, by as
+# much as the rows it did hold suggest, and straight to everything when it held none.
+_FIRST_LOOKBACK = timedelta(days=1)
+_LAST_LOOKBACK = timedelta(days=31)
+
+
+def _wider(lookback: timedelta, found: int, wanted: int) -> timedelta | None:
+    """The next window after ``lookback`` held ``found`` of ``wanted`` rows (None: all)."""
+    if found == 0:
+        return None
+    grown = lookback * min(32, max(2, 2 * wanted // found))
+    return grown if grown <= _LAST_LOOKBACK else None
 
 
 def page(
@@ -179,13 +188,15 @@ def page(
     never even loads an IP address. ``now`` only helps PostgreSQL plan fewer partitions; the
     result does not depend on it.
     """
-    windows: list[datetime | None] = [None]
+    lookback: timedelta | None = None
+    anchor = now or datetime.now(UTC)
     if _is_postgres(connection) and newest_first:
         anchors = [t for t in (flt.until, after.occurred_at if after else None) if t is not None]
-        anchor = min(anchors) if anchors else (now or datetime.now(UTC))
-        windows = [anchor - back for back in _LOOKBACKS] + [None]
+        anchor = min(anchors) if anchors else anchor
+        lookback = _FIRST_LOOKBACK
     rows: Sequence[Any] = []
-    for low in windows:
+    while True:
+        low = anchor - lookback if lookback is not None else None
         bounded = low is not None and (flt.since is None or low > flt.since)
         rows = connection.execute(
             _statement(
@@ -198,8 +209,9 @@ def page(
                 window=(low if bounded else None, None),
             )
         ).all()
-        if len(rows) > limit or not bounded:
+        if len(rows) > limit or not bounded or lookback is None:
             break
+        lookback = _wider(lookback, len(rows), limit + 1)
     has_more = len(rows) > limit
     found = _rows_to_events(org_slug, rows[:limit], include_source)
     cursor = Cursor(found[-1].occurred_at, found[-1].seq) if has_more and found else None
