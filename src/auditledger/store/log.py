@@ -42,6 +42,8 @@ from auditledger.store.types import sqlite_value
 
 # Bound on the number of parameters in one IN (...) list.
 _CHUNK = 500
+# SQLite's limit on the parameters of one statement (32,766 since 3.32; stay well below).
+_SQLITE_MAX_VARIABLES = 30_000
 
 
 @dataclass(frozen=True)
@@ -347,11 +349,21 @@ class _OrgAppend:
                     copy.write_row([row[c] for c in columns])
             return
         assert isinstance(driver, sqlite3.Connection)
-        placeholders = ", ".join("?" for _ in columns)
-        driver.executemany(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})",
-            [tuple(sqlite_value(row[c]) for c in columns) for row in rows],
-        )
+        # One multi-row INSERT per chunk rather than executemany: the sqlite3 module releases
+        # the GIL at every row it steps, and under load each release costs a wait for the
+        # event loop's thread to hand it back.
+        per_chunk = _SQLITE_MAX_VARIABLES // len(columns)
+        row_marks = "(" + ", ".join("?" for _ in columns) + ")"
+        for offset in range(0, len(rows), per_chunk):
+            chunk = rows[offset : offset + per_chunk]
+            values: list[Any] = []
+            for row in chunk:
+                values.extend(sqlite_value(row[c]) for c in columns)
+            driver.execute(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+                + ", ".join([row_marks] * len(chunk)),
+                values,
+            )
 
     def _lock_head(self) -> LogHead:
         query = select(log_heads.c.tree_size, log_heads.c.root_hash).where(
