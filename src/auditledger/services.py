@@ -122,7 +122,6 @@ def build_services(
         retention_floor_days=settings.retention_floor_days,
         new_id=new_id,
     )
-    export = ExportService(db, ingest)
     retention = RetentionService(
         db,
         tenancy,
@@ -141,6 +140,7 @@ def build_services(
         settings.log_origin,
     )
     proofs = ProofService(db, integrity)
+    export = ExportService(db, ingest, checkpoints)
     return Services(
         settings,
         db,

@@ -287,3 +287,38 @@ def sample_actor() -> Any:
     from auditledger.events.model import Actor
 
     return Actor("system", "test", f"test {uuid.uuid4().hex[:6]}")
+
+
+def test_raw_cells_equal_the_reference_cells(services: Services, acme: OrgAccess) -> None:
+    from auditledger.export.cells import RawCells, row_cells
+    from auditledger.query.search import iterate_rows, row_columns
+
+    load(services, acme, hostile_events(300, random.Random(8)))
+    for include_source in (True, False):
+        columns = row_columns(include_source=include_source, with_hash=True)
+        fast = RawCells(columns, include_source)
+        with services.db.read() as connection:
+            raw = list(
+                iterate_rows(
+                    connection,
+                    acme.org.id,
+                    EventFilter(),
+                    with_hash=True,
+                    include_source=include_source,
+                    raw=True,
+                    page_size=70,
+                )
+            )
+            rows = list(
+                iterate_rows(
+                    connection,
+                    acme.org.id,
+                    EventFilter(),
+                    with_hash=True,
+                    include_source=include_source,
+                    page_size=70,
+                )
+            )
+        assert len(raw) == len(rows) == 300
+        for raw_row, row in zip(raw, rows, strict=True):
+            assert fast(raw_row) == row_cells(row._mapping, include_source)

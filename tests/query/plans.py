@@ -199,11 +199,6 @@ def plan_cases(
     return plans
 
 
-RECOMMENDED_INDEX = "ix_events_category"
-RECOMMENDED_COLUMNS = ("org_id", "category", "occurred_at", "seq")
-RECOMMENDED_CASES = ("category", "category, rare (audit_log)")
-
-
 @dataclass(frozen=True)
 class Section:
     """One engine's results."""
@@ -212,7 +207,6 @@ class Section:
     version: str
     events: int
     plans: list[Plan]
-    with_index: list[Plan]
 
 
 def _condense(lines: list[str], keep: int = 10) -> list[str]:
@@ -255,7 +249,6 @@ def index_names(line: str) -> list[str]:
 
 _BY_COLUMNS = {
     **{"_".join(c.name for c in ix.columns): str(ix.name) for ix in events.indexes},
-    "_".join(RECOMMENDED_COLUMNS): RECOMMENDED_INDEX,
 }
 
 INTRO = """\
@@ -338,26 +331,6 @@ def render(sections: list[Section]) -> str:
             p = section.plans[i]
             cells += [_index_of(p), str(p.rows), _ms(p)]
         out.append("| " + " | ".join(cells) + " |")
-    out += ["", f"## With `{RECOMMENDED_INDEX}`", ""]
-    out += [
-        f"`CREATE INDEX {RECOMMENDED_INDEX} ON events "
-        f"({', '.join(RECOMMENDED_COLUMNS)})`, created by hand on the same databases "
-        "(PostgreSQL creates it on every partition), then the same cases again:",
-        "",
-        "| Case | "
-        + " | ".join(
-            f"{s.engine} index | {s.engine} ms before | {s.engine} ms after" for s in sections
-        )
-        + " |",
-        "|---" * (1 + 3 * len(sections)) + "|",
-    ]
-    for name in RECOMMENDED_CASES:
-        cells = [name]
-        for section in sections:
-            before = next(p for p in section.plans if p.name == name)
-            after = next((p for p in section.with_index if p.name == name), None)
-            cells += [_index_of(after) if after else "-", _ms(before), _ms(after)]
-        out.append("| " + " | ".join(cells) + " |")
     out.append("")
     for section in sections:
         out += [
@@ -366,13 +339,7 @@ def render(sections: list[Section]) -> str:
             f"{section.version}; {section.events:,} events in the organization.",
             "",
         ]
-        for plan in [
-            *section.plans,
-            *[
-                Plan(f"{p.name}, with {RECOMMENDED_INDEX}", p.params, p.lines, p.rows, p.median_ms)
-                for p in section.with_index
-            ],
-        ]:
+        for plan in section.plans:
             query = "&".join(f"{k}={v}" for k, v in plan.params) or "(no filter)"
             out += [
                 f"### {section.engine}: {plan.name}",
@@ -388,14 +355,9 @@ def render(sections: list[Section]) -> str:
 
 def _section(url: str, org: str, repeat: int) -> Section:
     db = Database(url)
-    create = (
-        f"CREATE INDEX IF NOT EXISTS {RECOMMENDED_INDEX} ON events "
-        f"({', '.join(RECOMMENDED_COLUMNS)})"
-    )
     try:
-        with db.write() as connection:
-            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {RECOMMENDED_INDEX}")
-            if db.is_postgres:
+        if db.is_postgres:
+            with db.write() as connection:
                 connection.exec_driver_sql("ANALYZE events")
         with db.read() as connection:
             if db.is_postgres:
@@ -409,19 +371,7 @@ def _section(url: str, org: str, repeat: int) -> Section:
                 select(func.count()).select_from(events).where(events.c.org_id == org_id)
             ).scalar_one()
         plans = plan_cases(db, org, repeat=repeat, api_cases=True)
-        with db.write() as connection:
-            connection.exec_driver_sql(create)
-            if db.is_postgres:
-                connection.exec_driver_sql("ANALYZE events")
-        # Fresh connections: SQLite's statement cache would otherwise explain the old plan.
-        db.dispose()
-        with_index = [
-            plan_cases(db, org, repeat=repeat, only=name)[0] for name in RECOMMENDED_CASES
-        ]
-        with db.write() as connection:
-            # Leave the schema as the migrations made it.
-            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {RECOMMENDED_INDEX}")
-        return Section(engine, label, int(count), plans, with_index)
+        return Section(engine, label, int(count), plans)
     finally:
         db.dispose()
 

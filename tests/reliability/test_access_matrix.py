@@ -136,6 +136,7 @@ ROWS = [
     api_row("GET", f"{ORG}/models/{{model_id}}/events", READ),
     api_row("GET", f"{ORG}/export.csv", READ),
     api_row("GET", f"{ORG}/export.jsonl", READ),
+    api_row("GET", f"{ORG}/export.zip", ADMIN_ONLY),  # the evidence bundle holds sources
     # Retention: everyone in the organization reads it, administrators change it.
     api_row("GET", f"{ORG}/retention", READ),
     api_row("PUT", f"{ORG}/retention", ADMIN_ONLY, body="retention"),

@@ -69,10 +69,15 @@ def test_unicode_and_hostile_text_round_trip(services: Services, org: Organizati
     hostile = "=cmd|'/C calc'!A0 \"quoted\", comma\nnewline ☃ 🚀 שלום \u202e'; DROP TABLE events;--"
     event = sample_event("model", "rename", properties={"old_name": hostile, "new_name": "ok"})
     event["subject"]["name"] = hostile
-    services.log.append([request_for(services, org, event)])
+    event["actor"]["name"] = hostile
+    event["project"]["name"] = "\u2028 line separator, \x7f delete, \\ backslash, \t tab"
+    (receipts,) = services.log.append([request_for(services, org, event)])
     (stored,) = services.log.events(org.id, org.slug, 0, 1)
     assert stored.properties["old_name"] == hostile
     assert stored.subject.name == hostile
+    # The fast encoder the append path uses agrees with the reference definition.
+    assert not isinstance(receipts, Conflict)
+    assert receipts[0].leaf_hash == event_leaf_hash(stored)
 
 
 def test_timestamps_keep_microseconds_in_utc(services: Services, org: Organization) -> None:

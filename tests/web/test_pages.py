@@ -331,3 +331,13 @@ def test_the_latest_checkpoint_and_how_to_verify_it(services: Services, acme: Te
         assert services.checkpoints.verifiers()[0].vkey() in text
         assert "auditledger verify-bundle" in text
         assert client.get("/orgs/globex/verify").status_code == 404
+
+
+def test_a_date_range_past_retention_says_so(services: Services, acme: Tenant) -> None:
+    with browser(services) as client:
+        signed_in(client, acme.member.username)
+        old = client.get("/orgs/acme/audit-log", params={"from": "2026-01-01", "tz": "UTC"}).text
+        recent = client.get("/orgs/acme/audit-log", params={"from": "2026-11-01", "tz": "UTC"}).text
+    assert "The date range starts before 2026-05-29" in html.unescape(old)
+    assert "180-day retention" in old
+    assert "retention-note" not in recent

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from auditledger.bench import data, export_csv, ingest_bulk, ingest_http, proofs, purge, view_query
+from auditledger.bench import (
+    data,
+    export_csv,
+    ingest_bulk,
+    ingest_http,
+    proofs,
+    purge,
+    verify,
+    view_query,
+)
 from auditledger.bench.env import NOW, fresh_database, open_services, postgres_version
 from auditledger.bench.machine import describe
 from auditledger.bench.model import Figure
@@ -116,6 +125,8 @@ def run_engine(engine: str, s: Sizes) -> list[Figure]:
             figures += view_figures(engine, small, large, s)
             _log(f"{engine}: inclusion proofs")
             figures.append(proofs.measure(engine, services, org))
+            _log(f"{engine}: verify")
+            figures.append(verify.measure(engine, services, org))
             _log(f"{engine}: CSV export")
             figures += export_csv.measure(database, services, org)
         finally:

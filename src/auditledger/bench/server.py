@@ -8,6 +8,7 @@ the HTTP ceiling that ingestion is compared with.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import uvicorn
 from fastapi import Request
@@ -29,7 +30,7 @@ def main() -> None:
     settings = load_settings(
         database_url=args.database_url,
         port=args.port,
-        signing_key_file=args.signing_key_file,
+        signing_key_file=Path(args.signing_key_file),
         purge_interval=0,
     )
     configure_logging(settings.log_level, settings.log_format)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import getpass
+import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Annotated
 
@@ -65,7 +67,14 @@ def _progress() -> Progress:
 def export(
     org: Annotated[str, typer.Option(help="Organization slug.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or jsonl.")] = ExportFormat.CSV,
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="csv, jsonl, or bundle (an evidence zip: records, proofs, signed checkpoint "
+            "and manifest; check it with `auditledger verify-bundle`).",
+        ),
+    ] = ExportFormat.CSV,
     since: Annotated[str | None, typer.Option("--from", help="Start date or date-time.")] = None,
     until: Annotated[
         str | None, typer.Option("--to", help="End date or date-time (inclusive).")
@@ -127,6 +136,12 @@ def _from_database(
         run = ExportRun()
         # Whoever holds the database holds everything, sources included; say who it was.
         actor = Actor("system", "cli", f"auditledger export (OS user {getpass.getuser()})")
+        if fmt is ExportFormat.BUNDLE:
+            with console.status(f"writing the evidence bundle of {org}"):
+                summary = svc.export.write_bundle(
+                    organization, flt, partial, actor=actor, source_ip=None
+                )
+            return summary.records
         with _progress() as progress, partial.open("wb") as out:
             task = progress.add_task(f"exporting {org}", total=None, rate="")
             for chunk in svc.export.stream(
@@ -148,7 +163,7 @@ def _from_server(
 ) -> int:
     import httpx2 as httpx
 
-    url = f"{server.rstrip('/')}/api/v1/orgs/{org}/export.{fmt.value}"
+    url = f"{server.rstrip('/')}/api/v1/orgs/{org}/export.{fmt.extension}"
     rows = 0
     try:
         with (
@@ -174,6 +189,9 @@ def _from_server(
                 progress.update(task, completed=rows, rate=f"{rows / elapsed:,.0f}/s")
     except httpx.HTTPError as exc:
         fail(f"the export did not complete ({exc}); nothing was written")
+    if fmt is ExportFormat.BUNDLE:
+        with zipfile.ZipFile(partial) as archive:
+            return int(json.loads(archive.read("manifest.json"))["records"])
     if fmt is ExportFormat.CSV:
         # Values may hold newlines, so count records, not lines (the header is not an event).
         with partial.open(newline="", encoding="utf-8") as written:

@@ -18,10 +18,12 @@ from auditledger.cli.common import (
     settings_from,
 )
 from auditledger.errors import AuditLedgerError, InvalidInput
+from auditledger.integrity.bundle_verify import verify_bundle as verify_bundle_file
 from auditledger.integrity.checkpoint import split_notes
 from auditledger.integrity.keys import VerifierKey, parse_vkey
 from auditledger.integrity.source import open_source
-from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
+from auditledger.integrity.verify import Finding, SavedCheckpoint, VerifyReport, verify_log
+from auditledger.retention.records import PurgedSeqs, purge_records
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
 
@@ -121,9 +123,10 @@ def _saved(paths: list[Path]) -> list[SavedCheckpoint]:
 
 def _print_report(report: VerifyReport, seconds: float) -> None:
     rate = report.events_checked / seconds if seconds > 0 else 0.0
+    purged = f", {report.purged} purged by retention (attested)" if report.purged else ""
     summary = (
         f"{report.org}: {report.tree_size} events, {report.events_checked} stored events "
-        f"re-hashed, {report.checkpoints_checked} checkpoints, in {seconds:.1f} s "
+        f"re-hashed{purged}, {report.checkpoints_checked} checkpoints, in {seconds:.1f} s "
         f"({rate:,.0f} events/s)"
     )
     if report.ok:
@@ -198,6 +201,8 @@ def _verify_one(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
+        with svc.db.read() as connection:
+            purged = PurgedSeqs(purge_records(connection, organization.id))
         try:
             report = verify_log(
                 source,
@@ -205,8 +210,44 @@ def _verify_one(
                 origin=svc.checkpoints.origin(organization.slug),
                 verifiers=verifiers,
                 against=saved,
+                purged=purged,
                 progress=progress,
             )
         except AuditLedgerError as exc:
             fail(exc)
+    report.purged = purged.hits
+    report.findings.extend(Finding("purge_record", problem) for problem in purged.problems)
     return report, time.perf_counter() - started
+
+
+def verify_bundle(
+    bundle: Annotated[Path, typer.Argument(help="The evidence bundle (.zip) to check.")],
+    public_key: Annotated[
+        list[str],
+        typer.Option(
+            help="The log's verifier key (`<name>+<id>+<key>`, as `auditledger keys public` "
+            "prints it), or a file of them. Repeatable. Obtain it separately from the bundle."
+        ),
+    ],
+) -> None:
+    """Check an evidence bundle offline: no database, no server, only the public key.
+
+    Reports any edited, added, dropped or reordered record, and any altered file; exits with
+    status 1 if anything is wrong.
+    """
+    try:
+        trusted = _verifier_keys(public_key)
+    except InvalidInput as exc:
+        fail(exc)
+    report = verify_bundle_file(bundle, trusted)
+    summary = (
+        f"{bundle}: {report.records} records of {report.organization or '?'}, proven by the "
+        f"checkpoint of {report.tree_size} events"
+    )
+    if report.ok:
+        console.print(f"[green]OK[/] {summary}", highlight=False, soft_wrap=True)
+        return
+    console.print(f"[bold red]FAILED[/] {summary}", highlight=False, soft_wrap=True)
+    for problem in report.problems:
+        console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)

@@ -29,6 +29,7 @@ app.add_typer(retention_cli.retention, name="retention")
 app.add_typer(integrity.keys, name="keys")
 app.command("checkpoint")(integrity.checkpoint)
 app.command("verify")(integrity.verify)
+app.command("verify-bundle")(integrity.verify_bundle)
 
 
 def _version(value: bool) -> None:

@@ -9,21 +9,25 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from auditledger.events.render import event_json
-from auditledger.export.cells import header, row_cells
+from auditledger.export.cells import RawCells, header, row_cells
 from auditledger.store.rows import row_to_event
 
 # Rows per yielded chunk: big enough to amortise the write, small enough to start at once.
 CHUNK_ROWS = 500
 
 
-def csv_chunks(rows: Iterable[Any], *, include_source: bool) -> Iterator[bytes]:
-    """RFC 4180 CSV, UTF-8: a header, then one event per row."""
+def csv_chunks(
+    rows: Iterable[Any], *, include_source: bool, columns: list[str] | None = None
+) -> Iterator[bytes]:
+    """RFC 4180 CSV, UTF-8: a header, then one event per row. ``rows`` are SQLAlchemy rows,
+    or the driver's raw tuples when ``columns`` names their values (the fast path)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header(include_source))
+    cells = RawCells(columns, include_source) if columns is not None else None
     pending = 1
     for row in rows:
-        writer.writerow(row_cells(row._mapping, include_source))
+        writer.writerow(cells(row) if cells else row_cells(row._mapping, include_source))
         pending += 1
         if pending >= CHUNK_ROWS:
             yield buffer.getvalue().encode("utf-8")

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -25,9 +26,13 @@ from sqlalchemy import select
 from auditledger.events.model import Actor, Subject
 from auditledger.export.formats import csv_chunks, jsonl_chunks
 from auditledger.ingest.service import IngestService
+from auditledger.integrity.bundle import BundleSummary, write_bundle
+from auditledger.integrity.canonical import format_timestamp
+from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.query.filters import EventFilter
-from auditledger.query.search import iterate_rows
+from auditledger.query.search import iterate_rows, row_columns
 from auditledger.store.database import Database
+from auditledger.store.log import fetch_nodes
 from auditledger.store.schema import directory
 from auditledger.tenancy.model import Organization
 
@@ -39,11 +44,21 @@ class ExportFormat(StrEnum):
 
     CSV = "csv"
     JSONL = "jsonl"
+    BUNDLE = "bundle"  # an evidence bundle (zip) that proves itself offline
 
     @property
     def media_type(self) -> str:
         """The HTTP content type."""
-        return "text/csv; charset=utf-8" if self is ExportFormat.CSV else "application/x-ndjson"
+        return {
+            ExportFormat.CSV: "text/csv; charset=utf-8",
+            ExportFormat.JSONL: "application/x-ndjson",
+            ExportFormat.BUNDLE: "application/zip",
+        }[self]
+
+    @property
+    def extension(self) -> str:
+        """The file name's extension."""
+        return "zip" if self is ExportFormat.BUNDLE else self.value
 
 
 def export_filename(org: Organization, flt: EventFilter, fmt: str) -> str:
@@ -65,11 +80,12 @@ class ExportRun:
 
 
 class ExportService:
-    """Streams exports and records them."""
+    """Streams exports, writes evidence bundles, and records both."""
 
-    def __init__(self, db: Database, ingest: IngestService) -> None:
+    def __init__(self, db: Database, ingest: IngestService, checkpoints: CheckpointService) -> None:
         self.db = db
         self.ingest = ingest
+        self.checkpoints = checkpoints
 
     def names(self, org: Organization, flt: EventFilter) -> dict[tuple[str, str], str]:
         """Display names of the ids a filter mentions, for its description."""
@@ -111,20 +127,62 @@ class ExportService:
         run = run or ExportRun()
         description = flt.describe(self.names(org, flt))
         try:
+            raw = fmt is ExportFormat.CSV
             with self.db.read() as connection:
                 rows = self._counted(
                     iterate_rows(
-                        connection, org.id, flt, include_source=include_source, with_hash=True
+                        connection,
+                        org.id,
+                        flt,
+                        include_source=include_source,
+                        with_hash=True,
+                        raw=raw,
                     ),
                     run,
                 )
-                if fmt is ExportFormat.CSV:
-                    yield from csv_chunks(rows, include_source=include_source)
+                if raw:
+                    columns = row_columns(include_source=include_source, with_hash=True)
+                    yield from csv_chunks(rows, include_source=include_source, columns=columns)
                 else:
                     yield from jsonl_chunks(rows, org.slug, include_source=include_source)
             run.completed = True
         finally:
             self._record(org, fmt, description, run, actor, source_ip, flt)
+
+    def write_bundle(
+        self,
+        org: Organization,
+        flt: EventFilter,
+        path: Path,
+        *,
+        actor: Actor,
+        source_ip: str | None,
+    ) -> BundleSummary:
+        """Write the evidence bundle of the matching events to ``path`` (see
+        :mod:`auditledger.integrity.bundle`); administrators only, it holds sources."""
+        run = ExportRun()
+        description = flt.describe(self.names(org, flt))
+        try:
+            # A fresh checkpoint, so every event recorded until now is provable.
+            checkpoint, _ = self.checkpoints.checkpoint(org.id, org.slug)
+            key = self.checkpoints.signing_key()
+            with self.db.read() as connection:
+                summary = write_bundle(
+                    path,
+                    org_slug=org.slug,
+                    origin=self.checkpoints.origin(org.slug),
+                    checkpoint=checkpoint,
+                    rows=iterate_rows(connection, org.id, flt, include_source=True, with_hash=True),
+                    fetch=lambda wanted: fetch_nodes(connection, org.id, wanted),
+                    key=key,
+                    filters=flt.query_items(),
+                    description=description,
+                    created=format_timestamp(self.ingest.clock.now()),
+                )
+            run.rows, run.completed = summary.records, True
+            return summary
+        finally:
+            self._record(org, ExportFormat.BUNDLE, description, run, actor, source_ip, flt)
 
     @staticmethod
     def _counted(rows: Iterable[Any], run: ExportRun) -> Iterator[Any]:
@@ -147,7 +205,7 @@ class ExportService:
             subject=Subject(
                 type="export",
                 id=str(uuid.uuid4()),
-                name=export_filename(org, flt, fmt.value),
+                name=export_filename(org, flt, fmt.extension),
             ),
             properties={
                 "format": fmt.value,

@@ -9,14 +9,16 @@ specifies the object field by field for third-party verifiers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auditledger.events.model import Event
 
 CANONICAL_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def format_timestamp(value: datetime) -> str:
@@ -28,6 +30,42 @@ def format_timestamp(value: datetime) -> str:
         value = value.astimezone(UTC)
     # isoformat() is several times faster than strftime() and always writes four year digits.
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+@functools.cache
+def _clock_times() -> list[str]:
+    """``HH:MM:SS`` for every second of a day, built once: cheaper than formatting each."""
+    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
+
+
+class TimestampText:
+    """:func:`format_timestamp` for stored values, fast: integer microseconds (how SQLite stores
+    instants) or aware datetimes (PostgreSQL). Used where millions of rows are formatted
+    (verification, exports); ``tests/integrity/test_rowcanon.py`` pins equality."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, str] = {}
+        # Rows of one batch often share an instant (the received time): remember the last.
+        self._last: tuple[Any, str] = (None, "")
+
+    def __call__(self, value: Any) -> str:
+        if value == self._last[0]:
+            return self._last[1]
+        micros = value if type(value) is int else _to_micros(value)
+        seconds, fraction = divmod(micros, 1_000_000)
+        day, second_of_day = divmod(seconds, 86_400)
+        date_text = self._days.get(day)
+        if date_text is None:
+            date_text = format_timestamp(_EPOCH + timedelta(days=day))[:11]
+            self._days[day] = date_text
+        text = f"{date_text}{_clock_times()[second_of_day]}.{fraction:06d}Z"
+        self._last = (value, text)
+        return text
+
+
+def _to_micros(value: datetime) -> int:
+    delta = value.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def canonical_object(event: Event) -> dict[str, Any]:

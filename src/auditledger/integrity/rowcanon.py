@@ -15,12 +15,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from datetime import UTC, datetime
 from typing import Any
 
-from auditledger.integrity.canonical import CANONICAL_VERSION
-from auditledger.store.types import to_micros
+from auditledger.integrity.canonical import CANONICAL_VERSION, TimestampText
 
 # (seq, leaf hash of the stored event, or None when its row cannot be re-encoded)
 EventHash = tuple[int, bytes | None]
@@ -59,12 +57,6 @@ _V = str(CANONICAL_VERSION)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@cache
-def _clock_times() -> list[str]:
-    """``HH:MM:SS`` for every second of a day, built once: cheaper than formatting each."""
-    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
-
-
 def _opt(value: str | None) -> str:
     return "null" if value is None else str(_quote(value))
 
@@ -74,25 +66,7 @@ class RowCanonicalizer:
 
     def __init__(self, org_slug: str) -> None:
         self._org = _quote(org_slug)
-        self._days: dict[int, str] = {}
-        # Every event of a batch shares its ``received`` instant: remember the last one.
-        self._last: tuple[Any, str] = (None, "")
-
-    def _timestamp(self, value: Any) -> str:
-        if value == self._last[0]:
-            return self._last[1]
-        # SQLite hands back integer microseconds; PostgreSQL a datetime.
-        micros = value if type(value) is int else to_micros(value)
-        seconds, fraction = divmod(micros, 1_000_000)
-        day, second_of_day = divmod(seconds, 86_400)
-        date_text = self._days.get(day)
-        if date_text is None:
-            # strftime, as canonical.format_timestamp uses, so even odd years format alike.
-            date_text = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
-            self._days[day] = date_text
-        text = f"{date_text}{_clock_times()[second_of_day]}.{fraction:06d}Z"
-        self._last = (value, text)
-        return text
+        self._timestamp = TimestampText()
 
     def canonical_bytes(self, row: Sequence[Any]) -> bytes:
         """The canonical bytes (version 1) of an event row given in :data:`EVENT_COLUMNS`

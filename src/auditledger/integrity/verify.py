@@ -101,6 +101,7 @@ class VerifyReport:
     events_checked: int = 0
     leaves_checked: int = 0
     checkpoints_checked: int = 0
+    purged: int = 0  # events absent because an attested retention purge removed them
     findings: list[Finding] = field(default_factory=list)
 
     @property

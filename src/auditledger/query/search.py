@@ -154,16 +154,26 @@ def _is_postgres(connection: Connection) -> bool:
 
 
 # How far back the newest-first view looks first, on PostgreSQL: planning a query over every
-# daily partition costs more than running it, so the view first asks for the last day, then
-# the last week and month, and only then everything. Each answer is exact (the window has
-# no upper bound, so nothing newer is left out); a window is widened only when it holds fewer
-# rows than the page needs.
-_LOOKBACKS = (timedelta(days=1), timedelta(days=7), timedelta(days=31))
+# daily partition costs more than running it, so the view first asks for the last day and
+# widens from there. Each answer is exact (a window has no upper bound, so nothing newer is
+# left out); a window is widened only when it holds fewer rows than the page needs, by as
+# much as the rows it did hold suggest, and straight to everything when it held none.
+_FIRST_LOOKBACK = timedelta(days=1)
+_LAST_LOOKBACK = timedelta(days=31)
+
+
+def _wider(lookback: timedelta, found: int, wanted: int) -> timedelta | None:
+    """The next window after ``lookback`` held ``found`` of ``wanted`` rows (None: all)."""
+    if found == 0:
+        return None
+    grown = lookback * min(32, max(2, 2 * wanted // found))
+    return grown if grown <= _LAST_LOOKBACK else None
 
 
 def _earlier(anchor: datetime, back: timedelta) -> datetime | None:
     # A window reaching before year 1 (a filter ending in January of year 1) cannot be
-    # represented; None makes that query unbounded, which is also the last one.
+    # represented; None makes that query unbounded, which is also the last one (no upper bound:
+    # nothing is left out).
     try:
         return anchor - back
     except OverflowError:
@@ -188,13 +198,15 @@ def page(
     never even loads an IP address. ``now`` only helps PostgreSQL plan fewer partitions; the
     result does not depend on it.
     """
-    windows: list[datetime | None] = [None]
+    lookback: timedelta | None = None
+    anchor = now or datetime.now(UTC)
     if _is_postgres(connection) and newest_first:
         anchors = [t for t in (flt.until, after.occurred_at if after else None) if t is not None]
-        anchor = min(anchors) if anchors else (now or datetime.now(UTC))
-        windows = [_earlier(anchor, back) for back in _LOOKBACKS] + [None]
+        anchor = min(anchors) if anchors else anchor
+        lookback = _FIRST_LOOKBACK
     rows: Sequence[Any] = []
-    for low in windows:
+    while True:
+        low = _earlier(anchor, lookback) if lookback is not None else None
         bounded = low is not None and (flt.since is None or low > flt.since)
         rows = connection.execute(
             _statement(
@@ -207,12 +219,19 @@ def page(
                 window=(low if bounded else None, None),
             )
         ).all()
-        if len(rows) > limit or not bounded:
+        if len(rows) > limit or not bounded or lookback is None:
             break
+        lookback = _wider(lookback, len(rows), limit + 1)
     has_more = len(rows) > limit
     found = _rows_to_events(org_slug, rows[:limit], include_source)
     cursor = Cursor(found[-1].occurred_at, found[-1].seq) if has_more and found else None
     return Page(found, cursor, has_more)
+
+
+def row_columns(*, include_source: bool, with_hash: bool) -> list[str]:
+    """The names of the values :func:`iterate_rows` yields with ``raw=True``, in order."""
+    names = [c.name for c in events.c if include_source or c.name not in _SOURCE_COLUMNS]
+    return [*names, "leaf_hash"] if with_hash else names
 
 
 def iterate_rows(
@@ -224,13 +243,18 @@ def iterate_rows(
     include_source: bool = False,
     with_hash: bool = False,
     page_size: int = MAX_PAGE,
+    raw: bool = False,
 ) -> Iterator[Any]:
     """Every matching ``events`` row (plus ``leaf_hash`` with ``with_hash``), in keyset pages.
 
-    For renderers that format columns directly (the CSV export), skipping the construction of
-    :class:`Event` objects. Run it inside one read transaction (``Database.read()``) and every
-    page comes from the same snapshot: events committed meanwhile neither appear nor shift rows.
-    On PostgreSQL the pages walk one daily partition at a time, so no query plans them all.
+    For renderers that format columns directly (the exports), skipping the construction of
+    :class:`Event` objects. With ``raw`` the rows are the driver's own tuples, in
+    :func:`row_columns` order and storage types (SQLite: integer microseconds and hex UUIDs),
+    which skips SQLAlchemy's per-value processing: three times faster to read.
+
+    Run it inside one read transaction (``Database.read()``) and every page comes from the
+    same snapshot: events committed meanwhile neither appear nor shift rows. On PostgreSQL the
+    pages walk one daily partition at a time, so no query plans them all.
     """
     windows: list[tuple[datetime | None, datetime | None]] = [(None, None)]
     if _is_postgres(connection):
@@ -240,10 +264,12 @@ def iterate_rows(
             for start, end in ((partitions.day_start(d), partitions.day_end(d)) for d in days)
             if (flt.since is None or end > flt.since) and (flt.until is None or start <= flt.until)
         ]
+    time_at = row_columns(include_source=include_source, with_hash=with_hash).index("occurred_at")
+    seq_at = row_columns(include_source=include_source, with_hash=with_hash).index("seq")
     for window in windows:
         after: Cursor | None = None
         while True:
-            rows = connection.execute(
+            result = connection.execute(
                 _statement(
                     org_id,
                     flt,
@@ -254,12 +280,16 @@ def iterate_rows(
                     with_hash=with_hash,
                     window=window,
                 )
-            ).all()
+            )
+            rows: Sequence[Any] = result.cursor.fetchall() if raw else result.all()
             yield from rows
             if len(rows) < page_size:
                 break
             last = rows[-1]
-            after = Cursor(last.occurred_at, last.seq)
+            occurred = last[time_at]
+            after = Cursor(
+                from_micros(occurred) if isinstance(occurred, int) else occurred, last[seq_at]
+            )
 
 
 def iterate(

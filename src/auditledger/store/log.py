@@ -24,8 +24,7 @@ from sqlalchemy import Connection, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.errors import Conflict, Problem
-from auditledger.events.model import Event, EventDraft, Location, Source
-from auditledger.integrity.canonical import event_leaf_hash
+from auditledger.events.model import Event, EventDraft, Location
 from auditledger.integrity.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -34,14 +33,17 @@ from auditledger.integrity.merkle import (
     completing_leaf,
     perfect_decomposition,
 )
+from auditledger.integrity.rowcanon import EVENT_COLUMNS, RowCanonicalizer
 from auditledger.store import partitions
 from auditledger.store.database import Database, is_missing_partition
-from auditledger.store.rows import event_to_row, row_to_event
+from auditledger.store.rows import draft_row, row_to_event
 from auditledger.store.schema import directory, events, leaves, log_heads
 from auditledger.store.types import sqlite_value
 
 # Bound on the number of parameters in one IN (...) list.
 _CHUNK = 500
+# SQLite's limit on the parameters of one statement (32,766 since 3.32; stay well below).
+_SQLITE_MAX_VARIABLES = 30_000
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,8 @@ class SqlEventLog:
             # A fixed lock order keeps two processes' group commits from deadlocking.
             for org_id in sorted(by_org):
                 batch = [requests[i] for i in by_org[org_id]]
-                for index, result in zip(
-                    by_org[org_id], _OrgAppend(self.db, connection, org_id).run(batch), strict=True
-                ):
+                appender = _OrgAppend(self.db, connection, org_id, batch[0].org_slug)
+                for index, result in zip(by_org[org_id], appender.run(batch), strict=True):
                     results[index] = result
         return [r for r in results if r is not None]
 
@@ -270,10 +271,11 @@ class _Staged:
 class _OrgAppend:
     """One organization's part of a group commit, inside the shared transaction."""
 
-    def __init__(self, db: Database, connection: Connection, org_id: int) -> None:
+    def __init__(self, db: Database, connection: Connection, org_id: int, org_slug: str) -> None:
         self.db = db
         self.connection = connection
         self.org_id = org_id
+        self.canonical = RowCanonicalizer(org_slug)
 
     def run(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
         head = self._lock_head()
@@ -294,24 +296,26 @@ class _OrgAppend:
                 if prior is not None:
                     receipts.append(prior.receipt)
                     continue
-                event = _event(request, pending, seq=frontier.size)
-                leaf = event_leaf_hash(event)
+                seq = frontier.size
+                row = draft_row(self.org_id, seq, request.received_at, draft, pending.location)
+                # The verifier's encoder, from the very row stored: one definition of the bytes.
+                leaf = self.canonical.leaf_hash([row[column] for column in EVENT_COLUMNS])
                 nodes = frontier.append(leaf)
-                event_rows.append(event_to_row(self.org_id, event))
+                event_rows.append(row)
                 leaf_rows.append(
                     {
                         "org_id": self.org_id,
-                        "seq": event.seq,
-                        "event_id": event.event_id,
+                        "seq": seq,
+                        "event_id": draft.event_id,
                         "leaf_hash": leaf,
                         "nodes": nodes,
                         "request_digest": pending.digest,
-                        "occurred_at": event.occurred_at,
+                        "occurred_at": draft.occurred_at,
                     }
                 )
-                receipt = Receipt(event.event_id, event.seq, leaf, duplicate=False)
+                receipt = Receipt(draft.event_id, seq, leaf, duplicate=False)
                 known[draft.event_id] = _Staged(
-                    pending.digest, Receipt(event.event_id, event.seq, leaf, duplicate=True)
+                    pending.digest, Receipt(draft.event_id, seq, leaf, duplicate=True)
                 )
                 receipts.append(receipt)
             results.append(receipts)
@@ -345,11 +349,21 @@ class _OrgAppend:
                     copy.write_row([row[c] for c in columns])
             return
         assert isinstance(driver, sqlite3.Connection)
-        placeholders = ", ".join("?" for _ in columns)
-        driver.executemany(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})",
-            [tuple(sqlite_value(row[c]) for c in columns) for row in rows],
-        )
+        # One multi-row INSERT per chunk rather than executemany: the sqlite3 module releases
+        # the GIL at every row it steps, and under load each release costs a wait for the
+        # event loop's thread to hand it back.
+        per_chunk = _SQLITE_MAX_VARIABLES // len(columns)
+        row_marks = "(" + ", ".join("?" for _ in columns) + ")"
+        for offset in range(0, len(rows), per_chunk):
+            chunk = rows[offset : offset + per_chunk]
+            values: list[Any] = []
+            for row in chunk:
+                values.extend(sqlite_value(row[c]) for c in columns)
+            driver.execute(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+                + ", ".join([row_marks] * len(chunk)),
+                values,
+            )
 
     def _lock_head(self) -> LogHead:
         query = select(log_heads.c.tree_size, log_heads.c.root_hash).where(
@@ -461,24 +475,6 @@ class _OrgAppend:
 
 def _coalesce(first: Any, second: Any) -> Any:
     return func.coalesce(first, second)
-
-
-def _event(request: AppendRequest, pending: PendingEvent, seq: int) -> Event:
-    draft = pending.draft
-    return Event(
-        org=request.org_slug,
-        seq=seq,
-        event_id=draft.event_id,
-        occurred_at=draft.occurred_at,
-        received_at=request.received_at,
-        category=draft.category,
-        type=draft.type,
-        subject=draft.subject,
-        properties=draft.properties,
-        project=draft.project,
-        actor=draft.actor,
-        source=Source(draft.source_ip, pending.location) if draft.source_ip else None,
-    )
 
 
 __all__ = [

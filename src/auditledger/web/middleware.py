@@ -6,6 +6,7 @@ untouched and the per-request cost stays small.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -32,6 +33,16 @@ SECURITY_HEADERS = [
 ]
 
 
+# Request ids only need to be unique, not secret: a random per-process prefix and a counter
+# cost nothing, where uuid4() reads the kernel's random source on every request.
+_PROCESS_PREFIX = uuid.uuid4().hex[:12]
+_counter = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_PROCESS_PREFIX}{next(_counter):08x}"
+
+
 class RequestContextMiddleware:
     """Give each request an id (kept from a sane ``X-Request-ID``), echo it, log the request."""
 
@@ -43,7 +54,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from auditledger.retention import policy
 from auditledger.tenancy.model import Organization, Principal, Role
 from auditledger.tenancy.service import org_for_reading
 from auditledger.web.context import services
@@ -27,6 +29,9 @@ class Reader:
 
     org: Organization
     role: Role
+    retention_days: int | None = None
+    # Events that occurred before this instant are past retention (purged, or about to be).
+    purged_before: datetime | None = None
 
     @property
     def sees_sources(self) -> bool:
@@ -36,8 +41,11 @@ class Reader:
 
 async def reader_for(request: Request, org_slug: str, principal: Principal) -> Reader:
     """The organization ``org_slug`` as ``principal`` may read it, or NotFound / Forbidden."""
-    organization = await run_in_threadpool(services(request).tenancy.org, org_slug)
-    return Reader(organization, org_for_reading(principal, organization))
+    svc = services(request)
+    organization = await run_in_threadpool(svc.tenancy.org, org_slug)
+    role = org_for_reading(principal, organization)
+    days = svc.retention.days(organization)
+    return Reader(organization, role, days, policy.cutoff(svc.clock.now(), days))
 
 
 def query_items(request: Request, exclude: Collection[str] = ()) -> list[tuple[str, str]]:

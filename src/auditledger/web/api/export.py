@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from auditledger.errors import Forbidden
 from auditledger.export.service import ExportFormat, export_filename
 from auditledger.query.filters import parse_filters
 from auditledger.query.search import check_known_values
 from auditledger.tenancy.model import Principal, Role
 from auditledger.tenancy.service import org_for_reading
 from auditledger.web.api.events import FILTER_HELP, READ_ERRORS, query_parameters
+from auditledger.web.api.responses import error_responses
 from auditledger.web.auth import api_principal
 from auditledger.web.client import request_ip
 from auditledger.web.context import services
@@ -96,3 +102,52 @@ async def export_jsonl(
 ) -> StreamingResponse:
     """JSON Lines: one event object per line, as the query API returns them."""
     return await _export(request, org, principal, ExportFormat.JSONL)
+
+
+@router.get(
+    "/export.zip",
+    summary="Export an evidence bundle (administrators)",
+    response_class=FileResponse,
+    responses={
+        **_file("application/zip", "The evidence bundle."),
+        **error_responses(
+            {
+                403: "Only administrators: the bundle holds event sources.",
+                422: "Bad filters, or more events than a bundle may hold.",
+            }
+        ),
+    },
+    openapi_extra={"parameters": query_parameters(FILTER_HELP)},
+)
+async def export_bundle(
+    request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
+) -> FileResponse:
+    """The matching events with an inclusion proof each, the signed checkpoint and a signed
+    manifest: checkable offline with ``auditledger verify-bundle`` and the public key."""
+    svc = services(request)
+    organization = await run_in_threadpool(svc.tenancy.org, org)
+    if org_for_reading(principal, organization) is not Role.ADMIN:
+        raise Forbidden("evidence bundles hold event sources: administrators only")
+    flt = parse_filters(list(request.query_params.multi_items()))
+    directory = tempfile.mkdtemp(prefix="auditledger-bundle-")
+    path = Path(directory) / "bundle.zip"
+
+    def build() -> None:
+        with svc.db.read() as connection:
+            check_known_values(connection, organization.id, flt)
+        svc.export.write_bundle(
+            organization, flt, path, actor=principal.as_actor(), source_ip=request_ip(request)
+        )
+
+    try:
+        await run_in_threadpool(build)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=export_filename(organization, flt, "zip"),
+        headers={"Cache-Control": "no-store"},
+        background=BackgroundTask(shutil.rmtree, directory, ignore_errors=True),
+    )

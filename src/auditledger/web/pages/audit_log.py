@@ -54,7 +54,9 @@ def _view_context(
     if flt is not None:
         try:
             view = read_view(connection, reader.org, flt, include_source=reader.sees_sources)
-            found = results(view, reader, zone=zone, filter_items=flt.query_items())
+            found = results(
+                view, reader, zone=zone, filter_items=flt.query_items(), since=flt.since
+            )
         except InvalidInput as exc:
             problems = exc.problems
     return {

@@ -59,7 +59,9 @@ async def model(request: Request, org: str, model_id: str, user: User) -> HTMLRe
         try:
             flt = model_filter(connection, reader.org.id, model_id, items)
             view = read_view(connection, reader.org, flt, include_source=reader.sees_sources)
-            context["results"] = results(view, reader, zone=zone, filter_items=flt.query_items())
+            context["results"] = results(
+                view, reader, zone=zone, filter_items=flt.query_items(), since=flt.since
+            )
         except InvalidInput as exc:
             context["problems"] = exc.problems
         context["form"] = model_form(summary.versions, items, zone)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from auditledger.query.view import View
@@ -30,6 +31,7 @@ class Results:
     description: str
     export_url: str
     zone: str
+    retention_note: str | None = None
 
     @property
     def count(self) -> int:
@@ -48,11 +50,27 @@ def export_url(org_slug: str, items: Sequence[tuple[str, str]]) -> str:
     return url + ("?" + urlencode(list(items)) if items else "")
 
 
+def retention_note(reader: Reader, since: datetime | None) -> str | None:
+    """What to say when the date range starts before what retention keeps."""
+    if since is None or reader.purged_before is None or since >= reader.purged_before:
+        return None
+    return (
+        f"The date range starts before {reader.purged_before:%Y-%m-%d}: events that occurred "
+        f"earlier are past this organization's {reader.retention_days}-day retention and have "
+        "been purged, so neither this page nor the export can show them."
+    )
+
+
 def results(
-    view: View, reader: Reader, *, zone: str, filter_items: Sequence[tuple[str, str]]
+    view: View,
+    reader: Reader,
+    *,
+    zone: str,
+    filter_items: Sequence[tuple[str, str]],
+    since: datetime | None = None,
 ) -> Results:
-    """Rows for every event of ``view`` (no query per row: events carry their names), and the
-    export link carrying ``filter_items``."""
+    """Rows for every event of ``view`` (no query per row: events carry their names), the
+    export link carrying ``filter_items``, and a retention note when ``since`` reaches past it."""
     base = org_base(reader.org.slug)
     return Results(
         rows=[
@@ -65,4 +83,5 @@ def results(
         description=view.description,
         export_url=export_url(reader.org.slug, filter_items),
         zone=zone,
+        retention_note=retention_note(reader, since),
     )
