@@ -69,6 +69,7 @@ class _World:
     models: list[_Model]
     datasets: list[tuple[str, str, tuple[str, str]]]
     names: dict[str, str] = field(default_factory=dict)  # resource id -> current name
+    executions: list[str] = field(default_factory=list)  # ids, to pick one in constant time
     counter: int = 1000
 
     def next_id(self, prefix: str) -> str:
@@ -210,6 +211,7 @@ def _activity(world: _World, when: datetime, actor: dict[str, str], ip: str) -> 
         step = rng.choice(STEPS)
         name = f"#{world.counter} {step}"
         world.names[eid] = name
+        world.executions.append(eid)
         return _event(
             world,
             when,
@@ -226,7 +228,7 @@ def _activity(world: _World, when: datetime, actor: dict[str, str], ip: str) -> 
             },
         )
     if roll < 0.40:
-        eid = rng.choice([k for k in world.names if k.startswith("exec")] or ["exec-1"])
+        eid = rng.choice(world.executions or ["exec-1"])
         name = world.names.get(eid, eid)
         type_ = rng.choices(["stop", "delete", "rename"], [6, 2, 1])[0]
         props: dict[str, Any] = {}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from auditledger.errors import AuditLedgerError
+from auditledger.events.model import EventDraft
 from auditledger.events.wire import BatchIn, EventIn
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event
@@ -56,6 +60,27 @@ def _count_rejection(request: Request, error: AuditLedgerError) -> None:
     services(request).metrics.events_rejected.labels(reason=error.code).inc()
 
 
+Parse = Callable[[Any, datetime, Callable[[], uuid.UUID]], list[EventDraft]]
+
+
+async def _ingest(
+    request: Request, org: str, principal: Principal, parse: Parse
+) -> tuple[Organization, list[Receipt]]:
+    """The steps every ingest route takes, in the order that decides the status: who may write
+    (401/403/404), the body (400/413), the events (422), the commit (409/503)."""
+    svc = services(request)
+    try:
+        organization = await _writable_org(request, org, principal)
+        require_json(request)
+        received_at = svc.clock.now()
+        body = parse_json(await read_limited(request))
+        drafts = parse(body, received_at, svc.ingest.new_id)
+        return organization, await svc.ingest.ingest(organization, drafts, received_at)
+    except AuditLedgerError as exc:
+        _count_rejection(request, exc)
+        raise
+
+
 @router.post(
     "/events",
     summary="Record one event",
@@ -77,17 +102,11 @@ async def record_event(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate and durably commit one event. A 2xx means it is committed."""
-    svc = services(request)
-    try:
-        organization = await _writable_org(request, org, principal)
-        require_json(request)
-        received_at = svc.clock.now()
-        body = parse_json(await read_limited(request))
-        draft = parse_event(body, received_at=received_at, new_id=svc.ingest.new_id)
-        (receipt,) = await svc.ingest.ingest(organization, [draft], received_at)
-    except AuditLedgerError as exc:
-        _count_rejection(request, exc)
-        raise
+
+    def one(body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]) -> list[EventDraft]:
+        return [parse_event(body, received_at=received_at, new_id=new_id)]
+
+    organization, (receipt,) = await _ingest(request, org, principal, one)
     return JSONResponse(
         receipt_json(organization, receipt), status_code=200 if receipt.duplicate else 201
     )
@@ -110,17 +129,13 @@ async def record_batch(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate every event, then commit all of them or none."""
-    svc = services(request)
-    try:
-        organization = await _writable_org(request, org, principal)
-        require_json(request)
-        received_at = svc.clock.now()
-        body = parse_json(await read_limited(request))
-        drafts = parse_batch(body, received_at=received_at, new_id=svc.ingest.new_id)
-        receipts = await svc.ingest.ingest(organization, drafts, received_at)
-    except AuditLedgerError as exc:
-        _count_rejection(request, exc)
-        raise
+
+    def batch(
+        body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]
+    ) -> list[EventDraft]:
+        return parse_batch(body, received_at=received_at, new_id=new_id)
+
+    organization, receipts = await _ingest(request, org, principal, batch)
     return JSONResponse(
         {"receipts": [receipt_json(organization, r) for r in receipts]}, status_code=201
     )
