@@ -32,14 +32,11 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from starlette.routing import Mount
 
-from auditledger.clock import FrozenClock
-from auditledger.services import Services
-from auditledger.web.app import create_app
 from auditledger.web.auth import SESSION_COOKIE
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
 from tests.helpers import sample_event
 from tests.history import PASSWORD
-from tests.reliability.world import MODEL_ID, PROJECT_ID, World, build_world
+from tests.reliability.world import MODEL_ID, PROJECT_ID, World
 from tests.web.pages import csrf_token, signed_in
 
 pytestmark = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
@@ -328,18 +325,6 @@ def same_as_missing(caller: Caller, row: Row, principal: str, via: bool, seen: R
     missing = caller.send(row, principal, via_session=via, org="no-such-org")
     normalised = missing.text.replace("no-such-org", "acme")
     return missing.status_code == seen.status_code and normalised == seen.text
-
-
-@pytest.fixture
-def world(services: Services, clock: FrozenClock) -> World:
-    return build_world(services, clock)
-
-
-@pytest.fixture
-def caller(world: World) -> Iterator[Caller]:
-    app = create_app(world.services, manage_services=False)
-    with TestClient(app, client=("198.51.100.7", 50000), follow_redirects=False) as client:
-        yield Caller(world, client)
 
 
 def test_every_route_has_a_row(caller: Caller) -> None:

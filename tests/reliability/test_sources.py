@@ -11,22 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from auditledger.clock import FrozenClock
-from auditledger.services import Services
-from auditledger.web.app import create_app
 from tests.reliability.test_access_matrix import ROWS, Caller, Row
 from tests.reliability.world import (
     SOURCE_IPS,
     SOURCE_MARKERS,
     World,
     addresses_in,
-    build_world,
 )
 
 pytestmark = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
@@ -51,18 +45,6 @@ def reading_rows() -> list[Row]:
         for row in ROWS
         if row.method == "GET" and "{org}" in row.route and row.expect["member"] == 200
     ]
-
-
-@pytest.fixture
-def world(services: Services, clock: FrozenClock) -> World:
-    return build_world(services, clock)
-
-
-@pytest.fixture
-def caller(world: World) -> Iterator[Caller]:
-    app = create_app(world.services, manage_services=False)
-    with TestClient(app, client=("198.51.100.7", 50000), follow_redirects=False) as client:
-        yield Caller(world, client)
 
 
 def source_keys(value: Any) -> int:
