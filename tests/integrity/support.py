@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from auditledger.ingest.validate import parse_event
-from auditledger.integrity.canonical import event_leaf_hash
+from auditledger.integrity.canonical import TimestampText, event_leaf_hash
+from auditledger.integrity.columns import ColumnCheck, digests_of
 from auditledger.integrity.keys import VerifierKey
 from auditledger.integrity.merkle import Frontier
-from auditledger.integrity.source import open_source
+from auditledger.integrity.source import SqlLogSource, open_source
 from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
 from auditledger.services import Services
 from auditledger.store.log import Receipt
 from auditledger.store.rows import row_to_event
-from auditledger.store.schema import events, leaves, log_heads
+from auditledger.store.schema import directory, events, leaves, log_heads
 from auditledger.tenancy.model import Organization
 from tests.helpers import sample_event
 
@@ -83,12 +85,16 @@ def event_row(connection: Connection, org_id: int, seq: int) -> dict[str, Any]:
 
 
 def rewrite_event(services: Services, org: Organization, seq: int, **changes: Any) -> None:
-    """Change the event at ``seq`` and rewrite every leaf hash, tree node and the head to match:
-    what an attacker who knows the format would do to hide the change from a hash check."""
+    """Change the event at ``seq`` and rewrite every leaf hash, tree node, idempotency digest,
+    directory entry and the head to match: what an attacker who knows the format would do to
+    hide the change from every check but the signed checkpoints."""
     with tampering(services) as connection:
+        before = SqlLogSource(connection, org.id).event_rows(seq, seq + 1)[0]
         connection.execute(
             update(events).where(events.c.org_id == org.id, events.c.seq == seq).values(**changes)
         )
+        _rewrite_digest(connection, org, seq, before)
+        _rewrite_directory(connection, org)
         rows = connection.execute(
             select(events).where(events.c.org_id == org.id).order_by(events.c.seq)
         ).all()
@@ -104,3 +110,44 @@ def rewrite_event(services: Services, org: Organization, seq: int, **changes: An
         connection.execute(
             update(log_heads).where(log_heads.c.org_id == org.id).values(root_hash=frontier.root())
         )
+
+
+def _rewrite_digest(connection: Connection, org: Organization, seq: int, before: Any) -> None:
+    """Give the leaf at ``seq`` the digest of its changed event (same timestamp rule)."""
+    stored = connection.execute(
+        select(leaves.c.request_digest).where(leaves.c.org_id == org.id, leaves.c.seq == seq)
+    ).scalar_one()
+    variant = digests_of(before, TimestampText()).index(stored)
+    after = SqlLogSource(connection, org.id).event_rows(seq, seq + 1)[0]
+    connection.execute(
+        update(leaves)
+        .where(leaves.c.org_id == org.id, leaves.c.seq == seq)
+        .values(request_digest=digests_of(after, TimestampText())[variant])
+    )
+
+
+def _rewrite_directory(connection: Connection, org: Organization) -> None:
+    """Replace the organization's directory with the one its stored events imply."""
+    replay = ColumnCheck()
+    source = SqlLogSource(connection, org.id)
+    _, end = source.seq_span()
+    replay.page([], source.event_rows(0, end))
+    connection.execute(delete(directory).where(directory.c.org_id == org.id))
+    for entry in replay.expected_directory():
+        connection.execute(
+            insert(directory).values(
+                org_id=org.id,
+                kind=entry.kind,
+                ref_id=entry.ref_id,
+                name=entry.name,
+                parent_id=entry.parent_id,
+                last_seen=_typed_time(entry.last_seen),
+            )
+        )
+
+
+def _typed_time(raw: Any) -> datetime:
+    """A raw stored time (SQLite's integer microseconds, or PostgreSQL's datetime)."""
+    if isinstance(raw, datetime):
+        return raw
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=raw)

@@ -57,6 +57,20 @@ _V = str(CANONICAL_VERSION)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def uuid_text(stored: Any) -> str:
+    """The canonical text of an event id as a driver returns it: SQLite's 32 lowercase hex
+    digits (how SQLAlchemy stores a ``Uuid``) or a :class:`uuid.UUID` (PostgreSQL, or a row
+    built in memory). Any other form (a dashed string, say) raises ``ValueError``: a query comparing ids in the
+    storage form would not find it, so it must not verify either."""
+    if type(stored) is str and len(stored) == 32:
+        # Sliced, not parsed: this runs once per event in verification. Anything but lowercase
+        # hex digits yields text that differs from the hashed id, so the event reads as altered.
+        return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
+    if type(stored) is uuid.UUID:
+        return str(stored)
+    raise ValueError(f"event id {stored!r} is not in the stored form")
+
+
 def _opt(value: str | None) -> str:
     return "null" if value is None else str(_quote(value))
 
@@ -92,16 +106,9 @@ class RowCanonicalizer:
             actor_name,
             source_ip,
             source_location,
+            *_derived,  # columns derived from these (integrity.columns checks them)
         ) = row
-        if type(event_id) is str and len(event_id) == 32:  # SQLite: 32 hex digits
-            identifier = (
-                f"{event_id[:8]}-{event_id[8:12]}-{event_id[12:16]}-"
-                f"{event_id[16:20]}-{event_id[20:]}"
-            )
-        elif type(event_id) is uuid.UUID:  # PostgreSQL
-            identifier = str(event_id)
-        else:
-            identifier = str(uuid.UUID(str(event_id)))
+        identifier = uuid_text(event_id)
         parent = (
             "null"
             if parent_id is None

@@ -15,10 +15,14 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, select, text
 
 from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.rowcanon import EVENT_COLUMNS
+from auditledger.integrity.columns import (
+    LEAF_EVIDENCE_COLUMNS,
+    VERIFIED_EVENT_COLUMNS,
+    StoredEntry,
+)
 from auditledger.store.database import Database
 from auditledger.store.log import read_head
-from auditledger.store.schema import checkpoints
+from auditledger.store.schema import checkpoints, directory
 
 # A stored leaf: (seq, leaf hash, the Merkle nodes its row holds). A plain tuple, because the
 # verifier touches millions of them.
@@ -45,14 +49,29 @@ class LogSource(Protocol):
         ...
 
     def event_rows(self, start: int, end: int) -> list[Sequence[Any]]:
-        """Raw event rows (columns as :data:`EVENT_COLUMNS`), ``start <= seq < end``, by seq."""
+        """Raw event rows (columns as :data:`VERIFIED_EVENT_COLUMNS`), ``start <= seq < end``,
+        by seq."""
+        ...
+
+    def leaf_evidence(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Raw leaf columns checked against events (:data:`LEAF_EVIDENCE_COLUMNS`),
+        ``start <= seq < end``, by seq."""
+        ...
+
+    def directory(self) -> list[StoredEntry]:
+        """The organization's directory entries (filter choices), raw."""
         ...
 
 
 _EVENTS_SQL = (
-    f"SELECT {', '.join(EVENT_COLUMNS)} FROM events "  # fixed column names, no input
+    f"SELECT {', '.join(VERIFIED_EVENT_COLUMNS)} FROM events "  # fixed column names, no input
     "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
 )
+_LEAF_EVIDENCE_SQL = (
+    f"SELECT {', '.join(LEAF_EVIDENCE_COLUMNS)} FROM leaves "  # fixed column names, no input
+    "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
+)
+_DIRECTORY_SQL = "SELECT kind, ref_id, name, parent_id, last_seen FROM directory WHERE org_id = {p}"
 _LEAVES_SQL = (
     "SELECT seq, leaf_hash, nodes FROM leaves "
     "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
@@ -76,11 +95,16 @@ class SqlLogSource:
         marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         self._events_sql = _EVENTS_SQL.format(p=marker)
         self._leaves_sql = _LEAVES_SQL.format(p=marker)
+        self._leaf_evidence_sql = _LEAF_EVIDENCE_SQL.format(p=marker)
+        self._directory_sql = _DIRECTORY_SQL.format(p=marker)
 
     def _page(self, sql: str, start: int, end: int) -> list[Any]:
+        return self._raw(sql, (self.org_id, start, end))
+
+    def _raw(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
         cursor = self.connection.connection.cursor()
         try:
-            cursor.execute(sql, (self.org_id, start, end))
+            cursor.execute(sql, parameters)
             return list(cursor.fetchall())
         finally:
             cursor.close()
@@ -118,6 +142,14 @@ class SqlLogSource:
     def event_rows(self, start: int, end: int) -> list[Sequence[Any]]:
         """Raw event rows with ``start <= seq < end``, by seq."""
         return self._page(self._events_sql, start, end)
+
+    def leaf_evidence(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Raw leaf columns checked against events, ``start <= seq < end``, by seq."""
+        return self._page(self._leaf_evidence_sql, start, end)
+
+    def directory(self) -> list[StoredEntry]:
+        """The organization's directory entries, raw (``last_seen`` as events store times)."""
+        return [StoredEntry(*row) for row in self._raw(self._directory_sql, (self.org_id,))]
 
 
 @contextmanager

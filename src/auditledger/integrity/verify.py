@@ -27,6 +27,7 @@ from typing import Any
 
 from auditledger.errors import InvalidInput
 from auditledger.integrity.checkpoint import SignedCheckpoint, open_checkpoint
+from auditledger.integrity.columns import COLUMN_FINDINGS, ColumnCheck, key_name_problem
 from auditledger.integrity.keys import VerifierKey
 from auditledger.integrity.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
 from auditledger.integrity.rowcanon import UNREADABLE, EventHash, RowCanonicalizer
@@ -302,6 +303,11 @@ def verify_log(
                     checkpoint=stored.tree_size,
                 )
             )
+        metadata = key_name_problem(stored.key_name, (key.name for key in opened.signed_by))
+        if metadata is not None:
+            report.findings.append(
+                Finding("checkpoint_row", f"{label}: {metadata}", checkpoint=stored.tree_size)
+            )
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, True))
 
     for saved in against:
@@ -313,14 +319,22 @@ def verify_log(
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, False))
 
     checker = _Pass(org_slug, size, set(claims) | {size}, purged)
+    columns = ColumnCheck()
     low, high = source.seq_span()
     low, high = min(low, 0), max(high, size)
     for start in range(low, high, page_size):
         end = min(start + page_size, high)
-        checker.page(start, end, source.leaves(start, end), source.event_rows(start, end))
+        rows = source.event_rows(start, end)
+        checker.page(start, end, source.leaves(start, end), rows)
+        columns.page(source.leaf_evidence(start, end), rows)
         if progress is not None:
             progress(end - low, high - low)
     report.events_checked, report.leaves_checked = checker.events, checker.leaves
+    columns.finish_directory(source.directory(), complete=columns.events == size)
+    # Where the record itself differs from its leaf, comparing other columns with it says
+    # nothing more: that seq is already reported.
+    untrusted = set(checker.found["altered"].seqs()) | set(checker.found["unreadable"].seqs())
+    report.findings.extend(_column_findings(columns, untrusted))
 
     for kind, message in SEQ_FINDINGS.items():
         if checker.found[kind].ranges:
@@ -331,6 +345,25 @@ def verify_log(
         )
     report.findings.extend(_root_findings(claims, checker, size))
     return report
+
+
+def _column_findings(columns: ColumnCheck, untrusted: set[int]) -> list[Finding]:
+    findings = []
+    for kind, message in COLUMN_FINDINGS.items():
+        seqs = SeqRanges()
+        for seq in columns.seqs(kind):
+            if seq not in untrusted:
+                seqs.add(seq)
+        if seqs.ranges:
+            findings.append(Finding(kind, message, seqs=seqs))
+    if columns.orphans:
+        findings.append(
+            Finding(
+                "directory_orphan",
+                "directory entries that no stored event names: " + ", ".join(columns.orphans[:20]),
+            )
+        )
+    return findings
 
 
 def _root_findings(claims: dict[int, list[_Claim]], checker: _Pass, size: int) -> list[Finding]:
