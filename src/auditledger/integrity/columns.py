@@ -32,8 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditledger.integrity.rowcanon import EVENT_COLUMNS, UNREADABLE, uuid_text
 from auditledger.integrity.canonical import TimestampText
+from auditledger.integrity.rowcanon import EVENT_COLUMNS, UNREADABLE, uuid_text
 
 # Event columns derived from the hashed ones; read after :data:`EVENT_COLUMNS`.
 DERIVED_EVENT_COLUMNS = ("model_id",)
@@ -64,9 +64,7 @@ _AT = {name: index for index, name in enumerate(VERIFIED_EVENT_COLUMNS)}
 _SEQ, _OCCURRED, _EVENT_ID = _AT["seq"], _AT["occurred_at"], _AT["event_id"]
 
 
-def expected_model_id(
-    subject_type: Any, subject_id: Any, parent_type: Any, parent_id: Any
-) -> Any:
+def expected_model_id(subject_type: Any, subject_id: Any, parent_type: Any, parent_id: Any) -> Any:
     """``events.model_id`` as ingestion derives it (``events.model.Subject.model_id``)."""
     if subject_type == "model":
         return subject_id

@@ -22,7 +22,7 @@ from auditledger.integrity.columns import (
 )
 from auditledger.store.database import Database
 from auditledger.store.log import read_head
-from auditledger.store.schema import checkpoints, directory
+from auditledger.store.schema import checkpoints
 
 # A stored leaf: (seq, leaf hash, the Merkle nodes its row holds). A plain tuple, because the
 # verifier touches millions of them.
