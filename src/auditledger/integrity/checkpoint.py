@@ -20,6 +20,7 @@ from auditledger.errors import InvalidInput, Problem
 from auditledger.integrity.keys import SigningKey, VerifierKey
 from auditledger.integrity.merkle import HASH_SIZE
 from auditledger.integrity.note import open_note, sign_note
+from auditledger.integrity.signed_time import time_line
 
 _SIZE = re.compile(r"0|[1-9][0-9]*")
 
@@ -95,9 +96,15 @@ def parse_body(text: str, field: str = "checkpoint") -> Checkpoint:
     return Checkpoint(origin, int(size), root_hash)
 
 
-def sign_checkpoint(checkpoint: Checkpoint, key: SigningKey) -> str:
-    """The signed note of ``checkpoint``."""
-    return sign_note(checkpoint.body(), [key])
+def sign_checkpoint(
+    checkpoint: Checkpoint, key: SigningKey, *, signed_at: datetime | None = None
+) -> str:
+    """The signed note of ``checkpoint``; with ``signed_at``, the note also states when it was
+    signed (an extension line, see :mod:`auditledger.integrity.signed_time`)."""
+    body = checkpoint.body()
+    if signed_at is not None:
+        body += time_line(signed_at)
+    return sign_note(body, [key])
 
 
 def open_checkpoint(

@@ -196,8 +196,9 @@ class CheckpointService:
                 _require_consistent(label, reference, size, root, fetch)
         if latest is not None and latest.tree_size == size:
             return latest, False
-        note = sign_checkpoint(Checkpoint(origin, size, root), key)
-        stored = StoredCheckpoint(org_id, size, root, note, key.name, self.clock.now())
+        now = self.clock.now()
+        note = sign_checkpoint(Checkpoint(origin, size, root), key, signed_at=now)
+        stored = StoredCheckpoint(org_id, size, root, note, key.name, now)
         if self.repo.insert_checkpoint(stored):
             return stored, True
         # Another process signed this size first; a size has one root, so it must agree.

@@ -17,7 +17,8 @@ record it derives from, so that no such value escapes ``verify``:
 - ``directory`` (the filter choices and names the pages offer, and what ``?project=`` and
   ``?model=`` accept) must be what the events say: one entry per project, actor, model and
   model version, with the time, name and parent of its latest event;
-- ``checkpoints.key_name`` must name a key that signed the stored note.
+- ``checkpoints.key_name`` must name a key that signed the stored note, and
+  ``checkpoints.created_at`` must be the time the note states (``integrity.signed_time``).
 
 Everything runs on the raw column values of the verifier's pages, in bulk, with no per-row
 objects. Findings name sequence numbers: the event's own, or for a directory entry the latest
@@ -33,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditledger.integrity.canonical import TimestampText
+from auditledger.integrity.checkpoint import SignedCheckpoint, StoredCheckpoint
 from auditledger.integrity.rowcanon import EVENT_COLUMNS, UNREADABLE, uuid_text
+from auditledger.integrity.signed_time import created_at_problem
 
 # Event columns derived from the hashed ones; read after :data:`EVENT_COLUMNS`.
 DERIVED_EVENT_COLUMNS = ("model_id",)
@@ -347,10 +350,21 @@ def _derived_ok(row: Sequence[Any]) -> bool:
     return not (source_ip is None and source_location is not None)
 
 
-def key_name_problem(key_name: str, signer_names: Iterable[str]) -> str | None:
-    """Why a checkpoint row's ``key_name`` is wrong, or None: it must name a signer of the
-    stored note (the checkpoint pages show it as who signed)."""
-    names = sorted(set(signer_names))
-    if key_name in names:
-        return None
-    return f"its key_name {key_name[:80]!r} is not a key that signed it ({', '.join(names)})"
+def checkpoint_metadata_problems(stored: StoredCheckpoint, opened: SignedCheckpoint) -> list[str]:
+    """What is wrong with a checkpoint row's metadata, given its note verified: ``key_name``
+    must name a key that signed the note, and ``created_at`` must be the time the note states
+    (pages and the API show both as who signed it, and when)."""
+    problems = []
+    names = sorted({key.name for key in opened.signed_by})
+    if stored.key_name not in names:
+        problems.append(
+            f"its key_name {stored.key_name[:80]!r} is not a key that signed it "
+            f"({', '.join(names)})"
+        )
+    try:
+        timing = created_at_problem(stored.note, stored.created_at)
+    except UNREADABLE:
+        timing = "its created_at is not a time"
+    if timing is not None:
+        problems.append(timing)
+    return problems

@@ -27,7 +27,11 @@ from typing import Any
 
 from auditledger.errors import InvalidInput
 from auditledger.integrity.checkpoint import SignedCheckpoint, open_checkpoint
-from auditledger.integrity.columns import COLUMN_FINDINGS, ColumnCheck, key_name_problem
+from auditledger.integrity.columns import (
+    COLUMN_FINDINGS,
+    ColumnCheck,
+    checkpoint_metadata_problems,
+)
 from auditledger.integrity.keys import VerifierKey
 from auditledger.integrity.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
 from auditledger.integrity.rowcanon import UNREADABLE, EventHash, RowCanonicalizer
@@ -303,8 +307,7 @@ def verify_log(
                     checkpoint=stored.tree_size,
                 )
             )
-        metadata = key_name_problem(stored.key_name, (key.name for key in opened.signed_by))
-        if metadata is not None:
+        for metadata in checkpoint_metadata_problems(stored, opened):
             report.findings.append(
                 Finding("checkpoint_row", f"{label}: {metadata}", checkpoint=stored.tree_size)
             )

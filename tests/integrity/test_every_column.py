@@ -1,0 +1,306 @@
+"""Every stored value of the log is evidence: editing any one of them fails ``verify``.
+
+The columns come from the database itself (reflection of the migrated schema), so a column
+added later is covered without touching this test; the only exceptions are listed below, each
+with the reason it is not evidence. For every column of every log table, on SQLite and on
+PostgreSQL, one value is changed with raw SQL past the append-only triggers (and past foreign
+keys), in a fresh copy of the same database, and ``verify`` of the organizations must fail,
+naming the row: its sequence number (or, for a checkpoint, its tree size).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, inspect, select
+
+from auditledger.clock import FrozenClock
+from auditledger.integrity.verify import VerifyReport
+from auditledger.services import Services, build_services
+from auditledger.settings import Settings
+from auditledger.store.engine import sqlite_path
+from auditledger.store.schema import organizations
+from tests.conftest import _admin_execute, _with_database
+from tests.helpers import FixedLocator, make_org, sample_event
+from tests.integrity.support import ingest, verify
+
+# Tables holding an organization's data that are not evidence of its log.
+NOT_LOG_TABLES = {
+    "memberships": "who may read the log (access control), not what it holds",
+    "credentials": "API credentials (access control), not what the log holds",
+    "purge_authorizations": "empty at rest: filled and emptied inside one purge transaction",
+    "purges": "retention's purge records: checked against their attested purge event by "
+    "retention.records (auditledger verify's purge_record findings), tests/retention",
+    "purge_attestations": "the purge events' canonical bytes: checked against the leaf hash "
+    "by retention.records (auditledger verify's purge_record findings), tests/retention",
+}
+
+# Columns of log tables that are not evidence.
+NOT_EVIDENCE_COLUMNS: dict[tuple[str, str], str] = {}
+
+SEQ_TABLES = {"events", "leaves"}
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One changed value, and the row it belongs to."""
+
+    table: str
+    column: str
+    org_id: int
+    seq: int | None  # the row's sequence number, where it has one
+    tree_size: int | None  # a checkpoint's
+    before: Any
+    after: Any
+
+
+def populate(services: Services) -> None:
+    """Two organizations; the first with events of every shape a column can take, and two
+    checkpoints."""
+    services.checkpoints.ensure_key()
+    first = make_org(services, "acme").org
+    second = make_org(services, "globex").org
+
+    def shapes() -> list[dict[str, Any]]:
+        bare = sample_event()
+        del bare["project"], bare["source"]
+        return [
+            sample_event(),
+            sample_event("model_version", "create"),
+            bare,
+            sample_event(timestamp="2026-11-25T11:00:00+00:00"),
+            sample_event("model_version", "approve", timestamp="2026-11-25T11:30:00+00:00"),
+        ]
+
+    ingest(services, first, shapes() + shapes())
+    services.checkpoints.checkpoint(first.id, first.slug)
+    ingest(services, first, shapes() + shapes())
+    services.checkpoints.checkpoint(first.id, first.slug)
+    ingest(services, second, [sample_event() for _ in range(3)])
+    for org in (first, second):
+        assert verify(services, org).ok
+
+
+def log_columns(url: str) -> list[tuple[str, str]]:
+    """(table, column) of every table that holds an organization's log, from the database."""
+    engine = create_engine(url)
+    try:
+        inspector = inspect(engine)
+        partitions: set[str] = set()
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                partitions = set(
+                    connection.exec_driver_sql(
+                        "SELECT relname FROM pg_class WHERE relispartition"
+                    ).scalars()
+                )
+        found = []
+        for table in sorted(inspector.get_table_names()):
+            columns = [c["name"] for c in inspector.get_columns(table)]
+            if table in partitions or "org_id" not in columns or table in NOT_LOG_TABLES:
+                continue
+            found.extend(
+                (table, column) for column in columns if (table, column) not in NOT_EVIDENCE_COLUMNS
+            )
+        return found
+    finally:
+        engine.dispose()
+
+
+def changed(value: Any) -> Any:
+    """A different value of the same kind as ``value`` (as the driver returns it)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1000
+    if isinstance(value, str):
+        if len(value) == 32 and all(c in "0123456789abcdef" for c in value):
+            return uuid.uuid4().hex
+        return value + "x"
+    if isinstance(value, uuid.UUID):
+        return uuid.uuid4()
+    if isinstance(value, datetime):
+        return value + timedelta(milliseconds=1)
+    if isinstance(value, bytes | memoryview):
+        data = bytearray(value)
+        if not data:
+            return b"\x00" * 32
+        data[0] ^= 0x01
+        return bytes(data)
+    raise AssertionError(f"no edit for a value of type {type(value).__name__}")
+
+
+class RawDatabase:
+    """The database as an attacker sees it: a driver connection, no triggers, no foreign keys."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        if self.sqlite:
+            connection = sqlite3.connect(sqlite_path(self.url))  # foreign keys off by default
+            try:
+                for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                ).fetchall():
+                    connection.execute(f'DROP TRIGGER "{name}"')
+                yield connection
+                connection.commit()
+            finally:
+                connection.close()
+        else:
+            with psycopg.connect(self.url.replace("postgresql+psycopg", "postgresql")) as conn:
+                # Replica mode: neither the append-only triggers nor foreign keys fire.
+                conn.execute("SET session_replication_role = replica")
+                yield conn
+
+    def mark(self) -> str:
+        return "?" if self.sqlite else "%s"
+
+
+def key_columns(url: str, table: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        inspector = inspect(engine)
+        primary = inspector.get_pk_constraint(table)["constrained_columns"]
+        return list(primary) or [c["name"] for c in inspector.get_columns(table)]
+    finally:
+        engine.dispose()
+
+
+def edit_one(url: str, table: str, column: str, orgs: list[int]) -> Edit:
+    """Change one value of ``table.column`` in the first organization's rows."""
+    raw = RawDatabase(url)
+    p = raw.mark()
+    keys = key_columns(url, table)
+    located = ["seq"] if table in SEQ_TABLES else ["tree_size"] if table == "checkpoints" else []
+    names = list(dict.fromkeys([*keys, column, *located]))
+    with raw.connect() as connection:
+        rows = connection.execute(
+            f"SELECT {', '.join(names)} FROM {table} WHERE org_id = {p} ORDER BY {', '.join(keys)}",
+            (orgs[0],),
+        ).fetchall()
+        assert rows, f"{table} has no rows to edit"
+        # A row where the column holds something, when one does (empty values edit too).
+        non_null = [r for r in rows if r[names.index(column)] not in (None, b"", "")]
+        row = dict(zip(names, (non_null or rows)[len(non_null or rows) // 2], strict=True))
+        before = row[column]
+        # Another organization's id when its keys allow, else one that does not exist.
+        candidates = (
+            [orgs[1], 9999]
+            if column == "org_id"
+            else [changed(before) if before is not None else "x"]
+        )
+        where = " AND ".join(f"{k} = {p}" for k in keys)
+        for after in candidates:
+            try:
+                connection.execute(
+                    f"UPDATE {table} SET {column} = {p} WHERE {where}",
+                    (after, *(row[k] for k in keys)),
+                )
+                break
+            except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
+                connection.rollback()
+                if not raw.sqlite:
+                    connection.execute("SET session_replication_role = replica")
+        else:
+            raise AssertionError(f"could not edit {table}.{column}")
+    checkpoint = row["tree_size"] if table == "checkpoints" else None
+    return Edit(table, column, orgs[0], row.get("seq"), checkpoint, before, after)
+
+
+def names_the_row(edit: Edit, reports: list[VerifyReport]) -> bool:
+    """Whether some report fails and points at the edited row."""
+    findings = [f for report in reports for f in report.findings]
+    if edit.seq is not None:
+        return any(f.seqs is not None and edit.seq in f.seqs.seqs() for f in findings)
+    if edit.tree_size is not None:
+        sizes = {edit.tree_size, edit.after if edit.column == "tree_size" else edit.tree_size}
+        return any(f.checkpoint in sizes for f in findings)
+    # A log head or a directory entry: the head finding, or the directory's (whose seq is the
+    # latest event naming the entry, see test_columns.py).
+    return bool(findings)
+
+
+@contextmanager
+def copy_of(
+    url: str, kind: str, tmp_path: Path, index: int, admin_url: str | None
+) -> Iterator[str]:
+    """A copy of the database at ``url``."""
+    if kind == "sqlite":
+        target = tmp_path / f"copy-{index}.db"
+        shutil.copyfile(sqlite_path(url), target)
+        yield f"sqlite:///{target}"
+        return
+    assert admin_url is not None
+    name = f"al_col_{uuid.uuid4().hex[:12]}"
+    _admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{url.rpartition("/")[2]}"')
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def verify_all(settings: Settings, url: str, clock: FrozenClock) -> list[VerifyReport]:
+    services = build_services(
+        replace(settings, database_url=url), clock=clock, locator=FixedLocator()
+    )
+    try:
+        with services.db.read() as connection:
+            slugs = connection.execute(select(organizations.c.slug)).scalars().all()
+        return [verify(services, services.tenancy.org(slug)) for slug in slugs]
+    finally:
+        services.stop()
+
+
+def test_every_stored_column_of_the_log_is_verified(
+    settings: Settings,
+    clock: FrozenClock,
+    engine_kind: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    services = build_services(settings, clock=clock, locator=FixedLocator())
+    services.start()
+    try:
+        populate(services)
+        with services.db.read() as connection:
+            orgs = sorted(connection.execute(select(organizations.c.id)).scalars())
+    finally:
+        services.stop()
+    admin_url = request.getfixturevalue("pg_admin_url") if engine_kind == "postgres" else None
+    targets = log_columns(settings.database_url)
+    # The tables this test is about are really there (the schema is read, not assumed).
+    assert {"events", "leaves", "checkpoints", "log_heads", "directory"} <= {t for t, _ in targets}
+    undetected = []
+    for index, (table, column) in enumerate(targets):
+        with copy_of(settings.database_url, engine_kind, tmp_path, index, admin_url) as url:
+            edit = edit_one(url, table, column, orgs)
+            if not names_the_row(edit, verify_all(settings, url, clock)):
+                undetected.append(f"{table}.{column} ({edit.before!r} -> {edit.after!r})")
+    assert not undetected, "edits verify did not catch: " + "; ".join(undetected)
+
+
+def test_exceptions_name_real_tables_and_columns(database_url: str) -> None:
+    # A stale exception would silently exempt a future column of the same name.
+    engine = create_engine(database_url)
+    try:
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        assert set(NOT_LOG_TABLES) <= tables
+        for table, column in NOT_EVIDENCE_COLUMNS:
+            assert column in {c["name"] for c in inspector.get_columns(table)}
+    finally:
+        engine.dispose()
