@@ -17,7 +17,7 @@ from pathlib import Path
 
 from auditledger.clock import FrozenClock
 from auditledger.demo.generate import generate
-from auditledger.errors import NotFound
+from auditledger.core.errors import NotFound
 from auditledger.ingest.validate import parse_event
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import verify_log

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditledger.catalog import CATEGORIES, PropertyKind, PropertySpec
-from auditledger.events.model import Location
+from auditledger.core.event import Location
 from auditledger.services import Services
 from auditledger.source.location import special_network
 from auditledger.tenancy.model import CredentialKind, Organization, Role

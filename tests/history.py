@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from auditledger.clock import FrozenClock
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.event import Event
 from auditledger.demo.generate import generate
-from auditledger.events.model import Event
 from auditledger.ingest.validate import parse_event
-from auditledger.integrity.canonical import format_timestamp
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings

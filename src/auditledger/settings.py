@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from auditledger.errors import InvalidInput, Problem
+from auditledger.core.errors import InvalidInput, Problem
 
 
 @dataclass(frozen=True)

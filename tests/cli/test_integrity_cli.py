@@ -10,7 +10,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.integrity.keys import parse_vkey
+from auditledger.core.keys import parse_vkey
 from auditledger.services import build_services
 from auditledger.settings import load_settings
 from tests.helpers import make_org

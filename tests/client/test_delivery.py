@@ -18,7 +18,7 @@ from auditledger.client.delivery import (
     Retry,
     retry_after_seconds,
 )
-from auditledger.errors import Problem
+from auditledger.core.errors import Problem
 from tests.client.conftest import Stub, unreachable
 
 

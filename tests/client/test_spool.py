@@ -10,7 +10,7 @@ import pytest
 from auditledger.client import SpoolFull, SpoolLocked
 from auditledger.client.build import WireEvent
 from auditledger.client.spool import Spool
-from auditledger.errors import Problem
+from auditledger.core.errors import Problem
 
 
 def event(org: str = "acme", size: int = 10) -> WireEvent:

@@ -13,7 +13,7 @@ from examples.platform.app import Settings, create_app, model_versions
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from auditledger.events.model import Location
+from auditledger.core.event import Location
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
 from tests.helpers import OrgAccess, make_org

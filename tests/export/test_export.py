@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from auditledger.core.cells import FORMULA_STARTS, header, neutralise
 from auditledger.events.render import event_json
-from auditledger.export.cells import FORMULA_STARTS, header, neutralise
 from auditledger.export.service import ExportFormat, ExportRun
 from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter, parse_filters
@@ -284,13 +284,13 @@ def test_events_arriving_during_an_export_are_not_in_it(
 
 
 def sample_actor() -> Any:
-    from auditledger.events.model import Actor
+    from auditledger.core.event import Actor
 
     return Actor("system", "test", f"test {uuid.uuid4().hex[:6]}")
 
 
 def test_raw_cells_equal_the_reference_cells(services: Services, acme: OrgAccess) -> None:
-    from auditledger.export.cells import RawCells, row_cells
+    from auditledger.core.cells import RawCells, row_cells
     from auditledger.query.search import iterate_rows, row_columns
 
     load(services, acme, hostile_events(300, random.Random(8)))

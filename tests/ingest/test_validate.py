@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from auditledger.catalog import CATEGORY_INDEX, PropertyKind
-from auditledger.errors import InvalidInput, MalformedRequest, TooLarge
+from auditledger.core.errors import InvalidInput, MalformedRequest, TooLarge
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event
 from tests.helpers import all_platform_types, sample_event

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from auditledger.core.canonical import TimestampText, event_leaf_hash
+from auditledger.core.columns import ColumnCheck, digests_of
+from auditledger.core.keys import VerifierKey
+from auditledger.core.merkle import Frontier
 from auditledger.ingest.validate import parse_event
-from auditledger.integrity.canonical import TimestampText, event_leaf_hash
-from auditledger.integrity.columns import ColumnCheck, digests_of
-from auditledger.integrity.keys import VerifierKey
-from auditledger.integrity.merkle import Frontier
 from auditledger.integrity.source import SqlLogSource, open_source
 from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
 from auditledger.services import Services

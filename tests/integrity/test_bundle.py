@@ -14,12 +14,12 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.errors import InvalidInput
-from auditledger.events.model import Actor
+from auditledger.core.errors import InvalidInput
+from auditledger.core.event import Actor
+from auditledger.core.keys import generate_key
 from auditledger.ingest.validate import parse_event
 from auditledger.integrity import bundle as bundle_module
 from auditledger.integrity.bundle_verify import BundleReport, verify_bundle
-from auditledger.integrity.keys import generate_key
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
 from tests.conftest import NOW

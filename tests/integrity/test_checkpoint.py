@@ -7,17 +7,17 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from auditledger.errors import InvalidInput
-from auditledger.integrity.checkpoint import (
+from auditledger.core.checkpoint import (
     Checkpoint,
     open_checkpoint,
     parse_body,
     sign_checkpoint,
     split_notes,
 )
-from auditledger.integrity.keys import SigningKey, parse_vkey
-from auditledger.integrity.merkle import EMPTY_ROOT
-from auditledger.integrity.note import open_note, parse_note, sign_note
+from auditledger.core.errors import InvalidInput
+from auditledger.core.keys import SigningKey, parse_vkey
+from auditledger.core.merkle import EMPTY_ROOT
+from auditledger.core.note import open_note, parse_note, sign_note
 from tests.integrity.test_keys import PETER_VKEY, peter
 
 # golang.org/x/mod/sumdb/note note_test.go (TestSign, TestOpen).

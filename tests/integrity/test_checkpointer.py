@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from auditledger.clock import FrozenClock
-from auditledger.errors import Inconsistent, Unavailable
-from auditledger.integrity.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from auditledger.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from auditledger.core.errors import Inconsistent, Unavailable
+from auditledger.core.merkle import consistency_proof, verify_consistency
 from auditledger.integrity.checkpointer import Checkpointer
-from auditledger.integrity.merkle import consistency_proof, verify_consistency
 from auditledger.services import Services, build_services
 from auditledger.settings import Settings
 from auditledger.store.log import fetch_nodes

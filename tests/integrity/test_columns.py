@@ -1,4 +1,4 @@
-"""The columns beside the hashed record are checked by ``verify`` (integrity.columns).
+"""The columns beside the hashed record are checked by ``verify`` (core.columns).
 
 Each attack below was possible before: the edit changed what a query, page, export or the
 idempotency check answers while ``auditledger verify`` still passed.
@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, text
 
+from auditledger.core.canonical import TimestampText
+from auditledger.core.checkpoint import Checkpoint, sign_checkpoint
+from auditledger.core.columns import digests_of, expected_model_id
+from auditledger.core.signed_time import signed_time_text
 from auditledger.ingest.digest import request_digest
 from auditledger.ingest.validate import parse_event
-from auditledger.integrity.canonical import TimestampText
-from auditledger.integrity.checkpoint import Checkpoint, sign_checkpoint
-from auditledger.integrity.columns import digests_of, expected_model_id
-from auditledger.integrity.signed_time import signed_time_text
 from auditledger.integrity.source import SqlLogSource
 from auditledger.services import Services
 from auditledger.store.schema import checkpoints
@@ -284,7 +284,7 @@ def test_the_digest_from_a_stored_row_is_the_ingest_digest(
 
 
 def test_model_id_rule_is_the_subjects() -> None:
-    from auditledger.events.model import Ref, Subject
+    from auditledger.core.event import Ref, Subject
 
     for subject in (
         Subject("model", "m-1"),

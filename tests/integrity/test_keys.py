@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from auditledger.errors import InvalidInput, Unavailable
+from auditledger.core.errors import InvalidInput, Unavailable
+from auditledger.core.keys import SigningKey, VerifierKey, check_key_name, parse_vkey
 from auditledger.integrity.keyfile import KeyFile
-from auditledger.integrity.keys import SigningKey, VerifierKey, check_key_name, parse_vkey
 
 # golang.org/x/mod/sumdb/note note_test.go: a published key pair.
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"

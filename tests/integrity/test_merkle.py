@@ -13,8 +13,8 @@ from functools import cache
 
 import pytest
 
-from auditledger.integrity.canonical import leaf_hash
-from auditledger.integrity.merkle import (
+from auditledger.core.canonical import leaf_hash
+from auditledger.core.merkle import (
     EMPTY_ROOT,
     Frontier,
     NodeId,

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditledger.events.model import Actor, Event, Location, Ref, Source, Subject
-from auditledger.integrity.canonical import canonical_bytes, event_leaf_hash
-from auditledger.integrity.rowcanon import EVENT_COLUMNS, RowCanonicalizer
+from auditledger.core.canonical import canonical_bytes, event_leaf_hash
+from auditledger.core.event import Actor, Event, Location, Ref, Source, Subject
+from auditledger.core.rowcanon import EVENT_COLUMNS, RowCanonicalizer
 from auditledger.integrity.source import open_source
 from auditledger.services import Services
 from auditledger.store.rows import event_to_row

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, insert, text
 
 from auditledger.clock import FrozenClock
-from auditledger.errors import Inconsistent
-from auditledger.integrity.checkpoint import Checkpoint, sign_checkpoint
-from auditledger.integrity.keys import SigningKey
+from auditledger.core.checkpoint import Checkpoint, sign_checkpoint
+from auditledger.core.errors import Inconsistent
+from auditledger.core.keys import SigningKey
 from auditledger.integrity.verify import SavedCheckpoint, VerifyReport
 from auditledger.services import Services, build_services
 from auditledger.settings import Settings

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, insert
 
-from auditledger.integrity.checkpoint import Checkpoint, sign_checkpoint
-from auditledger.integrity.keys import SigningKey
+from auditledger.core.checkpoint import Checkpoint, sign_checkpoint
+from auditledger.core.keys import SigningKey
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import SavedCheckpoint, SeqRanges, verify_log
 from auditledger.services import Services

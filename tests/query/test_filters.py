@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditledger.errors import InvalidInput
+from auditledger.core.errors import InvalidInput
 from auditledger.query.filters import parse_filters
 
 

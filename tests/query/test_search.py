@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from auditledger.core.errors import InvalidInput
+from auditledger.core.event import Event
 from auditledger.demo.generate import generate
-from auditledger.errors import InvalidInput
-from auditledger.events.model import Event
 from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import Cursor, check_known_values, iterate, page

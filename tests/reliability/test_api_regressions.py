@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.errors import InvalidInput
-from auditledger.events.model import Actor
+from auditledger.core.errors import InvalidInput
+from auditledger.core.event import Actor
 from auditledger.retention.policy import MAX_DAYS
 from auditledger.services import Services
 from auditledger.tenancy.model import Role

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from auditledger.clock import FrozenClock
-from auditledger.errors import Unauthenticated
+from auditledger.core.errors import Unauthenticated
 from auditledger.services import Services
 from auditledger.store.schema import credentials, metadata, sessions, users
 from auditledger.tenancy import tokens

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditledger.catalog import CATEGORY_INDEX, PropertyKind
-from auditledger.errors import AuditLedgerError, InvalidInput, MalformedRequest, TooLarge
+from auditledger.core.errors import AuditLedgerError, InvalidInput, MalformedRequest, TooLarge
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.query.filters import PARAMETERS, parse_filters

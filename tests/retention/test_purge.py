@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import text
 
 from auditledger.clock import FrozenClock
-from auditledger.errors import InvalidInput
-from auditledger.events.model import Actor
-from auditledger.ingest.validate import parse_event
-from auditledger.integrity.merkle import (
+from auditledger.core.errors import InvalidInput
+from auditledger.core.event import Actor
+from auditledger.core.merkle import (
     consistency_proof,
     inclusion_proof,
     root_hash,
     verify_consistency,
     verify_inclusion,
 )
+from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import iterate
 from auditledger.retention import purge as purge_module

@@ -10,7 +10,7 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from auditledger.events.model import Location
+from auditledger.core.event import Location
 from auditledger.ingest.validate import parse_event
 from auditledger.services import build_services
 from auditledger.settings import Settings

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from auditledger.errors import Conflict
-from auditledger.events.model import Location, Source
+from auditledger.core.canonical import event_leaf_hash
+from auditledger.core.errors import Conflict
+from auditledger.core.event import Location, Source
+from auditledger.core.merkle import EMPTY_ROOT, inclusion_proof, root_hash, verify_inclusion
 from auditledger.ingest.validate import parse_event
-from auditledger.integrity.canonical import event_leaf_hash
-from auditledger.integrity.merkle import EMPTY_ROOT, inclusion_proof, root_hash, verify_inclusion
 from auditledger.services import Services
 from auditledger.store.log import AppendRequest
 from auditledger.tenancy.model import Organization

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from auditledger.errors import Unauthenticated
+from auditledger.core.errors import Unauthenticated
 from auditledger.services import Services
 from auditledger.tenancy.cache import TTLCache
 from auditledger.tenancy.model import CredentialKind

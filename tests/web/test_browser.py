@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.event import Event
 from auditledger.demo.generate import generate
-from auditledger.events.model import Event
 from auditledger.ingest.validate import parse_event
-from auditledger.integrity.canonical import format_timestamp
 from auditledger.query.filters import parse_filters
 from auditledger.retention.policy import start_of_day
 from auditledger.services import build_services

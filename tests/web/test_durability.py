@@ -16,9 +16,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from auditledger.integrity.canonical import event_leaf_hash
-from auditledger.integrity.checkpoint import StoredCheckpoint, open_checkpoint
-from auditledger.integrity.merkle import consistency_proof, root_hash, verify_consistency
+from auditledger.core.canonical import event_leaf_hash
+from auditledger.core.checkpoint import StoredCheckpoint, open_checkpoint
+from auditledger.core.merkle import consistency_proof, root_hash, verify_consistency
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
 from auditledger.store.log import fetch_nodes

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.integrity.checkpoint import open_checkpoint
-from auditledger.integrity.keys import parse_vkey
-from auditledger.integrity.merkle import verify_consistency, verify_inclusion
+from auditledger.core.checkpoint import open_checkpoint
+from auditledger.core.keys import parse_vkey
+from auditledger.core.merkle import verify_consistency, verify_inclusion
 from auditledger.services import Services
 from auditledger.tenancy.model import Role
 from tests.helpers import OrgAccess, make_org

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.events.model import Event
+from auditledger.core.event import Event
 from auditledger.query.filters import parse_filters
 from tests.history import Tenant
 from tests.query.test_search import brute_force, random_filters

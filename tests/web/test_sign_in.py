@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from auditledger.clock import FrozenClock
+from auditledger.core.event import Event
 from auditledger.demo.load import ensure_demo
-from auditledger.events.model import Event
 from auditledger.services import Services
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
 from tests.history import PASSWORD, Tenant, make_tenant

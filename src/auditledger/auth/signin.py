@@ -15,8 +15,8 @@ import logging
 from dataclasses import dataclass
 
 from auditledger.auth.throttle import SignInThrottle, TooManyAttempts
-from auditledger.errors import Unauthenticated
-from auditledger.events.model import Actor, PropertyValue, Subject
+from auditledger.core.errors import Unauthenticated
+from auditledger.core.event import Actor, PropertyValue, Subject
 from auditledger.ingest.service import IngestService
 from auditledger.tenancy.model import Organization, User
 from auditledger.tenancy.service import NewSession, TenancyService

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from auditledger.clock import Clock
-from auditledger.errors import AuditLedgerError
+from auditledger.core.errors import AuditLedgerError
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from auditledger.core.event import EventDraft
 from auditledger.demo.generate import generate
-from auditledger.events.model import EventDraft
 from auditledger.ingest.validate import parse_event
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services

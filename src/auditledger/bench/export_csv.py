@@ -11,7 +11,7 @@ import time
 
 from auditledger.bench.env import BenchDatabase
 from auditledger.bench.model import Figure
-from auditledger.export.cells import header, row_cells
+from auditledger.core.cells import header, row_cells
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import iterate_rows
 from auditledger.services import Services

@@ -8,7 +8,7 @@ import json
 import resource
 import time
 
-from auditledger.events.model import Actor
+from auditledger.core.event import Actor
 from auditledger.export.service import ExportFormat, ExportRun
 from auditledger.query.filters import EventFilter
 from auditledger.services import build_services

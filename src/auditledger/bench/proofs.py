@@ -6,7 +6,7 @@ import random
 import time
 
 from auditledger.bench.model import Figure, percentile
-from auditledger.integrity.merkle import inclusion_proof, verify_inclusion
+from auditledger.core.merkle import inclusion_proof, verify_inclusion
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
 

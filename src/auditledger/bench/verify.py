@@ -9,7 +9,7 @@ import time
 from sqlalchemy import select
 
 from auditledger.bench.model import Figure
-from auditledger.integrity.rowcanon import EVENT_COLUMNS, RowCanonicalizer
+from auditledger.core.rowcanon import EVENT_COLUMNS, RowCanonicalizer
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import verify_log
 from auditledger.services import Services

@@ -17,10 +17,10 @@ from auditledger.cli.common import (
     open_services,
     settings_from,
 )
-from auditledger.errors import AuditLedgerError, InvalidInput
+from auditledger.core.checkpoint import split_notes
+from auditledger.core.errors import AuditLedgerError, InvalidInput
+from auditledger.core.keys import VerifierKey, parse_vkey
 from auditledger.integrity.bundle_verify import verify_bundle as verify_bundle_file
-from auditledger.integrity.checkpoint import split_notes
-from auditledger.integrity.keys import VerifierKey, parse_vkey
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import Finding, SavedCheckpoint, VerifyReport, verify_log
 from auditledger.retention.records import PurgedSeqs, purge_records

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from auditledger.cli.common import DatabaseOption, console, open_services, settings_from
-from auditledger.events.model import Actor
+from auditledger.core.event import Actor
 from auditledger.retention.purge import PurgeReport
 
 retention = typer.Typer(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from auditledger.errors import InvalidInput, TooLarge
+from auditledger.core.errors import InvalidInput, TooLarge
 
 from .aio import AsyncAuditClient
 from .asgi import SourceIPMiddleware, source_ip

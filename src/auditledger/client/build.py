@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from auditledger.clock import Clock
-from auditledger.errors import InvalidInput, Problem
+from auditledger.core.errors import InvalidInput, Problem
 from auditledger.ingest.validate import parse_event
 
 from .model import Actor, Ref

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx2 as httpx
 
 from auditledger import __version__
-from auditledger.errors import Problem
+from auditledger.core.errors import Problem
 
 from .model import Receipt
 

@@ -1,12 +1,12 @@
 """Errors the client raises. Local validation raises the server's own
-:class:`~auditledger.errors.InvalidInput` / :class:`~auditledger.errors.TooLarge` (one
+:class:`~auditledger.core.errors.InvalidInput` / :class:`~auditledger.core.errors.TooLarge` (one
 validator); these cover what only a client meets: a full spool, a rejection, a timeout."""
 
 from __future__ import annotations
 
 import uuid
 
-from auditledger.errors import AuditLedgerError, Problem
+from auditledger.core.errors import AuditLedgerError, Problem
 
 
 class ClientError(AuditLedgerError):

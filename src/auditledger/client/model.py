@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from auditledger.errors import Problem
+from auditledger.core.errors import Problem
 
 
 @dataclass(frozen=True)

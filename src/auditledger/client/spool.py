@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from auditledger.errors import Problem
+from auditledger.core.errors import Problem
 
 from .build import WireEvent
 from .errors import SpoolFull, SpoolLocked

@@ -25,8 +25,8 @@ class AuditClient(EventMethods[Receipt]):
     """Records audit events for a platform: validated at the call, spooled, shipped in order.
 
     Every event is validated against the catalog when it is recorded (an invalid one raises
-    :class:`~auditledger.errors.InvalidInput` right there), gets its id, and is committed to the
-    spool before the call returns. A background thread sends the spool in batches of up to
+    :class:`~auditledger.core.errors.InvalidInput` right there), gets its id, and is committed to
+    the spool before the call returns. A background thread sends the spool in batches of up to
     ``batch_size`` events, waiting at most ``linger`` seconds for a batch to fill, and removes
     events only once the service acknowledged them. Network errors, 429 and 503 are retried
     with exponential backoff and full jitter (never sooner than ``Retry-After``); events the

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from auditledger.integrity.canonical import format_timestamp
+from auditledger.core.canonical import format_timestamp
 
 
 @dataclass

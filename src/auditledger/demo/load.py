@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.errors import NotFound
 from auditledger.demo.generate import generate
-from auditledger.errors import NotFound
 from auditledger.events.wire import MAX_BATCH_EVENTS
 from auditledger.ingest.validate import parse_event
-from auditledger.integrity.canonical import format_timestamp
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services
 from auditledger.tenancy import tokens

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from auditledger.catalog import CATEGORY_INDEX
-from auditledger.events.model import Event, PropertyValue
-from auditledger.integrity.canonical import format_timestamp
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.event import Event, PropertyValue
 
 
 def event_json(

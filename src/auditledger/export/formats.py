@@ -8,8 +8,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from auditledger.core.cells import RawCells, header, row_cells
 from auditledger.events.render import event_json
-from auditledger.export.cells import RawCells, header, row_cells
 from auditledger.store.rows import row_to_event
 
 # Rows per yielded chunk: big enough to amortise the write, small enough to start at once.

@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from auditledger.events.model import Actor, Subject
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.event import Actor, Subject
 from auditledger.export.formats import csv_chunks, jsonl_chunks
 from auditledger.ingest.service import IngestService
 from auditledger.integrity.bundle import BundleSummary, write_bundle
-from auditledger.integrity.canonical import format_timestamp
 from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import iterate_rows, row_columns

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditledger.errors import MalformedRequest
+from auditledger.core.errors import MalformedRequest
 
 
 class _DuplicateKey(ValueError):

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from auditledger.catalog import CATEGORY_INDEX
 from auditledger.clock import Clock
-from auditledger.errors import Conflict, InvalidInput, Problem
-from auditledger.events.model import Actor, EventDraft, Location, PropertyValue, Ref, Subject
+from auditledger.core.errors import Conflict, InvalidInput, Problem
+from auditledger.core.event import Actor, EventDraft, Location, PropertyValue, Ref, Subject
 from auditledger.ingest.digest import request_digest
 from auditledger.ingest.validate import check_properties
 from auditledger.ingest.writer import GroupCommitWriter

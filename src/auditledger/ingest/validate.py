@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from auditledger.catalog import CATEGORY_INDEX, PropertyKind, PropertySpec, platform_categories
-from auditledger.errors import InvalidInput, MalformedRequest, Problem, TooLarge
-from auditledger.events.model import Actor, EventDraft, PropertyValue, Ref, Subject
+from auditledger.core.errors import InvalidInput, MalformedRequest, Problem, TooLarge
+from auditledger.core.event import Actor, EventDraft, PropertyValue, Ref, Subject
 from auditledger.events.wire import MAX_BATCH_EVENTS, EventIn, check_text
 
 MAX_EVENT_BYTES = 64 * 1024

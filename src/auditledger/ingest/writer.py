@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from auditledger.errors import Overloaded, Unavailable
+from auditledger.core.errors import Overloaded, Unavailable
 from auditledger.ops.metrics import Metrics
 from auditledger.store.log import AppendRequest, AppendResult, EventLog, Receipt
 

@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from auditledger.errors import InvalidInput, Problem
-from auditledger.export.cells import header, row_cells
-from auditledger.integrity.canonical import canonical_bytes, format_timestamp, leaf_hash
-from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.keys import SigningKey
-from auditledger.integrity.merkle import NodeId, inclusion_proof
-from auditledger.integrity.note import sign_note
+from auditledger.core.canonical import canonical_bytes, format_timestamp, leaf_hash
+from auditledger.core.cells import header, row_cells
+from auditledger.core.checkpoint import StoredCheckpoint
+from auditledger.core.errors import InvalidInput, Problem
+from auditledger.core.keys import SigningKey
+from auditledger.core.merkle import NodeId, inclusion_proof
+from auditledger.core.note import sign_note
 from auditledger.store.rows import row_to_event
 
 FORMAT = "auditledger-evidence-bundle"

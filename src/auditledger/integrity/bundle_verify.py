@@ -25,14 +25,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from auditledger.errors import InvalidInput
-from auditledger.export.cells import header, row_cells
+from auditledger.core.canonical import encode, leaf_hash
+from auditledger.core.cells import header, row_cells
+from auditledger.core.checkpoint import open_checkpoint
+from auditledger.core.errors import InvalidInput
+from auditledger.core.keys import VerifierKey
+from auditledger.core.merkle import verify_inclusion
+from auditledger.core.note import open_note
 from auditledger.integrity.bundle import FILES, FORMAT, SIGNATURE_TITLE
-from auditledger.integrity.canonical import encode, leaf_hash
-from auditledger.integrity.checkpoint import open_checkpoint
-from auditledger.integrity.keys import VerifierKey
-from auditledger.integrity.merkle import verify_inclusion
-from auditledger.integrity.note import open_note
 
 EXPECTED_FILES = {*FILES, "manifest.json", "manifest.sig", "README.txt"}
 

@@ -13,8 +13,7 @@ import threading
 from functools import partial
 
 from auditledger.clock import Clock
-from auditledger.errors import AuditLedgerError, Inconsistent, InvalidInput, Unavailable
-from auditledger.integrity.checkpoint import (
+from auditledger.core.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
     StoredCheckpoint,
@@ -22,15 +21,16 @@ from auditledger.integrity.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from auditledger.integrity.keyfile import KeyFile
-from auditledger.integrity.keys import SigningKey, VerifierKey
-from auditledger.integrity.merkle import (
+from auditledger.core.errors import AuditLedgerError, Inconsistent, InvalidInput, Unavailable
+from auditledger.core.keys import SigningKey, VerifierKey
+from auditledger.core.merkle import (
     EMPTY_ROOT,
     NodeFetcher,
     consistency_proof,
     root_hash,
     verify_consistency,
 )
+from auditledger.integrity.keyfile import KeyFile
 from auditledger.integrity.repository import IntegrityRepository
 from auditledger.integrity.witness import WitnessStore
 from auditledger.settings import SETTING_INDEX

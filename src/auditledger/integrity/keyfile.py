@@ -11,9 +11,9 @@ import os
 import threading
 from pathlib import Path
 
-from auditledger.errors import Unavailable
+from auditledger.core.errors import Unavailable
+from auditledger.core.keys import SigningKey, generate_key, read_key_file
 from auditledger.integrity.files import replace_file, write_new_file
-from auditledger.integrity.keys import SigningKey, generate_key, read_key_file
 from auditledger.settings import SETTING_INDEX
 
 _ENV = SETTING_INDEX["signing_key_file"].env

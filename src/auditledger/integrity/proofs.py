@@ -13,8 +13,8 @@ from functools import partial
 
 from sqlalchemy import Connection, select
 
-from auditledger.errors import InvalidInput, NotFound, Problem
-from auditledger.integrity.merkle import consistency_proof, inclusion_proof, root_hash
+from auditledger.core.errors import InvalidInput, NotFound, Problem
+from auditledger.core.merkle import consistency_proof, inclusion_proof, root_hash
 from auditledger.integrity.repository import IntegrityRepository
 from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes, read_head

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.keys import VerifierKey
+from auditledger.core.checkpoint import StoredCheckpoint
+from auditledger.core.keys import VerifierKey
 from auditledger.store.database import Database
 from auditledger.store.schema import checkpoints, leaves, log_heads, organizations, signing_keys
 

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, text
 
-from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.columns import (
+from auditledger.core.checkpoint import StoredCheckpoint
+from auditledger.core.columns import (
     LEAF_EVIDENCE_COLUMNS,
     VERIFIED_EVENT_COLUMNS,
     StoredEntry,

@@ -25,16 +25,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditledger.errors import InvalidInput
-from auditledger.integrity.checkpoint import SignedCheckpoint, open_checkpoint
-from auditledger.integrity.columns import (
+from auditledger.core.checkpoint import SignedCheckpoint, open_checkpoint
+from auditledger.core.columns import (
     COLUMN_FINDINGS,
     ColumnCheck,
     checkpoint_metadata_problems,
 )
-from auditledger.integrity.keys import VerifierKey
-from auditledger.integrity.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
-from auditledger.integrity.rowcanon import UNREADABLE, EventHash, RowCanonicalizer
+from auditledger.core.errors import InvalidInput
+from auditledger.core.keys import VerifierKey
+from auditledger.core.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
+from auditledger.core.rowcanon import UNREADABLE, EventHash, RowCanonicalizer
 from auditledger.integrity.source import LeafRow, LogSource
 
 PAGE = 10_000

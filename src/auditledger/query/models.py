@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from auditledger.errors import InvalidInput, NotFound, Problem
-from auditledger.events.model import Ref
+from auditledger.core.errors import InvalidInput, NotFound, Problem
+from auditledger.core.event import Ref
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import DirectoryEntry, directory_entries, directory_entry, page
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, literal, or_, select, tuple_
 
-from auditledger.errors import InvalidInput, Problem
-from auditledger.events.model import Event
+from auditledger.core.errors import InvalidInput, Problem
+from auditledger.core.event import Event
 from auditledger.query.filters import EventFilter
 from auditledger.store import partitions
 from auditledger.store.rows import row_to_event

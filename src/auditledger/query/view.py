@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, or_, select
 
-from auditledger.errors import InvalidInput, Problem
+from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import (
     MAX_PAGE,

@@ -34,11 +34,11 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.clock import Clock
-from auditledger.errors import InvalidInput, Problem
-from auditledger.events.model import Actor, EventDraft, Subject
-from auditledger.ingest.service import IngestService
-from auditledger.integrity.canonical import canonical_bytes, format_timestamp
+from auditledger.core.canonical import canonical_bytes, format_timestamp
+from auditledger.core.errors import InvalidInput, Problem
+from auditledger.core.event import Actor, EventDraft, Subject
 from auditledger.retention import policy
+from auditledger.retention.recorder import EventRecorder
 from auditledger.retention.records import Range, ranges_json, ranges_text
 from auditledger.store import partitions
 from auditledger.store.database import Database
@@ -99,7 +99,7 @@ class RetentionService:
         self,
         db: Database,
         tenancy: TenancyService,
-        ingest: IngestService,
+        ingest: EventRecorder,
         clock: Clock,
         *,
         default_days: int,

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from auditledger.integrity.canonical import leaf_hash
+from auditledger.core.canonical import leaf_hash
 from auditledger.store.schema import leaves, purge_attestations, purges
 
 Range = tuple[int, int]  # inclusive first and last sequence number

@@ -23,9 +23,9 @@ import psycopg
 from sqlalchemy import Connection, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from auditledger.errors import Conflict, Problem
-from auditledger.events.model import Event, EventDraft, Location
-from auditledger.integrity.merkle import (
+from auditledger.core.errors import Conflict, Problem
+from auditledger.core.event import Event, EventDraft, Location
+from auditledger.core.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     Frontier,
@@ -33,7 +33,7 @@ from auditledger.integrity.merkle import (
     completing_leaf,
     perfect_decomposition,
 )
-from auditledger.integrity.rowcanon import EVENT_COLUMNS, RowCanonicalizer
+from auditledger.core.rowcanon import EVENT_COLUMNS, RowCanonicalizer
 from auditledger.store import partitions
 from auditledger.store.database import Database, is_missing_partition
 from auditledger.store.rows import draft_row, row_to_event
@@ -221,7 +221,7 @@ def read_head(connection: Connection, org_id: int) -> LogHead:
 def fetch_nodes(
     connection: Connection, org_id: int, wanted: Iterable[NodeId]
 ) -> dict[NodeId, bytes]:
-    """Perfect-subtree hashes from their completing leaves' rows (see integrity.merkle)."""
+    """Perfect-subtree hashes from their completing leaves' rows (see core.merkle)."""
     by_seq: dict[int, list[NodeId]] = defaultdict(list)
     for node in set(wanted):
         by_seq[completing_leaf(node)].append(node)

@@ -152,7 +152,7 @@ leaves = Table(
     Column("seq", BigInteger, nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
-    # Hashes of the perfect subtrees this leaf completed, level 1 first (see integrity.merkle).
+    # Hashes of the perfect subtrees this leaf completed, level 1 first (see core.merkle).
     Column("nodes", LargeBinary, nullable=False),
     # SHA-256 of the event as the platform sent it: a re-send with the same id is a duplicate
     # when this matches and a conflict when it does not.

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from auditledger.errors import Conflict, InvalidInput, NotFound, Problem
-from auditledger.integrity.merkle import EMPTY_ROOT
+from auditledger.core.errors import Conflict, InvalidInput, NotFound, Problem
+from auditledger.core.merkle import EMPTY_ROOT
 from auditledger.store.database import Database
 from auditledger.store.schema import (
     credentials,

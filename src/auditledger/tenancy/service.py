@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auditledger.clock import Clock
-from auditledger.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
+from auditledger.core.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
 from auditledger.tenancy import tokens
 from auditledger.tenancy.cache import TTLCache
 from auditledger.tenancy.model import (

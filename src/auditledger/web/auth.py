@@ -16,7 +16,7 @@ import hmac
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import Forbidden, Unauthenticated
+from auditledger.core.errors import Forbidden, Unauthenticated
 from auditledger.tenancy.model import Organization, Principal
 from auditledger.web.context import services
 

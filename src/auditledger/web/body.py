@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from auditledger.errors import MalformedRequest, TooLarge
+from auditledger.core.errors import MalformedRequest, TooLarge
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditledger.auth.throttle import TooManyAttempts
-from auditledger.errors import (
+from auditledger.core.errors import (
     AppendOnly,
     AuditLedgerError,
     Conflict,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import InvalidInput, NotFound, Problem
+from auditledger.core.errors import InvalidInput, NotFound, Problem
 from auditledger.events.render import event_json
 from auditledger.query.choices import filter_choices
 from auditledger.query.filters import MULTI_VALUED, parse_filters

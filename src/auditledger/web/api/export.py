@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import Forbidden
+from auditledger.core.errors import Forbidden
 from auditledger.export.service import ExportFormat, export_filename
 from auditledger.query.filters import parse_filters
 from auditledger.query.search import check_known_values

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from auditledger.errors import AuditLedgerError
-from auditledger.events.model import EventDraft
+from auditledger.core.errors import AuditLedgerError
+from auditledger.core.event import EventDraft
 from auditledger.events.wire import BatchIn, EventIn
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event

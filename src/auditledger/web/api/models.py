@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from auditledger.integrity.canonical import format_timestamp
+from auditledger.core.canonical import format_timestamp
 from auditledger.query.models import ModelSummary, list_models, model_filter, model_summary
 from auditledger.query.search import DirectoryEntry
 from auditledger.query.view import read_view

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import Forbidden, NotFound
-from auditledger.integrity.canonical import format_timestamp
-from auditledger.integrity.checkpoint import StoredCheckpoint
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.checkpoint import StoredCheckpoint
+from auditledger.core.errors import Forbidden, NotFound
 from auditledger.integrity.proofs import ConsistencyProof, InclusionProof
 from auditledger.tenancy.model import Organization, Principal, Role
 from auditledger.tenancy.service import org_for_reading

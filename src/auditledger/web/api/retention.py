@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import Forbidden
-from auditledger.integrity.canonical import format_timestamp
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.errors import Forbidden
 from auditledger.retention import policy
 from auditledger.retention.records import purge_records
 from auditledger.tenancy.model import Organization, Principal, Role

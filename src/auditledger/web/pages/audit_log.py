@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Connection
 
-from auditledger.errors import InvalidInput, NotFound, Problem
+from auditledger.core.errors import InvalidInput, NotFound, Problem
 from auditledger.query.choices import filter_choices
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.models import models_in_project

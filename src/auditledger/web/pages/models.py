@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
-from auditledger.errors import InvalidInput
+from auditledger.core.errors import InvalidInput
 from auditledger.query.models import list_models, model_filter, model_summary
 from auditledger.query.view import read_view
 from auditledger.web.pages.filter_form import model_form

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import quote
 
-from auditledger.events.model import Event
+from auditledger.core.event import Event
 from auditledger.events.render import category_label, describe_properties, type_label
 from auditledger.web.pages.zone import local
 

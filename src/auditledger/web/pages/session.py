@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import Forbidden, Unauthenticated
+from auditledger.core.errors import Forbidden, Unauthenticated
 from auditledger.settings import Settings
 from auditledger.source.client_ip import Network, client_ip, parse_networks
 from auditledger.tenancy.model import Organization, Principal, Role, User

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from auditledger.auth.signin import SignInService
 from auditledger.auth.throttle import TooManyAttempts
-from auditledger.errors import Forbidden, MalformedRequest, TooLarge, Unauthenticated
+from auditledger.core.errors import Forbidden, MalformedRequest, TooLarge, Unauthenticated
 from auditledger.web.auth import SESSION_COOKIE
 from auditledger.web.body import read_limited
 from auditledger.web.context import services

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from auditledger.errors import InvalidInput, Problem
-from auditledger.integrity.keys import SigningKey, VerifierKey
-from auditledger.integrity.merkle import HASH_SIZE
-from auditledger.integrity.note import open_note, sign_note
-from auditledger.integrity.signed_time import time_line
+from auditledger.core.errors import InvalidInput, Problem
+from auditledger.core.keys import SigningKey, VerifierKey
+from auditledger.core.merkle import HASH_SIZE
+from auditledger.core.note import open_note, sign_note
+from auditledger.core.signed_time import time_line
 
 _SIZE = re.compile(r"0|[1-9][0-9]*")
 
@@ -100,7 +100,7 @@ def sign_checkpoint(
     checkpoint: Checkpoint, key: SigningKey, *, signed_at: datetime | None = None
 ) -> str:
     """The signed note of ``checkpoint``; with ``signed_at``, the note also states when it was
-    signed (an extension line, see :mod:`auditledger.integrity.signed_time`)."""
+    signed (an extension line, see :mod:`auditledger.core.signed_time`)."""
     body = checkpoint.body()
     if signed_at is not None:
         body += time_line(signed_at)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
-from auditledger.integrity.canonical import node_hash
+from auditledger.core.canonical import node_hash
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()

@@ -1,6 +1,6 @@
 """The stored values beside the hashed record, checked against it.
 
-The leaf hash covers an event's canonical bytes, which :mod:`auditledger.integrity.rowcanon`
+The leaf hash covers an event's canonical bytes, which :mod:`auditledger.core.rowcanon`
 rebuilds from the ``events`` columns. Other stored values are trusted by queries, pages,
 exports and ingestion without being part of those bytes; each is checked here against the
 record it derives from, so that no such value escapes ``verify``:
@@ -18,7 +18,7 @@ record it derives from, so that no such value escapes ``verify``:
   ``?model=`` accept) must be what the events say: one entry per project, actor, model and
   model version, with the time, name and parent of its latest event;
 - ``checkpoints.key_name`` must name a key that signed the stored note, and
-  ``checkpoints.created_at`` must be the time the note states (``integrity.signed_time``).
+  ``checkpoints.created_at`` must be the time the note states (``core.signed_time``).
 
 Everything runs on the raw column values of the verifier's pages, in bulk, with no per-row
 objects. Findings name sequence numbers: the event's own, or for a directory entry the latest
@@ -33,10 +33,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditledger.integrity.canonical import TimestampText
-from auditledger.integrity.checkpoint import SignedCheckpoint, StoredCheckpoint
-from auditledger.integrity.rowcanon import EVENT_COLUMNS, UNREADABLE, uuid_text
-from auditledger.integrity.signed_time import created_at_problem
+from auditledger.core.canonical import TimestampText
+from auditledger.core.checkpoint import SignedCheckpoint, StoredCheckpoint
+from auditledger.core.rowcanon import EVENT_COLUMNS, UNREADABLE, uuid_text
+from auditledger.core.signed_time import created_at_problem
 
 # Event columns derived from the hashed ones; read after :data:`EVENT_COLUMNS`.
 DERIVED_EVENT_COLUMNS = ("model_id",)
@@ -68,7 +68,7 @@ _SEQ, _OCCURRED, _EVENT_ID = _AT["seq"], _AT["occurred_at"], _AT["event_id"]
 
 
 def expected_model_id(subject_type: Any, subject_id: Any, parent_type: Any, parent_id: Any) -> Any:
-    """``events.model_id`` as ingestion derives it (``events.model.Subject.model_id``)."""
+    """``events.model_id`` as ingestion derives it (``core.event.Subject.model_id``)."""
     if subject_type == "model":
         return subject_id
     if parent_type == "model" and parent_id is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from auditledger.integrity.canonical import format_timestamp
+from auditledger.core.canonical import format_timestamp
 
 PREFIX = "time "
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from auditledger.integrity.canonical import CANONICAL_VERSION, TimestampText
+from auditledger.core.canonical import CANONICAL_VERSION, TimestampText
 
 # (seq, leaf hash of the stored event, or None when its row cannot be re-encoded)
 EventHash = tuple[int, bytes | None]
@@ -106,7 +106,7 @@ class RowCanonicalizer:
             actor_name,
             source_ip,
             source_location,
-            *_derived,  # columns derived from these (integrity.columns checks them)
+            *_derived,  # columns derived from these (core.columns checks them)
         ) = row
         identifier = uuid_text(event_id)
         parent = (

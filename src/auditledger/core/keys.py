@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from auditledger.errors import InvalidInput, Problem
+from auditledger.core.errors import InvalidInput, Problem
 
 ED25519 = 0x01  # the signed-note signature type byte for Ed25519
 KEY_ID_SIZE = 4

@@ -17,8 +17,8 @@ import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from auditledger.errors import InvalidInput, Problem
-from auditledger.integrity.keys import KEY_ID_SIZE, SigningKey, VerifierKey, check_key_name
+from auditledger.core.errors import InvalidInput, Problem
+from auditledger.core.keys import KEY_ID_SIZE, SigningKey, VerifierKey, check_key_name
 
 EM_DASH = "\u2014"
 SIGNATURE_PREFIX = EM_DASH + " "
