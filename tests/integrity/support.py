@@ -89,12 +89,12 @@ def rewrite_event(services: Services, org: Organization, seq: int, **changes: An
     directory entry and the head to match: what an attacker who knows the format would do to
     hide the change from every check but the signed checkpoints."""
     with tampering(services) as connection:
-        before = SqlLogSource(connection, org.id).event_rows(seq, seq + 1)[0]
+        before = SqlLogSource(connection, org.id, services.db).event_rows(seq, seq + 1)[0]
         connection.execute(
             update(events).where(events.c.org_id == org.id, events.c.seq == seq).values(**changes)
         )
-        _rewrite_digest(connection, org, seq, before)
-        _rewrite_directory(connection, org)
+        _rewrite_digest(services, connection, org, seq, before)
+        _rewrite_directory(services, connection, org)
         rows = connection.execute(
             select(events).where(events.c.org_id == org.id).order_by(events.c.seq)
         ).all()
@@ -112,13 +112,15 @@ def rewrite_event(services: Services, org: Organization, seq: int, **changes: An
         )
 
 
-def _rewrite_digest(connection: Connection, org: Organization, seq: int, before: Any) -> None:
+def _rewrite_digest(
+    services: Services, connection: Connection, org: Organization, seq: int, before: Any
+) -> None:
     """Give the leaf at ``seq`` the digest of its changed event (same timestamp rule)."""
     stored = connection.execute(
         select(leaves.c.request_digest).where(leaves.c.org_id == org.id, leaves.c.seq == seq)
     ).scalar_one()
     variant = digests_of(before, TimestampText()).index(stored)
-    after = SqlLogSource(connection, org.id).event_rows(seq, seq + 1)[0]
+    after = SqlLogSource(connection, org.id, services.db).event_rows(seq, seq + 1)[0]
     connection.execute(
         update(leaves)
         .where(leaves.c.org_id == org.id, leaves.c.seq == seq)
@@ -126,10 +128,10 @@ def _rewrite_digest(connection: Connection, org: Organization, seq: int, before:
     )
 
 
-def _rewrite_directory(connection: Connection, org: Organization) -> None:
+def _rewrite_directory(services: Services, connection: Connection, org: Organization) -> None:
     """Replace the organization's directory with the one its stored events imply."""
     replay = ColumnCheck()
-    source = SqlLogSource(connection, org.id)
+    source = SqlLogSource(connection, org.id, services.db)
     _, end = source.seq_span()
     replay.page([], source.event_rows(0, end))
     connection.execute(delete(directory).where(directory.c.org_id == org.id))

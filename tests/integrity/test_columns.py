@@ -278,7 +278,7 @@ def test_the_digest_from_a_stored_row_is_the_ingest_digest(
     draft = parse_event(sent, received_at=services.clock.now())
     ingest(services, access.org, [sent])
     with services.db.read() as connection:
-        row = SqlLogSource(connection, access.org.id).event_rows(0, 1)[0]
+        row = SqlLogSource(connection, access.org.id, services.db).event_rows(0, 1)[0]
     with_time, without_time = digests_of(row, TimestampText())
     assert request_digest(draft) == (with_time if supplied else without_time)
 

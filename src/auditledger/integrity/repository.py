@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.core.keys import VerifierKey
@@ -57,12 +56,7 @@ class IntegrityRepository:
         self.db = db
 
     def _insert_ignore(self, connection: Connection, table: Any, row: dict[str, Any]) -> bool:
-        # INSERT ... ON CONFLICT DO NOTHING on either engine; True if the row was inserted.
-        # RETURNING says so reliably (psycopg reports no row count for this statement).
-        dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
-        key = next(iter(table.primary_key.columns))
-        statement = dialect_insert(table).values(**row).on_conflict_do_nothing().returning(key)
-        return connection.execute(statement).first() is not None
+        return self.db.insert_ignore(connection, table, row)
 
     # -- signing keys ------------------------------------------------------------------------
 

@@ -65,16 +65,16 @@ class LogSource(Protocol):
 
 _EVENTS_SQL = (
     f"SELECT {', '.join(VERIFIED_EVENT_COLUMNS)} FROM events "  # fixed column names, no input
-    "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
+    "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
 _LEAF_EVIDENCE_SQL = (
     f"SELECT {', '.join(LEAF_EVIDENCE_COLUMNS)} FROM leaves "  # fixed column names, no input
-    "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
+    "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
-_DIRECTORY_SQL = "SELECT kind, ref_id, name, parent_id, last_seen FROM directory WHERE org_id = {p}"
+_DIRECTORY_SQL = "SELECT kind, ref_id, name, parent_id, last_seen FROM directory WHERE org_id = ?"
 _LEAVES_SQL = (
     "SELECT seq, leaf_hash, nodes FROM leaves "
-    "WHERE org_id = {p} AND seq >= {p} AND seq < {p} ORDER BY seq"
+    "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
 _SPAN_SQL = text(
     "SELECT min(lo), max(hi) FROM ("
@@ -87,27 +87,18 @@ _SPAN_SQL = text(
 class SqlLogSource:
     """:class:`LogSource` over one read transaction of the database."""
 
-    def __init__(self, connection: Connection, org_id: int) -> None:
+    def __init__(self, connection: Connection, org_id: int, db: Database) -> None:
         self.connection = connection
         self.org_id = org_id
-        # Pages are read through the driver's own cursor: SQLAlchemy's row objects cost more
-        # than the verification itself. Both drivers take positional parameters.
-        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        self._events_sql = _EVENTS_SQL.format(p=marker)
-        self._leaves_sql = _LEAVES_SQL.format(p=marker)
-        self._leaf_evidence_sql = _LEAF_EVIDENCE_SQL.format(p=marker)
-        self._directory_sql = _DIRECTORY_SQL.format(p=marker)
+        # Pages are read through the driver's own cursor (Database.raw_rows): SQLAlchemy's row
+        # objects cost more than the verification itself.
+        self.db = db
 
     def _page(self, sql: str, start: int, end: int) -> list[Any]:
         return self._raw(sql, (self.org_id, start, end))
 
     def _raw(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
-        cursor = self.connection.connection.cursor()
-        try:
-            cursor.execute(sql, parameters)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        return self.db.raw_rows(self.connection, sql, parameters)
 
     def head(self) -> tuple[int, bytes]:
         """The log head: (tree size, root hash)."""
@@ -137,23 +128,23 @@ class SqlLogSource:
 
     def leaves(self, start: int, end: int) -> list[LeafRow]:
         """Leaves with ``start <= seq < end``, in order."""
-        return self._page(self._leaves_sql, start, end)
+        return self._page(_LEAVES_SQL, start, end)
 
     def event_rows(self, start: int, end: int) -> list[Sequence[Any]]:
         """Raw event rows with ``start <= seq < end``, by seq."""
-        return self._page(self._events_sql, start, end)
+        return self._page(_EVENTS_SQL, start, end)
 
     def leaf_evidence(self, start: int, end: int) -> list[Sequence[Any]]:
         """Raw leaf columns checked against events, ``start <= seq < end``, by seq."""
-        return self._page(self._leaf_evidence_sql, start, end)
+        return self._page(_LEAF_EVIDENCE_SQL, start, end)
 
     def directory(self) -> list[StoredEntry]:
         """The organization's directory entries, raw (``last_seen`` as events store times)."""
-        return [StoredEntry(*row) for row in self._raw(self._directory_sql, (self.org_id,))]
+        return [StoredEntry(*row) for row in self._raw(_DIRECTORY_SQL, (self.org_id,))]
 
 
 @contextmanager
 def open_source(db: Database, org_id: int) -> Iterator[SqlLogSource]:
     """The organization's stored log, read in one consistent snapshot."""
     with db.read() as connection:
-        yield SqlLogSource(connection, org_id)
+        yield SqlLogSource(connection, org_id, db)

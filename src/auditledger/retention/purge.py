@@ -20,12 +20,11 @@ lock file beside the SQLite database; a purge that finds the lock taken does not
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -42,7 +41,6 @@ from auditledger.retention.recorder import EventRecorder
 from auditledger.retention.records import Range, ranges_json, ranges_text
 from auditledger.store import partitions
 from auditledger.store.database import Database
-from auditledger.store.engine import sqlite_path
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import (
     events,
@@ -208,34 +206,9 @@ class RetentionService:
                 )
         return PurgeReport(now, False, plans)
 
-    @contextmanager
-    def _exclusive(self) -> Iterator[bool]:
-        if self.db.is_postgres:
-            with self.db.engines.writer.connect() as connection:
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                got = connection.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}
-                ).scalar()
-                try:
-                    yield bool(got)
-                finally:
-                    if got:
-                        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
-            return
-        path = sqlite_path(self.db.url)
-        if path is None:
-            yield True
-            return
-        with open(f"{path}.purge-lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _exclusive(self) -> AbstractContextManager[bool]:
+        # One purge at a time across every process of the deployment.
+        return self.db.try_exclusive("purge", _LOCK_KEY)
 
     def _plan(self, org: Organization, now: datetime) -> OrgPurge:
         days = self.days(org)

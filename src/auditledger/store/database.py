@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table
+from sqlalchemy import Connection, Select, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.store import migrate, partitions
-from auditledger.store.engine import DEFAULT_BUSY_TIMEOUT_MS, Engines, create_engines
+from auditledger.store.engine import DEFAULT_BUSY_TIMEOUT_MS, Engines, create_engines, sqlite_path
 
 
 class Database:
@@ -74,6 +75,60 @@ class Database:
         """Lock the selected rows until commit (PostgreSQL). SQLite's writer already holds
         the database's only write lock from ``BEGIN IMMEDIATE``."""
         return query.with_for_update() if self.is_postgres else query
+
+    def insert_ignore(self, connection: Connection, table: Table, row: dict[str, Any]) -> bool:
+        """``INSERT ... ON CONFLICT DO NOTHING`` on either engine; True if the row was inserted.
+
+        RETURNING says so reliably (psycopg reports no row count for this statement).
+        """
+        dialect_insert = postgresql.insert if self.is_postgres else sqlite.insert
+        key = next(iter(table.primary_key.columns))
+        statement = dialect_insert(table).values(**row).on_conflict_do_nothing().returning(key)
+        return connection.execute(statement).first() is not None
+
+    def raw_rows(self, connection: Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Rows of ``sql`` (positional ``?`` markers) through the driver's own cursor: plain
+        tuples, for the few readers of millions of rows that SQLAlchemy's rows would slow."""
+        if connection.dialect.paramstyle != "qmark":
+            sql = sql.replace("?", "%s")
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, tuple(parameters))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def try_exclusive(self, name: str, key: int) -> Iterator[bool]:
+        """Hold a lock shared by every process of the deployment while the block runs; yields
+        False (at once, without waiting) if another process holds it. PostgreSQL: the advisory
+        lock ``key``; SQLite: a file lock beside the database file, ``<file>.<name>-lock``."""
+        if self.is_postgres:
+            with self.engines.writer.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                got = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": key}
+                ).scalar()
+                try:
+                    yield bool(got)
+                finally:
+                    if got:
+                        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            return
+        path = sqlite_path(self.url)
+        if path is None:
+            yield True
+            return
+        with open(f"{path}.{name}-lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def upsert(
         self,
