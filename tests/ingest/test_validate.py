@@ -13,7 +13,7 @@ import pytest
 from auditledger.catalog import CATEGORY_INDEX, PropertyKind
 from auditledger.core.errors import InvalidInput, MalformedRequest, TooLarge
 from auditledger.ingest.jsonbody import parse_json
-from auditledger.ingest.validate import parse_batch, parse_event
+from auditledger.ingest.validate import MAX_EXPANSION, _encoded_size, parse_batch, parse_event
 from tests.helpers import all_platform_types, sample_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -286,3 +286,27 @@ class TestJsonBody:
     def test_garbage_is_refused(self, body: bytes) -> None:
         with pytest.raises(MalformedRequest):
             parse_json(body)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1e15, 9e15, 1e16, 1e22, 5e-324, 1e400, -1e15]}',
+        '{"a": "\\u00e9\\u2028\\ud800\\n\\/", "b": [true, false, null, -0, 10]}',
+        '{ "a" : [ 1 , 2 ] ,\n\t"b" : { "c" : "d" } }',
+        '{"a": [' + ",".join(["1e15"] * 500) + "]}",
+    ],
+)
+def test_the_re_encoding_never_outgrows_its_source_by_more_than_the_bound(text: str) -> None:
+    # parse_event skips measuring an event whose source text is MAX_EXPANSION times below the
+    # limit: that is only sound if no JSON text re-encodes to more than MAX_EXPANSION times
+    # its own length.
+    source = text.encode()
+    assert _encoded_size(parse_json(source)) <= MAX_EXPANSION * len(source)
+
+
+def test_a_large_source_is_still_measured() -> None:
+    event = sample_event("model", "rename", properties={"old_name": "x" * 70_000, "new_name": "y"})
+    source = len(json.dumps(event).encode())
+    with pytest.raises(TooLarge, match="64 KiB"):
+        parse_event(event, received_at=NOW, source_bytes=source)

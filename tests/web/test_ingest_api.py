@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from auditledger.services import Services
 from auditledger.tenancy.model import CredentialKind
+from auditledger.web.api.ingest import OFF_LOOP_BYTES
 from tests.helpers import OrgAccess, all_platform_types, make_org, sample_event
 
 
@@ -260,3 +261,26 @@ def test_openapi_document_describes_the_event(client: TestClient) -> None:
     assert "EventIn" in spec["components"]["schemas"]
     body = spec["paths"]["/api/v1/orgs/{org}/events"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("EventIn")
+
+
+def test_a_large_batch_is_validated_off_the_event_loop_with_the_same_answers(
+    client: TestClient, acme: OrgAccess, services: Services
+) -> None:
+    padding = "p" * 1000
+    events = [
+        sample_event("model", "rename", properties={"old_name": padding, "new_name": "n"})
+        for _ in range(400)
+    ]
+    body = json.dumps({"events": events}).encode()
+    assert len(body) > OFF_LOOP_BYTES
+    bad = json.loads(body)
+    bad["events"][7]["category"] = "nope"
+    refused = post(client, acme, None, raw=json.dumps(bad).encode(), path="events/batch")
+    assert refused.status_code == 422
+    assert "events[7].category" in [p["field"] for p in refused.json()["error"]["problems"]]
+    duplicate_key = body[:-1] + b', "events": []}'
+    assert post(client, acme, None, raw=duplicate_key, path="events/batch").status_code == 400
+    assert stored(services, acme) == 0
+    accepted = post(client, acme, None, raw=body, path="events/batch")
+    assert accepted.status_code == 201
+    assert stored(services, acme) == 400

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from urllib.parse import urlsplit
 
+from auditledger.bench.cpu import process_cpu_seconds
 from auditledger.bench.model import percentile
 
 TEMPLATE = json.dumps(
@@ -82,7 +83,7 @@ class _Connection:
 
 
 async def _run(
-    url: str, token: str, clients: int, seconds: float, warmup: float
+    url: str, token: str, clients: int, seconds: float, warmup: float, server_pid: int | None
 ) -> dict[str, object]:
     parsed = urlsplit(url)
     host, port, path = parsed.hostname or "127.0.0.1", parsed.port or 80, parsed.path
@@ -112,9 +113,21 @@ async def _run(
         finally:
             connection.close()
 
-    await asyncio.gather(*(worker() for _ in range(clients)))
+    server_cpu: list[float] = []
+
+    async def cpu_meter() -> None:
+        # The server's CPU over the measured window only (warm-up excluded).
+        if server_pid is None:
+            return
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        before = process_cpu_seconds(server_pid)
+        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+        server_cpu.append(process_cpu_seconds(server_pid) - before)
+
+    await asyncio.gather(cpu_meter(), *(worker() for _ in range(clients)))
     ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
     return {
+        "cpu_ms": server_cpu[0] * 1000 / ok if server_cpu and ok else float("nan"),
         "requests": sum(statuses.values()),
         "ok": ok,
         "statuses": {str(k): v for k, v in statuses.items()},
@@ -132,8 +145,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--server-pid", type=int, default=None, help="report its CPU per 2xx")
     args = parser.parse_args()
-    result = asyncio.run(_run(args.url, args.token, args.clients, args.seconds, args.warmup))
+    result = asyncio.run(
+        _run(args.url, args.token, args.clients, args.seconds, args.warmup, args.server_pid)
+    )
     print(json.dumps(result))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -60,7 +61,19 @@ def _count_rejection(request: Request, error: AuditLedgerError) -> None:
     services(request).metrics.events_rejected.labels(reason=error.code).inc()
 
 
-Parse = Callable[[Any, datetime, Callable[[], uuid.UUID]], list[EventDraft]]
+# (decoded body, its length in bytes, received at, id source) -> drafts
+Parse = Callable[[Any, int, datetime, Callable[[], uuid.UUID]], list[EventDraft]]
+
+# Bodies larger than this are decoded and validated in a worker thread, so that a few large
+# batches do not hold up every other request (health checks included) on the event loop; a
+# small body costs less to parse than a hand-off to a thread.
+OFF_LOOP_BYTES = 256 * 1024
+
+
+def _decode(
+    raw: bytes, parse: Parse, received_at: datetime, new_id: Callable[[], uuid.UUID]
+) -> list[EventDraft]:
+    return parse(parse_json(raw), len(raw), received_at, new_id)
 
 
 async def _ingest(
@@ -73,8 +86,11 @@ async def _ingest(
         organization = await _writable_org(request, org, principal)
         require_json(request)
         received_at = svc.clock.now()
-        body = parse_json(await read_limited(request))
-        drafts = parse(body, received_at, svc.ingest.new_id)
+        raw = await read_limited(request)
+        if len(raw) > OFF_LOOP_BYTES:
+            drafts = await asyncio.to_thread(_decode, raw, parse, received_at, svc.ingest.new_id)
+        else:
+            drafts = _decode(raw, parse, received_at, svc.ingest.new_id)
         return organization, await svc.ingest.ingest(organization, drafts, received_at)
     except AuditLedgerError as exc:
         _count_rejection(request, exc)
@@ -103,8 +119,10 @@ async def record_event(
 ) -> JSONResponse:
     """Validate and durably commit one event. A 2xx means it is committed."""
 
-    def one(body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]) -> list[EventDraft]:
-        return [parse_event(body, received_at=received_at, new_id=new_id)]
+    def one(
+        body: Any, size: int, received_at: datetime, new_id: Callable[[], uuid.UUID]
+    ) -> list[EventDraft]:
+        return [parse_event(body, received_at=received_at, new_id=new_id, source_bytes=size)]
 
     organization, (receipt,) = await _ingest(request, org, principal, one)
     return JSONResponse(
@@ -131,9 +149,9 @@ async def record_batch(
     """Validate every event, then commit all of them or none."""
 
     def batch(
-        body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]
+        body: Any, size: int, received_at: datetime, new_id: Callable[[], uuid.UUID]
     ) -> list[EventDraft]:
-        return parse_batch(body, received_at=received_at, new_id=new_id)
+        return parse_batch(body, received_at=received_at, new_id=new_id, source_bytes=size)
 
     organization, receipts = await _ingest(request, org, principal, batch)
     return JSONResponse(
