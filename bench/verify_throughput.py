@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from auditledger.clock import FrozenClock
-from auditledger.demo.generate import generate
 from auditledger.core.errors import NotFound
+from auditledger.demo.generate import generate
 from auditledger.ingest.validate import parse_event
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import verify_log

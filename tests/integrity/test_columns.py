@@ -22,8 +22,8 @@ from auditledger.ingest.validate import parse_event
 from auditledger.integrity.source import SqlLogSource
 from auditledger.services import Services
 from auditledger.store.schema import checkpoints
-from tests.helpers import OrgAccess, make_org, sample_event
-from tests.integrity.support import ingest, tampering, verify
+from tests.support.helpers import OrgAccess, make_org, sample_event
+from tests.support.integrity import ingest, tampering, verify
 
 API = "/api/v1/orgs/acme"
 

@@ -30,9 +30,9 @@ from auditledger.services import Services, build_services
 from auditledger.settings import Settings
 from auditledger.store.engine import sqlite_path
 from auditledger.store.schema import organizations
-from tests.conftest import _admin_execute, _with_database
-from tests.helpers import FixedLocator, make_org, sample_event
-from tests.integrity.support import ingest, verify
+from tests.support.databases import admin_execute, with_database
+from tests.support.helpers import FixedLocator, make_org, sample_event
+from tests.support.integrity import ingest, verify
 
 # Tables holding an organization's data that are not evidence of its log.
 NOT_LOG_TABLES = {
@@ -246,11 +246,11 @@ def copy_of(
         return
     assert admin_url is not None
     name = f"al_col_{uuid.uuid4().hex[:12]}"
-    _admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{url.rpartition("/")[2]}"')
+    admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{url.rpartition("/")[2]}"')
     try:
-        yield _with_database(admin_url, name)
+        yield with_database(admin_url, name)
     finally:
-        _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def verify_all(settings: Settings, url: str, clock: FrozenClock) -> list[VerifyReport]:
