@@ -23,9 +23,9 @@ PIPED_WIDTH = 200
 def _console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     columns = os.environ.get("COLUMNS", "")
-    if stream.isatty():
-        width = None
-    else:
+    # A terminal sizes itself; a pipe gets COLUMNS, or a width that does not cut tables.
+    width: int | None = None
+    if not stream.isatty():
         width = int(columns) if columns.isdigit() else PIPED_WIDTH
     return Console(stderr=stderr, width=width)
 
