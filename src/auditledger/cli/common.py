@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from auditledger.core.errors import AuditLedgerError
+from auditledger.errors import AuditLedgerError
 from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings, load_settings
 
@@ -23,11 +23,8 @@ PIPED_WIDTH = 200
 def _console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     columns = os.environ.get("COLUMNS", "")
-    # A terminal sizes itself; a pipe gets COLUMNS, or a width that does not cut tables.
-    width: int | None = None
-    if not stream.isatty():
-        width = int(columns) if columns.isdigit() else PIPED_WIDTH
-    return Console(stderr=stderr, width=width)
+    piped = int(columns) if columns.isdigit() else PIPED_WIDTH
+    return Console(stderr=stderr, width=None if stream.isatty() else piped)
 
 
 console = _console()
