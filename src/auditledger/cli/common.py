@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from auditledger.errors import AuditLedgerError
+from auditledger.core.errors import AuditLedgerError
 from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings, load_settings
 
