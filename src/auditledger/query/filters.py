@@ -78,6 +78,9 @@ class EventFilter:
             shown = [names.get((kind, v), v) for v in values]
             return f"{kind.replace('_', ' ')} = " + " or ".join(shown)
 
+        # Categories and types are named as the form and the table name them (the catalog's
+        # labels), projects, models and actors by their current display names.
+        names = {**_catalog_names(self), **names}
         for kind, values in (
             ("project", self.projects),
             ("model", self.models),
@@ -89,7 +92,7 @@ class EventFilter:
             if values:
                 parts.append(label(kind, values))
         if self.types:
-            parts.append("type = " + " or ".join(f"{c}.{t}" for c, t in self.types))
+            parts.append(label("type", [f"{c}.{t}" for c, t in self.types]))
         raw = dict(self.raw)
         if self.since or self.until:
             start = raw.get("from") or (self.since.isoformat() if self.since else "the beginning")
@@ -97,6 +100,20 @@ class EventFilter:
             zone = raw.get("tz")
             parts.append(f"{start} to {end}" + (f" ({zone})" if zone and zone != "UTC" else ""))
         return ", ".join(parts) if parts else "all events"
+
+
+def _catalog_names(flt: EventFilter) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for key in flt.categories:
+        spec = CATEGORY_INDEX.get(key)
+        if spec is not None:
+            found[("category", key)] = spec.label
+    for category, type_ in flt.types:
+        spec = CATEGORY_INDEX.get(category)
+        type_spec = spec.type(type_) if spec else None
+        if spec is not None and type_spec is not None:
+            found[("type", f"{category}.{type_}")] = f"{spec.label}: {type_spec.label}"
+    return found
 
 
 def _zone(name: str | None) -> ZoneInfo | None:

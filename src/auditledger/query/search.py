@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -345,7 +346,19 @@ def directory_entries(
         query = query.where(directory.c.parent_id == parent_id)
     rows = connection.execute(query)
     entries = [DirectoryEntry(r.kind, r.ref_id, r.name, r.parent_id, r.last_seen) for r in rows]
-    return sorted(entries, key=lambda e: (e.label.lower(), e.id))
+    return sorted(entries, key=lambda e: (natural_key(e.label), e.id))
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, str | int], ...]:
+    """A sort key that orders numbers inside names by value: "v8" before "v10"."""
+    return tuple(
+        (1, int(part)) if part.isdigit() else (0, part.lower())
+        for part in _DIGITS.split(text)
+        if part
+    )
 
 
 def directory_entry(

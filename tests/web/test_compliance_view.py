@@ -1,0 +1,254 @@
+"""The audit log as a compliance officer reads it (issue 17): one actor per person, current
+names with earlier ones kept, natural version order, readable summaries and values, error
+pages that keep the header, and an export named after what it holds."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from auditledger.events.model import Actor, Event, Ref, Subject
+from auditledger.events.render import describe_properties
+from auditledger.query.filters import parse_filters
+from auditledger.services import Services
+from tests import conftest as base
+from tests.history import Tenant, make_tenant
+from tests.web.pages import browser, csrf_token, signed_in
+
+
+@pytest.fixture
+def acme(services: Services) -> Tenant:
+    """A small organization (two days of history) with an admin and a member."""
+    return make_tenant(services, "acme", days=2, seed=7, scale=0.3)
+
+
+def send(services: Services, tenant: Tenant, events: list[dict[str, Any]]) -> None:
+    """Ingest wire-format events through the API, as the platform would."""
+    with browser(services) as client:
+        for event in events:
+            response = client.post(
+                f"/api/v1/orgs/{tenant.slug}/events",
+                json=event,
+                headers=tenant.access.headers(tenant.access.ingest),
+            )
+            assert response.status_code == 201, response.text
+
+
+def model_event(
+    type_: str,
+    subject: dict[str, Any],
+    at: datetime,
+    properties: dict[str, Any] | None = None,
+    category: str = "model",
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "timestamp": at.isoformat(),
+        "category": category,
+        "type": type_,
+        "subject": subject,
+        "properties": properties or {},
+        "project": {"id": "prj-ledger", "name": "ledger"},
+        "actor": {"type": "user", "id": "u-ada", "name": "Ada Okafor"},
+    }
+
+
+def options(page: str, select_id: str) -> list[tuple[str, str]]:
+    """(value, label) of each option of one select, in page order."""
+    found = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', page, re.S)
+    assert found, f"no select {select_id}"
+    return [
+        (html.unescape(v), html.unescape(label))
+        for v, label in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', found[1])
+        if v
+    ]
+
+
+def test_one_person_is_one_actor_in_sign_ins_exports_and_filters(
+    services: Services, acme: Tenant
+) -> None:
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        page = client.get("/orgs/acme/audit-log")
+        assert client.get("/api/v1/orgs/acme/export.csv").status_code == 200
+        client.post("/sign-out", data={"csrf_token": csrf_token(page.text)})
+    size = services.log.head(acme.org.id).tree_size
+    own = [
+        e for e in services.log.events(acme.org.id, acme.slug, 0, size) if e.category == "audit_log"
+    ]
+    assert [e.type for e in own] == ["sign_in", "export", "sign_out"]
+    assert {e.actor.id for e in own} == {acme.admin.actor_id}
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        actors = options(client.get("/orgs/acme/audit-log").text, "f-actor")
+    names = [label for _, label in actors]
+    assert names.count(acme.admin.display_name) == 1
+    assert len(names) == len(set(names))
+
+
+def test_a_renamed_model_is_listed_headed_and_filtered_by_its_current_name(
+    services: Services, acme: Tenant
+) -> None:
+    t0 = base.NOW - timedelta(hours=3)
+    model = {"id": "mdl-ledger", "name": "before-ledger"}
+    version = {
+        "id": "mdl-ledger-v1",
+        "name": "before-ledger v1",
+        "parent": {"id": "mdl-ledger", "name": "before-ledger"},
+    }
+    send(
+        services,
+        acme,
+        [
+            model_event("create", model, t0, {"model_name": "before-ledger"}),
+            model_event("create", version, t0 + timedelta(minutes=1), category="model_version"),
+            model_event(
+                "rename",
+                model,
+                t0 + timedelta(minutes=2),
+                {"old_name": "before-ledger", "new_name": "middle-ledger"},
+            ),
+            model_event(
+                "rename",
+                {**model, "name": "middle-ledger"},
+                t0 + timedelta(minutes=3),
+                {"old_name": "middle-ledger", "new_name": "after-ledger"},
+            ),
+        ],
+    )
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        listing = client.get("/orgs/acme/models").text
+        page = client.get("/orgs/acme/models/mdl-ledger").text
+        view = client.get("/orgs/acme/audit-log", params={"model": "mdl-ledger"}).text
+        api = client.get("/api/v1/orgs/acme/models/mdl-ledger").json()
+    assert "after-ledger" in listing
+    assert "before-ledger" not in listing
+    assert "<h1>after-ledger</h1>" in page
+    assert re.search(r"Earlier names</dt><dd>.*before-ledger.*middle-ledger", page)
+    assert ("mdl-ledger", "after-ledger") in options(view, "f-model")
+    assert "model = after-ledger" in view
+    assert api["name"] == "after-ledger"
+    assert api["earlier_names"] == ["before-ledger", "middle-ledger"]
+    # Inside each event the name stays what it was when the event happened.
+    assert "before-ledger v1" in view
+    assert "before-ledger -&gt; middle-ledger" in view
+
+
+def test_model_versions_are_ordered_by_number(services: Services, acme: Tenant) -> None:
+    t0 = base.NOW - timedelta(hours=2)
+    parent = {"id": "mdl-counting", "name": "counting"}
+    order = [3, 10, 1, 9, 2, 11, 8]
+    send(
+        services,
+        acme,
+        [
+            model_event(
+                "create",
+                {"id": f"mdl-counting-v{n}", "name": f"counting v{n}", "parent": parent},
+                t0 + timedelta(minutes=i),
+                category="model_version",
+            )
+            for i, n in enumerate(order)
+        ],
+    )
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        page = client.get("/orgs/acme/models/mdl-counting").text
+        view = client.get("/orgs/acme/audit-log", params={"model": "mdl-counting"}).text
+    expected = [f"counting v{n}" for n in sorted(order)]
+    assert [label for _, label in options(page, "f-version")] == expected
+    assert [label for _, label in options(view, "f-version")] == expected
+
+
+def test_the_filter_summary_names_categories_types_and_actors_as_people_read_them(
+    services: Services, acme: Tenant
+) -> None:
+    actor = acme.events[0].actor
+    params = {"category": "model", "type": "model.rename", "actor": actor.id}
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        page = client.get("/orgs/acme/audit-log", params=params).text
+    summary = re.search(r"class=\"filter-description\">(.*?)</span>", page, re.S)
+    text = html.unescape(summary[1]) if summary else html.unescape(page)
+    assert "category = Model" in text
+    assert "type = Model: Rename" in text
+    assert f"actor = {actor.name}" in text
+    assert "model.rename" not in text
+    assert "category = model" not in text
+
+
+def test_an_export_is_named_after_its_model_or_project(services: Services, acme: Tenant) -> None:
+    model_id = next(e.subject.model_id for e in acme.events if e.subject.model_id)
+    project_id = next(e.project.id for e in acme.events if e.project)
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        by_model = client.get("/api/v1/orgs/acme/export.csv", params={"model": model_id})
+        by_project = client.get(
+            "/api/v1/orgs/acme/export.csv", params={"project": project_id, "from": "2026-11-01"}
+        )
+        everything = client.get("/api/v1/orgs/acme/export.csv")
+    assert f"auditledger-acme-model-{model_id}-all.csv" in by_model.headers["content-disposition"]
+    assert (
+        f"auditledger-acme-project-{project_id}-2026-11-01-to-now.csv"
+        in by_project.headers["content-disposition"]
+    )
+    assert "auditledger-acme-all.csv" in everything.headers["content-disposition"]
+
+
+def test_a_signed_in_persons_404_page_keeps_the_header(services: Services, acme: Tenant) -> None:
+    with browser(services) as client:
+        signed_in(client, acme.member.username)
+        missing_model = client.get("/orgs/acme/models/mdl-nope")
+        missing_page = client.get("/no/such/page")
+        other_org = client.get("/orgs/globex/audit-log")
+    for response in (missing_model, missing_page, other_org):
+        assert response.status_code == 404
+        assert acme.member.display_name in response.text
+        assert 'action="/sign-out"' in response.text
+    assert 'href="/orgs/acme/models"' in missing_model.text  # the organization's tabs
+    assert "/orgs/globex/models" not in other_org.text
+    with browser(services) as anonymous:
+        assert 'action="/sign-out"' not in anonymous.get("/no/such/page").text
+
+
+def _own(type_: str, properties: dict[str, Any]) -> Event:
+    return Event(
+        org="acme",
+        seq=0,
+        event_id=uuid.uuid4(),
+        occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
+        received_at=datetime(2026, 11, 1, tzinfo=UTC),
+        category="audit_log",
+        type=type_,
+        subject=Subject("audit_log", "acme", "acme"),
+        properties=properties,
+        project=Ref("p", "p"),
+        actor=Actor("system", "retention", "auditledger retention"),
+        source=None,
+    )
+
+
+def test_property_values_read_as_words_and_dates() -> None:
+    purge = describe_properties(
+        _own("purge", {"count": 3, "cutoff": "2026-06-04T00:00:00.000000Z", "days": 180})
+    )
+    refused = describe_properties(
+        _own("sign_in_failure", {"reason": "bad_credentials", "username": "x"})
+    )
+    assert "Cutoff: 2026-06-04 00:00 UTC" in purge
+    assert "T00:00:00" not in purge
+    assert "Reason: Wrong username or password" in refused
+    assert "bad_credentials" not in refused
+    with_seconds = describe_properties(_own("purge", {"cutoff": "2026-06-04T10:11:12.000000Z"}))
+    assert "2026-06-04 10:11:12 UTC" in with_seconds
+
+
+def test_the_filter_description_is_built_from_the_parsed_filter() -> None:
+    flt = parse_filters([("category", "audit_log"), ("type", "sign_in")])
+    assert flt.describe() == "category = Audit log, type = Audit log: Sign in"
