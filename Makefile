@@ -1,7 +1,10 @@
 # Two commands do everything: `make run` and `make test`. Both create the virtual environment.
+# The probe is quiet: a pyenv shim for an interpreter that is not installed answers
+# `command -v` and then prints "command not found" when run, so its stderr goes nowhere.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-	&& echo $$p && break; done)
+	command -v $$p >/dev/null 2>&1 \
+	&& $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+	&& echo $$p && break; done 2>/dev/null)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -22,7 +25,7 @@ venv: $(STAMP)
 ## Start the service on SQLite with a demo organization; prints the URL and sign-in details.
 run: venv
 	@mkdir -p $(DEMO_DIR)
-	AUDITLEDGER_SIGNING_KEY_FILE=$(DEMO_DIR)/signing.key \
+	AUDITLEDGER_SIGNING_KEY_FILE=$(DEMO_DIR)/signing.key AUDITLEDGER_LOG_FORMAT=$${AUDITLEDGER_LOG_FORMAT:-console} \
 	$(BIN)/auditledger serve --demo --database-url sqlite:///$(DEMO_DIR)/auditledger.db
 
 ## Lint, type-check and run the whole test suite.

@@ -3,8 +3,10 @@ countries, and the printed accounts can sign in."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +111,31 @@ def test_the_demo_tells_a_coherent_story(scale: float) -> None:
     assert sum(1 for e in events if (e["category"], e["type"]) == ("model", "rename")) >= 3
     approvals = [e["subject"]["id"] for e in events if e["type"] in ("approve", "reject")]
     assert len(approvals) == len(set(approvals)), "a version was decided twice"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+def test_demo_credentials_stay_the_same_across_restarts_of_the_same_data(
+    services: Services, tmp_path: Path
+) -> None:
+    class Quiet:
+        def print(self, *objects: object) -> None:
+            pass
+
+    stored = tmp_path / "demo-credentials.json"
+    first = ensure_demo(services, Quiet(), credentials_file=stored)
+    assert stored.stat().st_mode & 0o077 == 0  # the owner's alone
+    again = ensure_demo(services, Quiet(), credentials_file=stored)
+    assert again.accounts == first.accounts
+    assert again.ingest_token == first.ingest_token
+    assert services.tenancy.authenticate_token(first.ingest_token).kind == "ingest"
+    username, password, _ = first.accounts[0]
+    assert services.tenancy.sign_in(username, password).user.username == username
+    assert any("export TOKEN=" + first.ingest_token in line for line in again.lines())
+    # A token that no longer works (revoked by hand) is replaced, and the file follows.
+    services.tenancy.revoke_credential(
+        next(c.public_id for c in services.tenancy.repo.list_credentials() if c.revoked_at is None)
+    )
+    replaced = ensure_demo(services, Quiet(), credentials_file=stored)
+    assert replaced.ingest_token != first.ingest_token
+    assert json.loads(stored.read_text())["ingest_token"] == replaced.ingest_token

@@ -71,16 +71,15 @@ class EventFilter:
 
         ``names`` maps (kind, id) to a display name, e.g. ("project", "prj-1") -> "fraud".
         """
-        names = names or {}
+        # Categories and types are named as the form and the table name them (the catalog's
+        # labels), projects, models and actors by their current display names.
+        known = {**_catalog_names(self), **(names or {})}
         parts = []
 
         def label(kind: str, values: Sequence[str]) -> str:
-            shown = [names.get((kind, v), v) for v in values]
+            shown = [known.get((kind, v), v) for v in values]
             return f"{kind.replace('_', ' ')} = " + " or ".join(shown)
 
-        # Categories and types are named as the form and the table name them (the catalog's
-        # labels), projects, models and actors by their current display names.
-        names = {**_catalog_names(self), **names}
         for kind, values in (
             ("project", self.projects),
             ("model", self.models),
