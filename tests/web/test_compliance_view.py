@@ -252,3 +252,66 @@ def test_property_values_read_as_words_and_dates() -> None:
 def test_the_filter_description_is_built_from_the_parsed_filter() -> None:
     flt = parse_filters([("category", "audit_log"), ("type", "sign_in")])
     assert flt.describe() == "category = Audit log, type = Audit log: Sign in"
+
+
+def test_every_row_links_to_its_event_page_with_record_and_proof(
+    services: Services, acme: Tenant
+) -> None:
+    services.checkpoints.ensure_key()
+    services.checkpoints.checkpoint(acme.org.id, acme.slug)
+    event = next(e for e in reversed(acme.events) if e.source is not None)
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        listing = client.get("/orgs/acme/audit-log").text
+        page = client.get(f"/orgs/acme/events/{event.event_id}")
+        proof = client.get(
+            "/api/v1/orgs/acme/proofs/inclusion", params={"event_id": str(event.event_id)}
+        ).json()
+    assert f'href="/orgs/acme/events/{event.event_id}"' in listing
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert f'data-leaf-hash="{proof["leaf_hash"]}"' in text
+    assert f'data-proof="{" ".join(proof["proof"])}"' in text
+    assert f'data-tree-size="{proof["tree_size"]}"' in text
+    assert event.source is not None
+    assert event.source.ip in text  # administrators see the source and the canonical bytes
+    assert '"v":1' in text
+    assert "auditledger verify-bundle" in text  # what to do without JavaScript
+    assert '<script src="/static/verify-event.js' in page.text
+
+
+def test_a_member_s_event_page_holds_no_source(services: Services, acme: Tenant) -> None:
+    services.checkpoints.ensure_key()
+    services.checkpoints.checkpoint(acme.org.id, acme.slug)
+    with_source = [e for e in acme.events if e.source is not None][-20:]
+    with browser(services) as client:
+        signed_in(client, acme.member.username)
+        pages = [client.get(f"/orgs/acme/events/{e.event_id}") for e in with_source]
+    for event, page in zip(with_source, pages, strict=True):
+        assert page.status_code == 200
+        assert event.source is not None
+        assert event.source.ip not in page.text
+        assert 'data-canonical=""' in page.text
+        assert "Source" not in re.sub(r"<[^>]+>", " ", page.text).split("Integrity")[0]
+
+
+def test_an_event_page_for_an_unknown_or_foreign_event_is_a_404(
+    services: Services, acme: Tenant
+) -> None:
+    with browser(services) as client:
+        signed_in(client, acme.member.username)
+        unknown = client.get(f"/orgs/acme/events/{uuid.uuid4()}")
+        garbage = client.get("/orgs/acme/events/not-a-uuid")
+        foreign = client.get(f"/orgs/globex/events/{acme.events[0].event_id}")
+    assert unknown.status_code == garbage.status_code == foreign.status_code == 404
+
+
+def test_an_event_newer_than_the_latest_checkpoint_says_so(
+    services: Services, acme: Tenant
+) -> None:
+    # No checkpoint was signed in this test: nothing proves the event yet.
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        page = client.get(f"/orgs/acme/events/{acme.events[-1].event_id}").text
+    assert "not yet covered by a signed checkpoint" in page
+    assert "data-tree-size" not in page
