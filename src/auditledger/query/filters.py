@@ -14,7 +14,9 @@ Date range semantics (inclusive at both ends):
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,7 +26,7 @@ from auditledger.catalog import CATEGORY_INDEX
 from auditledger.errors import InvalidInput, Problem
 
 # Query-string names, in the order the description lists them.
-MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject")
+MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject", "ip")
 PARAMETERS = ("from", "to", "tz", *MULTI_VALUED)
 MAX_VALUES = 50
 
@@ -43,6 +45,9 @@ class EventFilter:
     types: tuple[tuple[str, str], ...] = ()
     actors: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
+    # Source addresses: an exact address, or a prefix ending in "*" ("193.166.3.*"). Only
+    # readers who may see sources may use it (the query refuses it otherwise).
+    sources: tuple[str, ...] = ()
     # What the user typed, kept for links and descriptions ("from" may have been a date).
     raw: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -59,6 +64,7 @@ class EventFilter:
                 self.types,
                 self.actors,
                 self.subjects,
+                self.sources,
             )
         )
 
@@ -87,6 +93,7 @@ class EventFilter:
             ("category", self.categories),
             ("actor", self.actors),
             ("subject", self.subjects),
+            ("ip", self.sources),
         ):
             if values:
                 parts.append(label(kind, values))
@@ -176,6 +183,29 @@ def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, s
     return tuple(dict.fromkeys(pairs))
 
 
+_PREFIX = re.compile(r"^[0-9a-fA-F.:]{1,45}\*$")
+
+
+def _source(value: str, problems: list[Problem]) -> str:
+    """An address in its stored (standard) form, or a prefix ``193.166.*``."""
+    if value.endswith("*"):
+        if _PREFIX.match(value):
+            return value.lower()
+    else:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    problems.append(
+        Problem(
+            "ip",
+            f"{value[:60]!r} is not an IP address (193.166.3.7, 2001:db8::1) or a prefix "
+            "ending in * (193.166.3.*)",
+        )
+    )
+    return value
+
+
 def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
     """Parse query-string items into a filter, or raise :class:`InvalidInput` naming each
     problem. Blank values are ignored (an empty form field means "any")."""
@@ -231,6 +261,7 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
                 )
             )
     types = _types(values.get("type", []), problems)
+    sources = tuple(dict.fromkeys(_source(v, problems) for v in values.get("ip", [])))
     if problems:
         raise InvalidInput("the filters are not valid", problems)
     return EventFilter(
@@ -243,5 +274,6 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
         types=types,
         actors=tuple(dict.fromkeys(values.get("actor", []))),
         subjects=tuple(dict.fromkeys(values.get("subject", []))),
+        sources=sources,
         raw=tuple(raw),
     )

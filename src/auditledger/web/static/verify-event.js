@@ -134,8 +134,10 @@
   }
 
   function parseVkey(vkey) {
-    var parts = vkey.split("+");
-    if (parts.length !== 3) { throw fail("the key is not <name>+<id>+<key>"); }
+    // The base64 key may itself hold "+": split at the first two only.
+    var first = vkey.indexOf("+"), second = vkey.indexOf("+", first + 1);
+    if (first < 1 || second < 0) { throw fail("the key is not <name>+<id>+<key>"); }
+    var parts = [vkey.slice(0, first), vkey.slice(first + 1, second), vkey.slice(second + 1)];
     var raw = base64ToBytes(parts[2], "the key");
     if (raw.length !== 33 || raw[0] !== 1) { throw fail("the key is not an Ed25519 key"); }
     return { name: parts[0], id: parts[1], publicKey: raw.slice(1) };
