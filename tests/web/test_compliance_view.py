@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -315,3 +315,108 @@ def test_an_event_newer_than_the_latest_checkpoint_says_so(
         page = client.get(f"/orgs/acme/events/{acme.events[-1].event_id}").text
     assert "not yet covered by a signed checkpoint" in page
     assert "data-tree-size" not in page
+
+
+def _row_ids(page: str) -> list[str]:
+    return re.findall(r'<tr data-event="([0-9a-f-]{36})">', page)
+
+
+def _newest(events: list[Event], keep: Any) -> list[str]:
+    chosen = [e for e in events if keep(e)]
+    chosen.sort(key=lambda e: (e.occurred_at, e.seq), reverse=True)
+    return [str(e.event_id) for e in chosen[:500]]
+
+
+def test_several_values_per_filter_in_the_form(services: Services, acme: Tenant) -> None:
+    actors = sorted({e.actor.id for e in acme.events})[:2]
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        one = client.get("/orgs/acme/audit-log", params={"actor": actors[0]}).text
+        two = client.get("/orgs/acme/audit-log", params=[("actor", a) for a in actors]).text
+    # After one value, the form offers another ("or"); after two, a third.
+    assert list(re.findall(r'<select id="(f-actor[^"]*)"', one)) == ["f-actor", "f-actor-2"]
+    assert re.findall(r'<select id="(f-actor[^"]*)"', two) == ["f-actor", "f-actor-2", "f-actor-3"]
+    assert '<label for="f-actor-2">Or actor</label>' in one
+    assert _row_ids(two) == _newest(acme.events, lambda e: e.actor.id in actors)
+    for actor in actors:
+        assert re.search(rf'<option value="{re.escape(actor)}" selected>', two)
+
+
+def test_date_presets_link_to_the_same_filter_over_the_last_days(
+    services: Services, acme: Tenant
+) -> None:
+    project = next(e.project.id for e in acme.events if e.project)
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        page = client.get("/orgs/acme/audit-log", params={"project": project}).text
+        links = {
+            label: html.unescape(href)
+            for href, label in re.findall(
+                r'<a class="button preset" href="([^"]+)"[^>]*>([^<]+)<', page
+            )
+        }
+        assert set(links) == {"24 h", "7 d", "30 d", "90 d"}
+        week = client.get(links["7 d"]).text
+        day = client.get(links["24 h"]).text
+    assert f"project={project}" in links["7 d"]
+    start = (base.NOW.date() - timedelta(days=6)).isoformat()  # today and the 6 days before
+    assert f"from={start}" in links["7 d"]
+    assert "from=" + (base.NOW - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ") in links[
+        "24 h"
+    ].replace("%3A", ":")
+    since = datetime.combine(date.fromisoformat(start), datetime.min.time(), tzinfo=UTC)
+    assert _row_ids(week) == _newest(
+        acme.events,
+        lambda e: e.project is not None and e.project.id == project and e.occurred_at >= since,
+    )
+    cutoff = base.NOW - timedelta(hours=24)
+    assert _row_ids(day) == _newest(
+        acme.events,
+        lambda e: e.project is not None and e.project.id == project and e.occurred_at >= cutoff,
+    )
+    assert 'aria-current="true">7 d<' in week
+
+
+def test_administrators_filter_by_source_address_and_members_cannot(
+    services: Services, acme: Tenant
+) -> None:
+    ip = next(e.source.ip for e in acme.events if e.source)
+    prefix = ip.rsplit(".", 1)[0] + ".*"
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        exact = client.get("/orgs/acme/audit-log", params={"ip": ip}).text
+        wide = client.get("/orgs/acme/audit-log", params={"ip": prefix})
+        bad = client.get("/orgs/acme/audit-log", params={"ip": "not-an-ip"})
+        assert 'id="f-ip"' in exact
+    assert _row_ids(exact) == _newest(acme.events, lambda e: e.source and e.source.ip == ip)
+    assert _row_ids(wide.text) == _newest(
+        acme.events, lambda e: e.source and e.source.ip.startswith(prefix[:-1])
+    )
+    assert bad.status_code == 422
+    assert "<strong>ip</strong>" in bad.text
+    with browser(services) as client:
+        signed_in(client, acme.member.username)
+        form = client.get("/orgs/acme/audit-log").text
+        page = client.get("/orgs/acme/audit-log", params={"ip": ip})
+        api = client.get("/api/v1/orgs/acme/events", params={"ip": ip})
+        export = client.get("/api/v1/orgs/acme/export.csv", params={"ip": ip})
+    assert 'id="f-ip"' not in form
+    for response in (page, api, export):
+        assert response.status_code == 422
+        assert ip not in response.text
+    assert api.json()["error"]["problems"][0]["field"] == "ip"
+    # A read credential of a member cannot either.
+    with browser(services) as script:
+        refused = script.get(
+            "/api/v1/orgs/acme/events",
+            params={"ip": prefix},
+            headers=acme.access.headers(acme.access.member),
+        )
+        allowed = script.get(
+            "/api/v1/orgs/acme/events",
+            params={"ip": prefix},
+            headers=acme.access.headers(acme.access.admin),
+        )
+    assert refused.status_code == 422
+    assert allowed.status_code == 200
+    assert {e["source"]["ip"][: len(prefix) - 1] for e in allowed.json()["events"]} == {prefix[:-1]}

@@ -6,6 +6,7 @@ matching events, the filter described in names, and the CSV export of the same f
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +19,7 @@ from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.models import models_in_project
 from auditledger.query.search import directory_entries, directory_entry
 from auditledger.query.view import read_view
+from auditledger.web.context import services
 from auditledger.web.pages.checkpoint import checkpoint_panel
 from auditledger.web.pages.filter_form import organization_form
 from auditledger.web.pages.render import render
@@ -45,6 +47,8 @@ def _view_context(
     zone: str,
     *,
     project_id: str | None = None,
+    action: str = "",
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The filter form and the results (or the problems with the filter) in one snapshot."""
     flt, problems = _parse([*items, ("project", project_id)] if project_id else items)
@@ -60,7 +64,15 @@ def _view_context(
         except InvalidInput as exc:
             problems = exc.problems
     return {
-        "form": organization_form(choices, items, zone, fixed_project=project_id is not None),
+        "form": organization_form(
+            choices,
+            items,
+            zone,
+            fixed_project=project_id is not None,
+            action=action,
+            now=now,
+            with_sources=reader.sees_sources,
+        ),
         "results": found,
         "problems": problems,
     }
@@ -72,7 +84,11 @@ async def organization_audit_log(request: Request, org: str, user: User) -> HTML
     reader = await reader_for(request, org, user.principal)
     zone = viewer_zone(request)
     items = with_zone(query_items(request), zone)
-    context = await in_snapshot(request, lambda c: _view_context(c, reader, items, zone))
+    now = services(request).clock.now()
+    context = await in_snapshot(
+        request,
+        lambda c: _view_context(c, reader, items, zone, action=request.url.path, now=now),
+    )
     context.update(
         user=user,
         reader=reader,
@@ -122,7 +138,15 @@ async def project(request: Request, org: str, project_id: str, user: User) -> HT
         entry = directory_entry(connection, reader.org.id, "project", project_id)
         if entry is None:
             raise NotFound(f"no project {project_id[:80]!r} in this organization")
-        context = _view_context(connection, reader, items, zone, project_id=project_id)
+        context = _view_context(
+            connection,
+            reader,
+            items,
+            zone,
+            project_id=project_id,
+            action=request.url.path,
+            now=services(request).clock.now(),
+        )
         context["project"] = entry
         context["models"] = models_in_project(
             connection, reader.org.id, reader.org.slug, project_id
