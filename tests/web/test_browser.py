@@ -457,3 +457,34 @@ def test_the_version_list_follows_the_model_choice_at_once(visit: Any, site: Sit
     version.select_option(chosen)
     admin.apply()
     assert admin.row_ids() == expected(site, [("model", model_id), ("model_version", chosen)])
+
+
+@pytest.mark.parametrize("username", ["admin@northwind.example", "member@northwind.example"])
+def test_rows_are_visible_at_1440x900_without_scrolling(
+    chromium: Any, site: Site, username: str
+) -> None:
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, timezone_id=ZONE)
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/sign-in")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        # With a model chosen the form is at its tallest (the version list appears).
+        model_id = busiest_model(site)
+        page.goto(f"{site.url}/orgs/northwind/audit-log?model={model_id}")
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(RESULTS / f"density-{username.split('@')[0]}.png"))
+        rows = page.locator("tr[data-event]")
+        assert rows.count() > 3
+        for index in range(3):
+            box = rows.nth(index).bounding_box()
+            assert box is not None
+            assert box["y"] + box["height"] <= 900, (
+                f"row {index} ends at {box['y'] + box['height']}"
+            )
+        header = page.get_by_role("columnheader", name=re.compile("^Timestamp")).inner_text()
+        assert ZONE.lower() in header.lower()  # the time zone is named where the times are
+    finally:
+        context.close()
