@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -420,3 +421,73 @@ def test_administrators_filter_by_source_address_and_members_cannot(
     assert refused.status_code == 422
     assert allowed.status_code == 200
     assert {e["source"]["ip"][: len(prefix) - 1] for e in allowed.json()["events"]} == {prefix[:-1]}
+
+
+def _bars(page: str) -> list[tuple[str, str]]:
+    """(href, label) of each histogram bar."""
+    return [
+        (html.unescape(href), html.unescape(label))
+        for href, label in re.findall(r'<a href="([^"]+)" aria-label="([^"]+)"><title>', page)
+    ]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/St_Johns"])
+def test_the_histogram_counts_matching_events_per_local_day(
+    services: Services, acme: Tenant, zone: str
+) -> None:
+    category = "model_version"
+    start, end = "2026-11-18", "2026-11-25"
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        page = client.get(
+            "/orgs/acme/audit-log",
+            params={"category": category, "from": start, "to": end, "tz": zone},
+        ).text
+        bars = _bars(page)
+        narrowed = client.get(bars[-1][0]).text
+    tz = ZoneInfo(zone)
+    days = [date.fromisoformat(start) + timedelta(days=i) for i in range(8)]
+    expected = [
+        sum(
+            1
+            for e in acme.events
+            if e.category == category and e.occurred_at.astimezone(tz).date() == d
+        )
+        for d in days
+    ]
+    assert [label.split(":")[0] for _, label in bars] == [d.isoformat() for d in days]
+    assert [
+        int(label.rsplit(": ", 1)[1].split(" ")[0].replace(",", "")) for _, label in bars
+    ] == expected
+    assert sum(expected) > 0
+    # A bar narrows the range to its day, keeping the other filters.
+    href = bars[-1][0]
+    assert f"from={days[-1].isoformat()}" in href
+    assert f"to={days[-1].isoformat()}" in href
+    assert f"category={category}" in href
+    assert len(_row_ids(narrowed)) == expected[-1]
+
+
+def test_a_short_range_is_shown_per_hour_and_the_model_tab_has_it_too(
+    services: Services, acme: Tenant
+) -> None:
+    model_id = next(e.subject.model_id for e in reversed(acme.events) if e.subject.model_id)
+    day = base.NOW.date().isoformat()
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        # Platform events only: signing in adds auditledger's own.
+        params = {"from": day, "to": day, "category": "user"}
+        hourly = _bars(client.get("/orgs/acme/audit-log", params=params).text)
+        model_page = client.get(f"/orgs/acme/models/{model_id}").text
+    assert len(hourly) == base.NOW.hour + 1  # midnight up to now, not into the future
+    assert all(label[11:16].endswith(":00") for _, label in hourly)
+    counted = sum(int(label.rsplit(": ", 1)[1].split(" ")[0]) for _, label in hourly)
+    assert counted == sum(
+        1 for e in acme.events if e.category == "user" and e.occurred_at.date().isoformat() == day
+    )
+    model_bars = _bars(model_page)
+    assert model_bars  # the last 30 days of the model's events
+    assert all(href.startswith(f"/orgs/acme/models/{model_id}?") for href, _ in model_bars)
+    assert '<figure class="histogram"' in model_page
+    # An hour's bar ends at the hour's last microsecond ("to" is inclusive).
+    assert "to=2026-11-25T00%3A59%3A59.999999Z" in hourly[0][0]

@@ -70,7 +70,8 @@ class Page:
     has_more: bool
 
 
-def _conditions(org_id: int, flt: EventFilter) -> list[Any]:
+def filter_conditions(org_id: int, flt: EventFilter) -> list[Any]:
+    """The WHERE conditions of ``flt`` (every reader of the log uses these)."""
     c = events.c
     conditions: list[Any] = [c.org_id == org_id]
     if flt.since is not None:
@@ -134,7 +135,7 @@ def _statement(
     columns: list[Any] = [
         col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS
     ]
-    conditions = _conditions(org_id, flt)
+    conditions = filter_conditions(org_id, flt)
     # Plain bounds on the partition key let PostgreSQL plan only the partitions concerned.
     if window[0] is not None:
         conditions.append(events.c.occurred_at >= window[0])

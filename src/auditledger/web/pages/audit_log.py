@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Connection
 
 from auditledger.errors import InvalidInput, NotFound, Problem
+from auditledger.query.activity import activity
 from auditledger.query.choices import filter_choices
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.models import models_in_project
@@ -22,6 +23,7 @@ from auditledger.query.view import read_view
 from auditledger.web.context import services
 from auditledger.web.pages.checkpoint import checkpoint_panel
 from auditledger.web.pages.filter_form import organization_form
+from auditledger.web.pages.histogram import histogram
 from auditledger.web.pages.render import render
 from auditledger.web.pages.results import Crumb, org_base, results
 from auditledger.web.pages.session import PageUser, page_user
@@ -55,15 +57,22 @@ def _view_context(
     chosen_models = [v for k, v in items if k == "model" and v.strip()]
     choices = filter_choices(connection, reader.org.id, versions_of=chosen_models)
     found = None
+    chart = None
     if flt is not None:
         try:
             view = read_view(connection, reader.org, flt, include_source=reader.sees_sources)
             found = results(
                 view, reader, zone=zone, filter_items=flt.query_items(), since=flt.since
             )
+            if now is not None:
+                counted = activity(
+                    connection, reader.org.id, flt, zone, now, include_source=reader.sees_sources
+                )
+                chart = histogram(counted, action, items, zone)
         except InvalidInput as exc:
             problems = exc.problems
     return {
+        "histogram": chart,
         "form": organization_form(
             choices,
             items,
