@@ -17,9 +17,9 @@ from auditledger.events.model import Actor, Event, Ref, Subject
 from auditledger.events.render import describe_properties
 from auditledger.query.filters import parse_filters
 from auditledger.services import Services
-from tests import conftest as base
-from tests.history import Tenant, make_tenant
-from tests.web.pages import browser, csrf_token, signed_in
+from tests.support import databases as base
+from tests.support.history import Tenant, make_tenant
+from tests.support.pages import browser, csrf_token, signed_in
 
 
 @pytest.fixture

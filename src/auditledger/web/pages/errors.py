@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from auditledger.errors import AuditLedgerError
 from auditledger.web.pages.render import render
@@ -34,8 +35,9 @@ TITLES = {
 async def _signed_in(request: Request) -> PageUser | None:
     try:
         return await optional_user(request)
-    except AuditLedgerError:
-        # An error page must render even when the session cannot be looked up (a 503).
+    except (AuditLedgerError, SQLAlchemyError):
+        # An error page must render even when the session cannot be looked up (the database
+        # is what failed): then it shows no name rather than failing itself.
         return None
 
 
