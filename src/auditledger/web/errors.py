@@ -81,10 +81,10 @@ def _problems_from_validation(exc: RequestValidationError) -> list[dict[str, str
 
 
 def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
-    """Register the handlers on ``app``; ``render_page(request, status, title, message)`` makes
-    HTML error pages when given."""
+    """Register the handlers on ``app``; the coroutine ``render_page(request, status, message,
+    problems)`` makes HTML error pages when given."""
 
-    def respond(
+    async def respond(
         request: Request,
         status: int,
         code: str,
@@ -93,7 +93,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         headers: dict[str, str] | None = None,
     ) -> Response:
         if render_page is not None and wants_html(request):
-            response: Response = render_page(request, status, message, problems)
+            response: Response = await render_page(request, status, message, problems)
         else:
             response = JSONResponse(error_body(code, message, problems), status_code=status)
         if headers:
@@ -109,11 +109,11 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         if isinstance(exc, Unauthenticated) and request.url.path.startswith("/api/"):
             headers["WWW-Authenticate"] = 'Bearer realm="auditledger"'
         problems = [p.as_dict() for p in exc.problems] or None
-        return respond(request, status, exc.code, exc.message, problems, headers)
+        return await respond(request, status, exc.code, exc.message, problems, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return respond(
+        return await respond(
             request,
             422,
             "invalid_input",
@@ -132,7 +132,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         message = messages.get(exc.status_code, str(exc.detail))
         codes = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "error")
-        return respond(request, exc.status_code, code, message, None, dict(exc.headers or {}))
+        return await respond(request, exc.status_code, code, message, None, dict(exc.headers or {}))
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError) -> Response:
@@ -144,7 +144,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         if not lost:
             return await _unexpected(request, exc)
         log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
-        return respond(
+        return await respond(
             request,
             503,
             Unavailable.code,
@@ -156,7 +156,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return respond(
+        return await respond(
             request,
             500,
             "internal_error",

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from auditledger.core.errors import Forbidden
 from auditledger.export.service import ExportFormat, export_filename
 from auditledger.query.filters import parse_filters
-from auditledger.query.search import check_known_values
+from auditledger.query.search import check_known_values, check_source_access
 from auditledger.tenancy.model import Principal, Role
 from auditledger.tenancy.service import org_for_reading
 from auditledger.web.api.events import FILTER_HELP, READ_ERRORS, query_parameters
@@ -49,6 +49,8 @@ async def _export(
     organization = await run_in_threadpool(svc.tenancy.org, org)
     role = org_for_reading(principal, organization)
     flt = parse_filters(list(request.query_params.multi_items()))
+    # Before the stream starts: once it has, an error can no longer be a clean 422.
+    check_source_access(flt, include_source=role is Role.ADMIN)
 
     def check() -> None:
         with svc.db.read() as connection:
