@@ -225,15 +225,15 @@ class ColumnCheck:
             at,
             _received,
             _id,
-            _category,
-            _type,
+            category,
+            type_,
             subject_type,
             subject_id,
             subject_name,
             _parent_type,
             parent_id,
             parent_name,
-            _properties,
+            properties,
             project_id,
             project_name,
             _actor_type,
@@ -245,8 +245,11 @@ class ColumnCheck:
         if project_id is not None:
             note("project", project_id, project_name, None, at, seq)
         note("actor", actor_id, actor_name, None, at, seq)
+        renamed_to = _renamed_to(category, type_, properties)
         if subject_type == "model":
-            note("model", subject_id, subject_name, None, at, seq)
+            note("model", subject_id, renamed_to or subject_name, None, at, seq)
+        elif subject_type == "user" and renamed_to is not None:
+            note("actor", subject_id, renamed_to, None, at, seq)
         elif subject_type == "model_version":
             note("model", parent_id, parent_name, None, at, seq)
             note("model_version", subject_id, subject_name, parent_id, at, seq)
@@ -300,6 +303,20 @@ class ColumnCheck:
     def seqs(self, kind: str) -> list[int]:
         """The sequence numbers of one kind of finding, sorted, without repeats."""
         return sorted(set(self.found[kind]))
+
+
+# As ``store.log._RENAMES``: a rename names its subject from then on in the directory.
+_RENAMES = {("model", "rename"), ("dataset", "rename"), ("user", "user_name_change")}
+
+
+def _renamed_to(category: Any, type_: Any, properties: Any) -> str | None:
+    if (category, type_) not in _RENAMES:
+        return None
+    try:
+        new_name = json.loads(properties).get("new_name")
+    except (ValueError, AttributeError, TypeError):
+        return None  # an unreadable record is reported as altered
+    return new_name if isinstance(new_name, str) and new_name else None
 
 
 def _later(stored: Any, derived: Any) -> bool:
