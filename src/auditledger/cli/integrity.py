@@ -20,6 +20,7 @@ from auditledger.cli.common import (
 from auditledger.errors import AuditLedgerError, InvalidInput
 from auditledger.integrity.bundle_verify import verify_bundle as verify_bundle_file
 from auditledger.integrity.checkpoint import split_notes
+from auditledger.integrity.guards import guard_problems
 from auditledger.integrity.keys import VerifierKey, parse_vkey
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import Finding, SavedCheckpoint, VerifyReport, verify_log
@@ -170,8 +171,11 @@ def verify(
     failed = False
     with open_services(settings) as svc:
         verifiers = trusted or [r.key for r in svc.checkpoints.repo.registered_keys()]
+        with svc.db.read() as connection:
+            guards = guard_problems(connection, svc.db.is_postgres)
         for organization in _orgs(svc, org):
             report, seconds = _verify_one(svc, organization, verifiers, saved)
+            report.findings.extend(Finding("guard", problem) for problem in guards)
             _print_report(report, seconds)
             failed = failed or not report.ok
     if failed:
