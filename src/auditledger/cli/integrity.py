@@ -24,7 +24,7 @@ from auditledger.integrity.guards import guard_problems
 from auditledger.integrity.keys import VerifierKey, parse_vkey
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import Finding, SavedCheckpoint, VerifyReport, verify_log
-from auditledger.retention.records import PurgedSeqs, purge_records
+from auditledger.retention.audit import ProvenPurges
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
 
@@ -124,7 +124,7 @@ def _saved(paths: list[Path]) -> list[SavedCheckpoint]:
 
 def _print_report(report: VerifyReport, seconds: float) -> None:
     rate = report.events_checked / seconds if seconds > 0 else 0.0
-    purged = f", {report.purged} purged by retention (attested)" if report.purged else ""
+    purged = f", {report.purged} purged by retention (proven)" if report.purged else ""
     summary = (
         f"{report.org}: {report.tree_size} events, {report.events_checked} stored events "
         f"re-hashed{purged}, {report.checkpoints_checked} checkpoints, in {seconds:.1f} s "
@@ -206,7 +206,12 @@ def _verify_one(
             bar.update(task, completed=done, total=total)
 
         with svc.db.read() as connection:
-            purged = PurgedSeqs(purge_records(connection, organization.id))
+            purged = ProvenPurges(
+                connection,
+                organization.id,
+                svc.settings.retention_days,
+                svc.settings.retention_floor_days,
+            )
         try:
             report = verify_log(
                 source,
@@ -220,7 +225,13 @@ def _verify_one(
         except AuditLedgerError as exc:
             fail(exc)
     report.purged = purged.hits
-    report.findings.extend(Finding("purge_record", problem) for problem in purged.problems)
+    report.findings.extend(purged.final_findings())
+    if purged.legacy_hits:
+        err_console.print(
+            f"{organization.slug}: {purged.legacy_hits} events were purged before expiry "
+            "proofs existed; their expiry rests on the purge records alone",
+            highlight=False,
+        )
     return report, time.perf_counter() - started
 
 

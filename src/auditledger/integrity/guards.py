@@ -10,7 +10,14 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 # Each guarded table and the triggers that guard it, per engine (created by the migrations).
-_TABLES = ("leaves", "checkpoints", "purges", "purge_attestations")
+_TABLES = (
+    "leaves",
+    "checkpoints",
+    "purges",
+    "purge_attestations",
+    "purge_proofs",
+    "purge_proof_epochs",
+)
 SQLITE_GUARDS: dict[str, tuple[str, ...]] = {
     "events": ("events_append_only_update", "events_append_only_delete"),
     **{t: (f"{t}_append_only_update", f"{t}_append_only_delete") for t in _TABLES},
