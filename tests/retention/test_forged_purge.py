@@ -27,7 +27,7 @@ from auditledger.integrity.rowcanon import EVENT_COLUMNS, RowCanonicalizer
 from auditledger.retention import policy
 from auditledger.retention.records import ranges_json
 from auditledger.services import Services
-from auditledger.store.schema import events, purge_proofs, purges
+from auditledger.store.schema import purge_proofs, purges
 from tests.helpers import OrgAccess, make_org, sample_event
 
 runner = CliRunner(env={"COLUMNS": "250"})
@@ -119,7 +119,8 @@ def acme(services: Services, clock: FrozenClock) -> OrgAccess:
 @pytest.fixture
 def saved(services: Services, acme: OrgAccess) -> str:
     checkpoint = services.checkpoints.repo.latest_checkpoint(acme.org.id)
-    assert checkpoint is not None and checkpoint.tree_size == 10
+    assert checkpoint is not None
+    assert checkpoint.tree_size == 10
     return checkpoint.note
 
 
@@ -152,9 +153,11 @@ def test_a_purge_with_a_cutoff_in_the_future(
     code, output = verify(services, tmp_path, saved)
     assert code == 1, output
     assert "is after the purge ran" in output
-    assert "without proof that it had expired" in output and "seq 7" in output
+    assert "without proof that it had expired" in output
+    assert "seq 7" in output
     (problem,) = problems(client, acme)
-    assert problem is not None and "is after the purge ran" in problem
+    assert problem is not None
+    assert "is after the purge ran" in problem
 
 
 def test_a_purge_within_the_rules_that_removed_a_recent_event(

@@ -5,11 +5,11 @@ For each organization that is not on legal hold, in this order:
 1. **Plan**, in one snapshot: the log size, and the sequence numbers of every event that
    occurred before the cutoff, as ranges (computed in SQL).
 2. **Record** the purge in ``purges`` with an expiry proof of every event it will remove
-   (``retention.proven``: what later proves each had expired), then append an ``audit_log.purge`` event (its id is the
-   purge id, so re-appending after a crash is a duplicate, not a second event) and keep that
-   event's canonical bytes as the purge's attestation. Records always precede removal: a crash
-   can leave recorded events not yet removed (the next run removes them), never removed events
-   without a record.
+   (``retention.proven``: what later proves each had expired), then append an
+   ``audit_log.purge`` event (its id is the purge id, so re-appending after a crash is a
+   duplicate, not a second event) and keep that event's canonical bytes as the purge's
+   attestation. Records always precede removal: a crash can leave recorded events not yet
+   removed (the next run removes them), never removed events without a record.
 3. **Remove**. On PostgreSQL, a day's partition whose rows are all recorded is detached and
    dropped; anything else (SQLite, or a day shared with an organization whose events must stay)
    is deleted in bounded batches, each its own short transaction, authorized row by row by the
