@@ -17,6 +17,7 @@ _TABLES = (
     "purge_attestations",
     "purge_proofs",
     "purge_proof_epochs",
+    "key_rotations",
 )
 SQLITE_GUARDS: dict[str, tuple[str, ...]] = {
     "events": ("events_append_only_update", "events_append_only_delete"),
@@ -37,12 +38,6 @@ POSTGRES_GUARDS: dict[str, tuple[str, ...]] = {
 # pg_trigger.tgenabled: 'O' fires normally, 'A' always; 'D' is disabled and 'R' fires only on
 # replicas (so not on the primary that takes writes).
 _PG_ENABLED = {"O", "A"}
-
-
-def register_guards(table: str, sqlite: tuple[str, ...], postgres: tuple[str, ...]) -> None:
-    """Add a table's guards (for modules that create guarded tables in later migrations)."""
-    SQLITE_GUARDS[table] = sqlite
-    POSTGRES_GUARDS[table] = postgres
 
 
 def guard_problems(connection: Connection, is_postgres: bool) -> list[str]:

@@ -259,3 +259,15 @@ purge_proof_epochs = Table(
     Column("org_id", Integer, primary_key=True),
     Column("tree_size", BigInteger, nullable=False),
 )
+
+# One row per `auditledger keys rotate`: a signed note naming the old and the new verifier key,
+# signed by both (integrity.anchors), so a verifier who trusts either key can follow the chain
+# offline. Append-only.
+key_rotations = Table(
+    "key_rotations",
+    metadata,
+    Column("new_key_id", String(8), primary_key=True),
+    Column("old_key_id", String(8), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
