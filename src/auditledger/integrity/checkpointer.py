@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -236,7 +236,7 @@ class CheckpointService:
                 assert opened is not None
                 references.append((label, opened))
             for label, reference in references:
-                _require_consistent(label, reference, size, root, fetch)
+                require_consistent(label, reference, size, root, fetch)
         if latest is not None and latest.tree_size == size:
             return latest, False
         note = sign_checkpoint(Checkpoint(origin, size, root), key)
@@ -283,7 +283,7 @@ class CheckpointService:
         return signed
 
 
-def _require_consistent(
+def require_consistent(
     label: str, reference: SignedCheckpoint, size: int, root: bytes, fetch: NodeFetcher
 ) -> None:
     """Raise :class:`Inconsistent` unless the tree (size, root) extends ``reference``."""
@@ -310,8 +310,14 @@ def _require_consistent(
 class Checkpointer:
     """A thread that calls :meth:`CheckpointService.run_once` every ``interval`` seconds."""
 
-    def __init__(self, service: CheckpointService, interval: float) -> None:
+    def __init__(
+        self,
+        service: CheckpointService,
+        interval: float,
+        before_round: Callable[[], object] | None = None,
+    ) -> None:
         self.service = service
+        self.before_round = before_round  # the rollback check, so it runs as often
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -335,6 +341,8 @@ class Checkpointer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
+                if self.before_round is not None:
+                    self.before_round()
                 self.service.run_once()
             except Exception:  # the database may be down; the next round tries again
                 log.exception("checkpoint round failed")
