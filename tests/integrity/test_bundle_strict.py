@@ -17,8 +17,8 @@ from auditledger.ingest.validate import parse_event
 from auditledger.integrity.bundle_verify import verify_bundle
 from auditledger.query.filters import EventFilter
 from auditledger.services import Services
-from tests.conftest import NOW
-from tests.helpers import make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import make_org, sample_event
 
 ACTOR = Actor("user", "auditor", "An Auditor")
 

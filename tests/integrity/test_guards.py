@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from auditledger.integrity.guards import guard_problems
 from auditledger.services import Services
 from auditledger.store.schema import log_heads, signing_keys
-from tests.helpers import make_org
-from tests.integrity.support import ingest_many
+from tests.support.helpers import make_org
+from tests.support.integrity import ingest_many
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from sqlalchemy import delete, select, update
 
 from auditledger.services import Services
 from auditledger.store.schema import checkpoints, events, leaves, log_heads
-from tests.helpers import OrgAccess, make_org, sample_event
-from tests.integrity.support import ingest_many, tampering
+from tests.support.helpers import OrgAccess, make_org, sample_event
+from tests.support.integrity import ingest_many, tampering
 
 
 def restore_old_copy(services: Services, org_id: int, size: int) -> None:

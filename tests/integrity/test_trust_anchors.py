@@ -19,8 +19,8 @@ from auditledger.services import Services, build_services
 from auditledger.settings import Settings
 from auditledger.store.schema import checkpoints, log_heads, signing_keys
 from auditledger.web.app import create_app
-from tests.helpers import make_org
-from tests.integrity.support import ingest_many, rewrite_event, tampering
+from tests.support.helpers import make_org
+from tests.support.integrity import ingest_many, rewrite_event, tampering
 
 runner = CliRunner(env={"COLUMNS": "250"})
 

@@ -28,7 +28,7 @@ from auditledger.retention import policy
 from auditledger.retention.records import ranges_json
 from auditledger.services import Services
 from auditledger.store.schema import purge_proofs, purges
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.helpers import OrgAccess, make_org, sample_event
 
 runner = CliRunner(env={"COLUMNS": "250"})
 ADMIN = Actor("user", "ada", "Ada")
