@@ -24,8 +24,7 @@ def _console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     columns = os.environ.get("COLUMNS", "")
     piped = int(columns) if columns.isdigit() else PIPED_WIDTH
-    width = None if stream.isatty() else piped
-    return Console(stderr=stderr, width=width)
+    return Console(stderr=stderr, width=None if stream.isatty() else piped)
 
 
 console = _console()
