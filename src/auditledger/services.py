@@ -15,6 +15,7 @@ from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.integrity.keyfile import KeyFile
 from auditledger.integrity.proofs import ProofService
 from auditledger.integrity.repository import IntegrityRepository
+from auditledger.integrity.rollback import RollbackGuard
 from auditledger.integrity.witness import WitnessStore
 from auditledger.ops.metrics import Metrics
 from auditledger.ops.scheduler import Job, Scheduler
@@ -44,6 +45,7 @@ class Services:
     retention: RetentionService
     checkpoints: CheckpointService
     proofs: ProofService
+    rollback: RollbackGuard
     scheduler: Scheduler | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -140,6 +142,8 @@ def build_services(
         settings.log_origin,
     )
     proofs = ProofService(db, integrity)
+    rollback = RollbackGuard(checkpoints, on_change=lambda behind: metrics.rolled_back.set(behind))
+    ingest.gate = rollback.refuse_if_rolled_back
     export = ExportService(db, ingest, checkpoints)
     return Services(
         settings,
@@ -155,4 +159,5 @@ def build_services(
         retention,
         checkpoints,
         proofs,
+        rollback,
     )

@@ -3,6 +3,7 @@ every kind of bad input answered with a problem that names the field."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ import pytest
 
 from auditledger.catalog import CATEGORY_INDEX, PropertyKind
 from auditledger.errors import InvalidInput, MalformedRequest, TooLarge
+from auditledger.events.wire import address_text
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event
 from tests.support.helpers import all_platform_types, sample_event
@@ -286,3 +288,11 @@ class TestJsonBody:
     def test_garbage_is_refused(self, body: bytes) -> None:
         with pytest.raises(MalformedRequest):
             parse_json(body)
+
+
+def test_ipv4_mapped_addresses_have_one_text_form_on_every_python() -> None:
+    mapped = ipaddress.ip_address("::ffff:193.166.3.7")
+    assert address_text(mapped) == "::ffff:c1a6:307"
+    assert address_text(ipaddress.ip_address("::FFFF:0:1")) == "::ffff:0:1"
+    assert address_text(ipaddress.ip_address("2001:DB8::1")) == "2001:db8::1"
+    assert address_text(ipaddress.ip_address("193.166.3.7")) == "193.166.3.7"

@@ -195,7 +195,7 @@ def test_an_added_file_is_reported(services: Services, bundle: Path) -> None:
         files["extra.csv"] = b"x"
 
     problems = check(services, rewrite(bundle, add)).problems
-    assert problems == ["extra.csv is not part of an evidence bundle (added)"]
+    assert problems == ["extra.csv is not listed by the signed manifest (added)"]
 
 
 def test_filters_apply_and_the_size_is_bounded(

@@ -52,7 +52,7 @@ def test_a_purged_log_verifies(services: Services, clock: FrozenClock) -> None:
     load_and_purge(services, clock)
     code, output = verify(services)
     assert code == 0, output
-    assert "15 purged by retention (attested)" in output
+    assert "15 purged by retention (proven)" in output
 
 
 def test_a_deletion_outside_retention_is_still_missing(

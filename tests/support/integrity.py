@@ -24,9 +24,9 @@ from tests.support.helpers import sample_event
 
 SQLITE_TRIGGERS = [
     f"{table}_append_only_{action}"
-    for table in ("events", "leaves", "checkpoints")
+    for table in ("events", "leaves", "checkpoints", "log_heads", "signing_keys")
     for action in ("update", "delete")
-]
+] + ["signing_keys_retire_only"]
 
 
 def ingest(

@@ -100,9 +100,20 @@ class SourceIn(_Strict):
         if not isinstance(value, str):
             raise ValueError("must be a string holding an IPv4 or IPv6 address")
         try:
-            return str(ipaddress.ip_address(value.strip()))
+            return address_text(ipaddress.ip_address(value.strip()))
         except ValueError:
             raise ValueError(f"{value[:60]!r} is not an IPv4 or IPv6 address") from None
+
+
+def address_text(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The text form an address is stored (and hashed) in: dotted IPv4, or RFC 5952 compressed
+    lowercase IPv6, an IPv4-mapped address included (``::ffff:c1a6:307``). Written out here
+    because Python 3.13 started printing mapped addresses as ``::ffff:193.166.3.7``; the
+    canonical bytes must not depend on the interpreter's version."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        packed = int(addr.ipv4_mapped)
+        return f"::ffff:{packed >> 16:x}:{packed & 0xFFFF:x}"
+    return str(addr)
 
 
 class EventIn(_Strict):

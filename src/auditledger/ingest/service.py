@@ -40,11 +40,15 @@ class IngestService:
         self.retention_floor_days = retention_floor_days
         self.new_id = new_id
         self._locate = functools.lru_cache(maxsize=65_536)(locator.locate)
+        # Raises to refuse every event (integrity.rollback: the database is behind).
+        self.gate: Callable[[], None] | None = None
 
     def prepare(
         self, org: Organization, drafts: Sequence[EventDraft], received_at: datetime
     ) -> AppendRequest:
         """The append request for ``drafts``, or :class:`InvalidInput` if any is already expired."""
+        if self.gate is not None:
+            self.gate()
         days = policy.effective_days(org, self.retention_days, self.retention_floor_days)
         oldest_allowed = policy.cutoff(received_at, days)
         problems = [

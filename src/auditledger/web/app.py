@@ -72,7 +72,12 @@ def create_app(
         checkpointer = None
         if run_checkpointer:
             await run_in_threadpool(services.checkpoints.prepare_for_server)
-            checkpointer = Checkpointer(services.checkpoints, services.settings.checkpoint_interval)
+            await run_in_threadpool(services.rollback.check)
+            checkpointer = Checkpointer(
+                services.checkpoints,
+                services.settings.checkpoint_interval,
+                before_round=services.rollback.check,
+            )
             checkpointer.start()
         try:
             yield
