@@ -10,10 +10,11 @@ PYTEST_ARGS ?=
 
 .PHONY: venv run test lint typecheck pytest bench bench-quick docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "auditledger needs Python 3.11 or newer on PATH"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e './clients/python[outbox]'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
@@ -29,8 +30,8 @@ run: venv
 test: venv lint typecheck pytest
 
 lint: venv
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples clients
+	$(BIN)/ruff format --check src tests bench examples clients
 
 typecheck: venv
 	$(BIN)/mypy

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from auditledger.client import Actor, AuditClient, Ref
+from auditledger_client import Actor, AuditClient, Ref
 
 MODES = {
     "file-full": ("spool.db", "full"),

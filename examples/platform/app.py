@@ -43,7 +43,7 @@ from sqlalchemy import (
     update,
 )
 
-from auditledger.client import (
+from auditledger_client import (
     Actor,
     AuditClient,
     ClientError,
@@ -53,7 +53,7 @@ from auditledger.client import (
     SourceIPMiddleware,
     source_ip,
 )
-from auditledger.client.outbox import outbox_table
+from auditledger_client.outbox import outbox_table
 
 metadata = MetaData()
 models = Table(

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from auditledger.clock import Clock, SystemClock
 from auditledger.export.service import ExportService
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
@@ -25,6 +24,7 @@ from auditledger.store.database import Database
 from auditledger.store.log import SqlEventLog
 from auditledger.tenancy.repository import TenancyRepository
 from auditledger.tenancy.service import TenancyService
+from auditledger_client.core.clock import Clock, SystemClock
 
 
 @dataclass

@@ -11,9 +11,9 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.client import Actor, Ref
-from auditledger.clock import FrozenClock
 from auditledger.services import Services
+from auditledger_client import Actor, Ref
+from auditledger_client.core.clock import FrozenClock
 from tests.conftest import _admin_execute, _with_database
 from tests.helpers import OrgAccess, make_org
 

@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from auditledger.client import SourceIPMiddleware, source_ip
-from auditledger.client.asgi import STATE_KEY, MiddlewareMissing
+from auditledger_client import SourceIPMiddleware, source_ip
+from auditledger_client.asgi import STATE_KEY, MiddlewareMissing
 
 
 def app_seen_from(peer: str, **options: Any) -> TestClient:

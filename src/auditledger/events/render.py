@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditledger.catalog import CATEGORY_INDEX
-from auditledger.events.model import Event, PropertyValue
 from auditledger.integrity.canonical import format_timestamp
+from auditledger_client.core.catalog import CATEGORY_INDEX
+from auditledger_client.core.event import Event, PropertyValue
 
 
 def event_json(

@@ -12,7 +12,6 @@ import logging
 import threading
 from functools import partial
 
-from auditledger.clock import Clock
 from auditledger.errors import AuditLedgerError, Inconsistent, InvalidInput, Unavailable
 from auditledger.integrity.checkpoint import (
     Checkpoint,
@@ -36,6 +35,7 @@ from auditledger.integrity.witness import WitnessStore
 from auditledger.settings import SETTING_INDEX
 from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes, read_head
+from auditledger_client.core.clock import Clock
 
 log = logging.getLogger(__name__)
 

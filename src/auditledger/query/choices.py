@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from auditledger.catalog import CATEGORIES
 from auditledger.query.search import DirectoryEntry, directory_entries
+from auditledger_client.core.catalog import CATEGORIES
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from auditledger.catalog import CATEGORY_INDEX
 from auditledger.errors import InvalidInput, Problem
+from auditledger_client.core.catalog import CATEGORY_INDEX
 
 # Query-string names, in the order the description lists them.
 MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject")

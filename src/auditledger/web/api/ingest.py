@@ -11,10 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from auditledger.errors import AuditLedgerError
-from auditledger.events.model import EventDraft
-from auditledger.events.wire import BatchIn, EventIn
 from auditledger.ingest.jsonbody import parse_json
-from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.store.log import Receipt
 from auditledger.tenancy.model import Organization, Principal
 from auditledger.tenancy.service import org_for_ingest
@@ -22,6 +19,9 @@ from auditledger.web.api.responses import BatchReceiptOut, ReceiptOut, error_res
 from auditledger.web.auth import api_principal, find_org
 from auditledger.web.body import read_limited, require_json
 from auditledger.web.context import services
+from auditledger_client.core.event import EventDraft
+from auditledger_client.core.validate import parse_batch, parse_event
+from auditledger_client.core.wire import BatchIn, EventIn
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["ingest"])
 

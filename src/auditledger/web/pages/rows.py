@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import quote
 
-from auditledger.events.model import Event
 from auditledger.events.render import category_label, describe_properties, type_label
 from auditledger.web.pages.zone import local
+from auditledger_client.core.event import Event
 
 
 @dataclass(frozen=True)

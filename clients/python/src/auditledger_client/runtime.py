@@ -7,30 +7,30 @@ there is one implementation of ordering, retries and dead letters.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx2 as httpx
 
-from auditledger.clock import Clock, SystemClock
-
 from .backoff import Backoff
-from .build import WireEvent, build_event, wire_event
+from .build import WireEvent
+from .core.catalog import SEED, Catalog
+from .core.clock import Clock, SystemClock
 from .delivery import Deliverer
 from .errors import ClientClosed, FlushTimeout, NotAcknowledged
-from .model import Actor, DeadLetter, Receipt, Ref
-from .sender import Sender
+from .model import DeadLetter, Receipt
+from .sender import Sender, Undeliverable
 from .spool import Durability, Spool
 
-log = logging.getLogger("auditledger.client")
+log = logging.getLogger("auditledger_client")
 
 
 class ClientCore:
-    """The spool and its sender, with the options both clients take (see :class:`AuditClient`)."""
+    """The spool and its sender, with the options both clients take (see
+    :class:`~auditledger_client.AuditClient`)."""
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class ClientCore:
         *,
         spool_path: str | Path | None,
         org: str | None = None,
+        catalog: Catalog | None = None,
         batch_size: int = 500,
         linger: float = 0.2,
         max_spool_events: int = 100_000,
@@ -53,6 +54,7 @@ class ClientCore:
         clock: Clock | None = None,
     ) -> None:
         self.org = org
+        self.catalog = catalog or SEED
         self.ack_timeout = ack_timeout
         self.clock = clock or SystemClock()
         self.spool = Spool(
@@ -74,43 +76,6 @@ class ClientCore:
         self.closed = False
         self.sender.start()
 
-    def build(
-        self,
-        category: str,
-        type_: str,
-        *,
-        subject: Ref,
-        actor: Actor,
-        parent: Ref | None,
-        properties: Mapping[str, Any] | None,
-        project: Ref | None,
-        source_ip: str | None,
-        timestamp: datetime | None,
-        event_id: uuid.UUID | None,
-        org: str | None,
-    ) -> WireEvent:
-        """A validated event (raises at the call site when it is not valid)."""
-        self.check_open()
-        return build_event(
-            category,
-            type_,
-            org=org or self.org or "",
-            subject=subject,
-            actor=actor,
-            clock=self.clock,
-            parent=parent,
-            properties=properties,
-            project=project,
-            source_ip=source_ip,
-            timestamp=timestamp,
-            event_id=event_id,
-        )
-
-    def build_wire(self, event: Mapping[str, Any], org: str | None) -> WireEvent:
-        """A validated event from a wire-format mapping."""
-        self.check_open()
-        return wire_event(event, org=org or self.org or "", clock=self.clock)
-
     def check_open(self) -> None:
         """:class:`ClientClosed` once the client is closed."""
         if self.closed:
@@ -118,13 +83,15 @@ class ClientCore:
 
     def enqueue(self, event: WireEvent) -> Receipt:
         """Append to the spool (durably, unless memory-only) and wake the sender."""
+        self.check_open()
         self.spool.append([event])
         self.sender.notify()
         return Receipt(event.id, event.org, "queued")
 
     def enqueue_expecting(self, event: WireEvent) -> Future[Receipt]:
-        """Append and return a future for the service's receipt."""
-        future = self.sender.expect(event.id)
+        """Append and return a future for the service's receipt, due within ``ack_timeout``."""
+        self.check_open()
+        future = self.sender.expect(event.id, time.monotonic() + self.ack_timeout)
         try:
             self.enqueue(event)
         except BaseException:
@@ -132,36 +99,43 @@ class ClientCore:
             raise
         return future
 
-    def give_up(self, event_id: uuid.UUID, future: Future[Receipt]) -> Receipt:
-        """After a wait timed out: withdraw the event if it is not on the wire, then raise
-        :class:`NotAcknowledged` (or return the receipt if it arrived meanwhile)."""
+    def settle(self, event_id: uuid.UUID, future: Future[Receipt]) -> Receipt:
+        """After a wait ended without a receipt (timed out, or the sender gave up early because
+        the service cannot be reached in time): withdraw the event if it is not on the wire,
+        then raise :class:`NotAcknowledged` (or return the receipt if it arrived meanwhile)."""
         # Withdrawing first, atomically with the in-flight check, is what makes the answer
         # exact: an event that is neither in flight nor withdrawn has already been settled.
         withdrawn = self.sender.withdraw(event_id)
-        if not withdrawn and future.done():
-            return future.result()
-        self.sender.forget(event_id, future)
         reason = self.sender.last_error or "no answer in time"
+        if future.done() and not future.cancelled():
+            error = future.exception()
+            if error is None and not withdrawn:
+                return future.result()
+            if isinstance(error, Undeliverable):
+                reason = error.reason
+            elif error is not None and not withdrawn:
+                raise error
+        self.sender.forget(event_id, future)
         raise NotAcknowledged(event_id, withdrawn, reason)
 
     def close(self, timeout: float) -> None:
-        """Deliver what the spool holds (up to ``timeout`` seconds), then stop.
+        """Deliver what the spool holds, then stop; returns within ``timeout`` seconds.
 
         Whatever could not be delivered stays in a spool file for the next client that opens
-        it; with a memory-only spool it is lost, and :class:`FlushTimeout` says so.
+        it; with a memory-only spool it is lost, and :class:`FlushTimeout` says so. A request
+        still on the wire at the deadline is left to finish in the background (its answer
+        decides what the spool keeps); the spool file is released when it has.
         """
         if self.closed:
             return
         self.closed = True
+        deadline = time.monotonic() + max(0.0, timeout)
         unsent: FlushTimeout | None = None
         try:
-            self.sender.flush(timeout)
+            self.sender.flush(max(0.0, deadline - time.monotonic()))
         except FlushTimeout as exc:
             unsent = exc
-        self.sender.stop(0.0)
-        self.deliverer.close()
-        if self.sender.stopped:
-            self.spool.close()
+        self.sender.stop(max(0.0, deadline - time.monotonic()), on_exit=self._release)
         if unsent is None:
             return
         if self.spool.durable:
@@ -176,3 +150,7 @@ class ClientCore:
             f"(memory-only spool): {unsent.message}",
             unsent.pending,
         )
+
+    def _release(self) -> None:
+        self.deliverer.close()
+        self.spool.close()

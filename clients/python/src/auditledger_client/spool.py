@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from auditledger.errors import Problem
+from auditledger_client.core.errors import Problem
 
 from .build import WireEvent
-from .errors import SpoolFull, SpoolLocked
+from .errors import DuplicateEvent, SpoolFull, SpoolLocked
 from .model import DeadLetter
 
 _SCHEMA = """
@@ -140,17 +140,32 @@ class Spool:
                 raise SpoolFull(
                     f"the spool holds {self._bytes} bytes of events (at most {self.max_bytes})"
                 )
-            with self._transaction():
-                self._conn.executemany(
-                    "INSERT INTO spool (event_id, org, body, bytes, recorded_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (str(e.id), e.org, e.body, n, now)
-                        for e, n in zip(events, sizes, strict=True)
-                    ],
-                )
+            try:
+                self._insert(events, sizes, now)
+            except sqlite3.IntegrityError:
+                raise DuplicateEvent(self._duplicate(events)) from None
             self._count += len(events)
             self._bytes += sum(sizes)
+
+    def _insert(self, events: Sequence[WireEvent], sizes: list[int], now: str) -> None:
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT INTO spool (event_id, org, body, bytes, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(str(e.id), e.org, e.body, n, now) for e, n in zip(events, sizes, strict=True)],
+            )
+
+    def _duplicate(self, events: Sequence[WireEvent]) -> uuid.UUID:
+        # Only the event_id is unique; find which one (or a repeat within ``events``).
+        seen: set[uuid.UUID] = set()
+        for event in events:
+            row = self._conn.execute(
+                "SELECT 1 FROM spool WHERE event_id = ?", (str(event.id),)
+            ).fetchone()
+            if row is not None or event.id in seen:
+                return event.id
+            seen.add(event.id)
+        return events[0].id
 
     def head(self, max_events: int, max_bytes: int) -> list[SpooledEvent]:
         """The oldest events that can travel together: one organization, within both limits

@@ -2,7 +2,7 @@
 Django's ASGI handler, Quart...).
 
 :class:`SourceIPMiddleware` resolves the address once per request with the same function the
-service uses for its own users (:func:`auditledger.source.client_ip.client_ip`): proxy headers
+service uses for its own users (:func:`auditledger_client.core.client_ip.client_ip`): proxy headers
 are believed only when the connection comes from a configured proxy network, never from the
 open internet. It stores the answer in the request's ASGI ``state``; :func:`source_ip` reads it::
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from auditledger.source.client_ip import ForwardedHeader, client_ip, parse_networks
+from auditledger_client.core.client_ip import ForwardedHeader, client_ip, parse_networks
 
-from .errors import ClientError
+from .errors import MiddlewareMissing
 
 STATE_KEY = "auditledger.source_ip"
 
@@ -30,12 +30,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class MiddlewareMissing(ClientError):
-    """:func:`source_ip` was called for a request that did not pass the middleware."""
-
-    code = "middleware_missing"
 
 
 class _ScopeHeaders(Mapping[str, str]):

@@ -2,7 +2,7 @@
 
 One thread per client. It takes the oldest events (up to the batch size, waiting at most the
 linger time for a batch to fill), sends them, and removes them only after a 2xx receipt.
-Failures are handled as :mod:`auditledger.client.delivery` classifies them: transient ones are
+Failures are handled as :mod:`auditledger_client.delivery` classifies them: transient ones are
 retried with backoff, permanent ones become dead letters, and configuration problems hold the
 spool until fixed. Batches never overlap, so the service receives events in spool order.
 """
@@ -23,8 +23,18 @@ from .errors import EventRejected, FlushTimeout
 from .model import DeadLetter, Receipt
 from .spool import Spool, SpooledEvent
 
-log = logging.getLogger("auditledger.client")
+log = logging.getLogger("auditledger_client")
 T = TypeVar("T")
+
+
+class Undeliverable(Exception):
+    """Set on a ``wait=True`` future when the event cannot be committed before its caller's
+    deadline (the connection is refused, or the service asked for a longer pause)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 # The service takes at most 1,000 events and 10 MiB per request.
 MAX_BATCH_EVENTS = 1000
@@ -57,6 +67,11 @@ class Sender:
         self.last_error: str | None = None
         self._cond = threading.Condition()
         self._waiters: dict[uuid.UUID, list[Future[Receipt]]] = {}
+        self._deadlines: dict[Future[Receipt], float] = {}
+        # Set by a caller who waits (flush, wait=True): cut a backoff pause short and try now,
+        # so that a service that is back is noticed at once instead of after up to `cap` s.
+        self._kick = False
+        self._on_exit: Callable[[], None] | None = None
         self._in_flight: frozenset[uuid.UUID] = frozenset()
         self._flushing = 0
         self._stopping = False
@@ -78,11 +93,16 @@ class Sender:
         with self._cond:
             self._cond.notify_all()
 
-    def expect(self, event_id: uuid.UUID) -> Future[Receipt]:
-        """A future that completes with the event's receipt (or its rejection)."""
+    def expect(self, event_id: uuid.UUID, deadline: float) -> Future[Receipt]:
+        """A future that completes with the event's receipt (or its rejection), or fails with
+        :class:`Undeliverable` as soon as it is clear it cannot before ``deadline`` (a
+        ``time.monotonic()`` value)."""
         future: Future[Receipt] = Future()
         with self._cond:
             self._waiters.setdefault(event_id, []).append(future)
+            self._deadlines[future] = deadline
+            self._kick = True
+            self._cond.notify_all()
         return future
 
     def forget(self, event_id: uuid.UUID, future: Future[Receipt]) -> None:
@@ -91,6 +111,7 @@ class Sender:
             futures = self._waiters.get(event_id, [])
             if future in futures:
                 futures.remove(future)
+            self._deadlines.pop(future, None)
             if not futures:
                 self._waiters.pop(event_id, None)
 
@@ -107,6 +128,7 @@ class Sender:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._flushing += 1
+            self._kick = True
             self._cond.notify_all()
             try:
                 while not self._done_up_to(target):
@@ -122,15 +144,23 @@ class Sender:
             finally:
                 self._flushing -= 1
 
-    def stop(self, timeout: float) -> None:
-        """Keep sending for up to ``timeout`` seconds, then stop the thread."""
+    def stop(self, timeout: float, on_exit: Callable[[], None] | None = None) -> None:
+        """Keep sending for up to ``timeout`` seconds, then stop the thread; returns within
+        ``timeout``. ``on_exit`` runs once the thread has ended: at once if it ends in time,
+        else in the thread, after the request it has on the wire is answered (that answer
+        decides what the spool keeps, so it is not cut off)."""
         with self._cond:
             self._stopping = True
             self._drain_deadline = time.monotonic() + timeout
+            self._on_exit = on_exit
             self._cond.notify_all()
         if self._thread.is_alive():
-            # Allow a request in progress to finish: its answer decides what the spool holds.
-            self._thread.join(timeout + 60)
+            self._thread.join(timeout)
+        with self._cond:
+            if self._thread.is_alive() or self._on_exit is None:
+                return
+            callback, self._on_exit = self._on_exit, None
+        callback()
 
     @property
     def stopped(self) -> bool:
@@ -144,6 +174,15 @@ class Sender:
     # The background thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            with self._cond:
+                callback, self._on_exit = self._on_exit, None
+            if callback is not None:
+                callback()
+
+    def _loop(self) -> None:
         linger_until: float | None = None
         while True:
             with self._cond:
@@ -165,10 +204,13 @@ class Sender:
                         continue
                 linger_until = None
                 self._in_flight = frozenset(e.id for e in batch)
+                self._kick = False
+            give_up: list[Future[Receipt]] = []
             try:
-                delay = self._settle(
-                    batch, self.deliverer.send(batch[0].org, [e.body for e in batch])
-                )
+                outcome = self.deliverer.send(batch[0].org, [e.body for e in batch])
+                delay = self._settle(batch, outcome)
+                if isinstance(outcome, Retry) and delay is not None:
+                    give_up = self._hopeless(batch, outcome, delay)
             except Exception as exc:  # never let the thread die: the spool would stall unseen
                 log.exception("audit client sender failed; retrying")
                 self._attempt += 1
@@ -177,8 +219,27 @@ class Sender:
             with self._cond:
                 self._in_flight = frozenset()
                 self._cond.notify_all()
+            # After the in-flight set is cleared, so that the callers can withdraw the events.
+            for future in give_up:
+                if not future.done():
+                    future.set_exception(Undeliverable(self.last_error or "not delivered"))
             if delay:
                 self._sleep(delay)
+
+    def _hopeless(
+        self, batch: list[SpooledEvent], outcome: Retry, delay: float
+    ) -> list[Future[Receipt]]:
+        """The waiting callers of ``batch`` whose event cannot be committed in their time:
+        all of them when the connection was refused (nothing is listening), else those whose
+        deadline comes before the next attempt."""
+        next_attempt = time.monotonic() + delay
+        with self._cond:
+            return [
+                future
+                for event in batch
+                for future in self._waiters.get(event.id, [])
+                if outcome.refused or self._deadlines.get(future, 0.0) < next_attempt
+            ]
 
     def _send_now(self, batch: list[SpooledEvent]) -> bool:
         return (
@@ -196,7 +257,7 @@ class Sender:
             while True:
                 limit = min(end, self._drain_deadline) if self._stopping else end
                 remaining = limit - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._kick:
                     return
                 self._cond.wait(remaining)
 
@@ -220,6 +281,7 @@ class Sender:
         with self._cond:
             for receipt in receipts:
                 for future in self._waiters.pop(receipt.id, []):
+                    self._deadlines.pop(future, None)
                     if not future.done():  # an async caller may have given up on it
                         future.set_result(receipt)
 
@@ -250,6 +312,7 @@ class Sender:
             error = EventRejected(event.id, outcome.status, outcome.code, outcome.message, problems)
             with self._cond:
                 for future in self._waiters.pop(event.id, []):
+                    self._deadlines.pop(future, None)
                     if not future.done():
                         future.set_exception(error)
             if self.on_dead_letter is not None:

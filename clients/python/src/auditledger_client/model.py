@@ -7,19 +7,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from auditledger.errors import Problem
+from auditledger_client.core.errors import Problem
 
 
 @dataclass(frozen=True)
 class Ref:
-    """A resource by id, with its name *at the time of the event* (names are snapshots)."""
+    """A resource by id, with its name *at the time of the event* (names are snapshots).
+
+    A version names what it is a version of: ``Ref("mv-7", "7", parent=Ref("mdl-1", "churn"))``.
+    """
 
     id: str
     name: str | None = None
+    parent: Ref | None = None
 
-    def wire(self) -> dict[str, str]:
+    def wire(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"id": self.id} if self.name is None else {"id": self.id, "name": self.name}
+        result: dict[str, Any] = {"id": self.id}
+        if self.name is not None:
+            result["name"] = self.name
+        if self.parent is not None:
+            result["parent"] = self.parent.wire()
+        return result
 
 
 @dataclass(frozen=True)

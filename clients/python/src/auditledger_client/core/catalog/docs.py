@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from auditledger.catalog.events import CATEGORIES
-from auditledger.catalog.model import PropertySpec
+from auditledger_client.core.catalog.events import CATEGORIES
+from auditledger_client.core.catalog.model import PropertySpec
 
 HEADER = """\
 # Event catalog

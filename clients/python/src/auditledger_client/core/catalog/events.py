@@ -8,7 +8,13 @@ log audits itself (exports, sign-ins, retention changes, purges). Validation, th
 
 from __future__ import annotations
 
-from auditledger.catalog.model import CategorySpec, EventTypeSpec, PropertyKind, PropertySpec
+from auditledger_client.core.catalog.model import (
+    Catalog,
+    CategorySpec,
+    EventTypeSpec,
+    PropertyKind,
+    PropertySpec,
+)
 
 
 def _rename(resource: str) -> EventTypeSpec:
@@ -309,7 +315,9 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
 )
 
-CATEGORY_INDEX: dict[str, CategorySpec] = {c.key: c for c in CATEGORIES}
+# The seed's catalog; a deployment's extensions add to it (see extensions.py), never change it.
+SEED = Catalog(CATEGORIES)
+CATEGORY_INDEX: dict[str, CategorySpec] = SEED.index
 
 
 def category(key: str) -> CategorySpec | None:

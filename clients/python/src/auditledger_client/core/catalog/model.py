@@ -82,3 +82,32 @@ class CategorySpec:
     def type(self, key: str) -> EventTypeSpec | None:
         """The event type named ``key`` in this category, or None."""
         return self.type_index.get(key)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every category a deployment accepts: the seed's, plus those of its extensions.
+
+    Validation, filters, docs and the client take one of these; :data:`SEED` is the seed's.
+    """
+
+    categories: tuple[CategorySpec, ...]
+    # Which categories came from an extension (not the seed): docs and the API say so.
+    extension_keys: frozenset[str] = frozenset()
+    index: dict[str, CategorySpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {c.key: c for c in self.categories})
+
+    def category(self, key: str) -> CategorySpec | None:
+        """The category named ``key``, or None."""
+        return self.index.get(key)
+
+    def event_type(self, category_key: str, type_key: str) -> EventTypeSpec | None:
+        """The event type ``category_key.type_key``, or None if either part is unknown."""
+        spec = self.index.get(category_key)
+        return spec.type(type_key) if spec else None
+
+    def platform_categories(self) -> tuple[CategorySpec, ...]:
+        """The categories a platform may send; excludes auditledger's own."""
+        return tuple(c for c in self.categories if not c.internal)

@@ -2,7 +2,7 @@
 same transaction as the change it describes.
 
 If the change rolls back, so does its event, and nothing is ever sent. If it commits, the event
-is stored beside it, and a :class:`~auditledger.client.relay.Relay` (``auditledger relay``)
+is stored beside it, and a :class:`~auditledger_client.relay.Relay` (``auditledger relay``)
 ships it to the service later, at least once, marking it sent; the service stores an event id
 once, so a resend after a crash is harmless. The service being down loses nothing: rows wait.
 
@@ -13,8 +13,8 @@ Add the table to your own metadata, so your migrations create it with everything
     ...
     with engine.begin() as conn:
         conn.execute(models.update().where(...).values(name=new_name))
-        outbox.writer(conn).model_rename(subject=Ref(model_id, new_name), old_name=...,
-                                         new_name=new_name, actor=actor)
+        outbox.writer(conn).record(ModelRename(old_name=old_name, new_name=new_name),
+                                   subject=Ref(model_id, new_name), actor=actor)
 
 With the ORM, pass ``session.connection()``. Works on SQLite and PostgreSQL.
 """
@@ -44,11 +44,10 @@ from sqlalchemy import (
     text,
 )
 
-from auditledger.clock import Clock, SystemClock
-
-from .build import WireEvent, build_event, wire_event
-from .events import EventMethods
-from .model import Actor, Ref
+from .build import WireEvent, wire_event
+from .core.catalog import SEED, Catalog
+from .core.clock import Clock, SystemClock
+from .recording import Recorder
 
 DEFAULT_TABLE = "auditledger_outbox"
 
@@ -93,10 +92,18 @@ def pending_clause(table: Table) -> Any:
 class Outbox:
     """Records audit events into an outbox table within the caller's transaction."""
 
-    def __init__(self, table: Table, *, org: str | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        table: Table,
+        *,
+        org: str | None = None,
+        clock: Clock | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.table = table
         self.org = org
         self.clock = clock or SystemClock()
+        self.catalog = catalog or SEED
 
     @classmethod
     def define(
@@ -106,9 +113,10 @@ class Outbox:
         name: str = DEFAULT_TABLE,
         org: str | None = None,
         clock: Clock | None = None,
+        catalog: Catalog | None = None,
     ) -> Outbox:
         """An outbox whose table is added to ``metadata`` (created with the rest of it)."""
-        return cls(outbox_table(metadata, name), org=org, clock=clock)
+        return cls(outbox_table(metadata, name), org=org, clock=clock, catalog=catalog)
 
     def create(self, bind: Engine | Connection) -> None:
         """Create the table if it does not exist (for platforms without migrations)."""
@@ -121,12 +129,14 @@ class Outbox:
         *,
         org: str | None = None,
     ) -> uuid.UUID:
-        """Insert ``event`` (wire format, or built by the typed methods) in the transaction of
-        ``connection``; it is validated first, so a bad event fails the caller's change."""
+        """Insert ``event`` (wire format, or built by a writer's ``record``) in the transaction
+        of ``connection``; it is validated first, so a bad event fails the caller's change."""
         wire = (
             event
             if isinstance(event, WireEvent)
-            else wire_event(event, org=org or self.org or "", clock=self.clock)
+            else wire_event(
+                event, org=org or self.org or "", clock=self.clock, catalog=self.catalog
+            )
         )
         connection.execute(
             insert(self.table).values(
@@ -139,7 +149,8 @@ class Outbox:
         return wire.id
 
     def writer(self, connection: Connection) -> OutboxWriter:
-        """Typed methods (``model_rename`` ...) that record into this outbox on ``connection``."""
+        """A recorder (``record(ModelRename(...), subject=..., actor=...)``) that writes into this
+        outbox on ``connection``."""
         return OutboxWriter(self, connection)
 
     def pending(self, connection: Connection) -> int:
@@ -166,52 +177,17 @@ class Outbox:
         return int(result.rowcount)
 
 
-class OutboxWriter(EventMethods[uuid.UUID]):
-    """The typed event methods, writing into an outbox on one connection (one transaction).
-
-    Each returns the event's id. ``wait`` does not apply: the event commits with your
-    transaction, and the relay delivers it.
-    """
+class OutboxWriter(Recorder[uuid.UUID]):
+    """``record(event, subject=..., actor=...)`` into an outbox on one connection (one
+    transaction); returns the event's id. There is no ``wait``: the event commits with your
+    transaction, and the relay delivers it."""
 
     def __init__(self, outbox: Outbox, connection: Connection) -> None:
         self.outbox = outbox
         self.connection = connection
+        self._org = outbox.org
+        self._clock = outbox.clock
+        self._catalog = outbox.catalog
 
-    def record(
-        self,
-        category: str,
-        type_: str,
-        /,
-        *,
-        subject: Ref,
-        actor: Actor,
-        parent: Ref | None = None,
-        properties: Mapping[str, Any] | None = None,
-        project: Ref | None = None,
-        source_ip: str | None = None,
-        timestamp: datetime | None = None,
-        event_id: uuid.UUID | None = None,
-        org: str | None = None,
-        wait: bool = False,
-    ) -> uuid.UUID:
-        """Validate the event and insert it into the outbox in the connection's transaction."""
-        if wait:
-            raise ValueError(
-                "wait=True does not apply to the outbox: the event commits with your "
-                "transaction and the relay delivers it; use AuditClient to wait for a receipt"
-            )
-        event = build_event(
-            category,
-            type_,
-            org=org or self.outbox.org or "",
-            subject=subject,
-            actor=actor,
-            clock=self.outbox.clock,
-            parent=parent,
-            properties=properties,
-            project=project,
-            source_ip=source_ip,
-            timestamp=timestamp,
-            event_id=event_id,
-        )
-        return self.outbox.record(self.connection, event)
+    def _accept(self, wire: WireEvent) -> uuid.UUID:
+        return self.outbox.record(self.connection, wire)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import httpx2 as httpx
 from sqlalchemy import Connection, Engine, MetaData, Table, select, update
 
-from auditledger.clock import Clock, SystemClock
+from auditledger_client.core.clock import Clock, SystemClock
 
 from .backoff import Backoff
 from .delivery import Delivered, Deliverer, Rejected, Retry

@@ -9,9 +9,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-# A Retry-After beyond this is treated as this: a misconfigured proxy must not park the client
-# for a day.
-MAX_RETRY_AFTER = 600.0
+# A Retry-After beyond this is treated as this: a misconfigured proxy (or an overloaded service
+# asking for minutes) must not park the sender, and every flush() behind it, for that long.
+# auditledger itself asks for a few seconds at most.
+MAX_RETRY_AFTER = 60.0
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The asyncio client: the same core as :class:`~auditledger.client.AuditClient`, with the
+"""The asyncio client: the same core as :class:`~auditledger_client.AuditClient`, with the
 spool's fsync'd writes moved off the event loop."""
 
 from __future__ import annotations
@@ -14,20 +14,21 @@ from typing import Any
 
 import httpx2 as httpx
 
-from auditledger.clock import Clock
-
 from .backoff import Backoff
-from .build import WireEvent
-from .core import ClientCore
-from .events import AsyncEventMethods
+from .build import WireEvent, build_event, wire_event
+from .config import options_from_env
+from .core.catalog import Catalog
+from .core.clock import Clock
 from .model import Actor, DeadLetter, Receipt, Ref
+from .runtime import ClientCore
 from .spool import Durability
+from .typed import Event
 
 
-class AsyncAuditClient(AsyncEventMethods[Receipt]):
-    """The asyncio face of :class:`~auditledger.client.AuditClient`; same options, same
-    guarantees. Delivery runs in the same background thread, so a busy event loop never
-    delays it, and ``await client.aclose()`` (or ``async with``) ends it cleanly."""
+class AsyncAuditClient:
+    """The asyncio face of :class:`~auditledger_client.AuditClient`; same options, same
+    guarantees, same ``record``. Delivery runs in the same background thread, so a busy event
+    loop never delays it, and ``await client.aclose()`` (or ``async with``) ends it cleanly."""
 
     def __init__(
         self,
@@ -36,6 +37,7 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
         *,
         spool_path: str | Path | None,
         org: str | None = None,
+        catalog: Catalog | None = None,
         batch_size: int = 500,
         linger: float = 0.2,
         max_spool_events: int = 100_000,
@@ -54,6 +56,7 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
             token,
             spool_path=spool_path,
             org=org,
+            catalog=catalog,
             batch_size=batch_size,
             linger=linger,
             max_spool_events=max_spool_events,
@@ -68,59 +71,65 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
             clock=clock,
         )
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> AsyncAuditClient:
+        """A client configured from the ``AUDITLEDGER_*`` environment variables (see
+        :meth:`auditledger_client.AuditClient.from_env`)."""
+        return cls(**options_from_env(environ, **options))
+
     async def record(
         self,
-        category: str,
-        type_: str,
-        /,
+        event: Event,
         *,
         subject: Ref,
         actor: Actor,
-        parent: Ref | None = None,
-        properties: Mapping[str, Any] | None = None,
         project: Ref | None = None,
-        source_ip: str | None = None,
+        source: str | None = None,
         timestamp: datetime | None = None,
         event_id: uuid.UUID | None = None,
         org: str | None = None,
         wait: bool = False,
     ) -> Receipt:
-        """Record one event; see :meth:`auditledger.client.AuditClient.record`."""
-        event = self._core.build(
-            category,
-            type_,
+        """Record one event; see :meth:`auditledger_client.AuditClient.record`."""
+        core = self._core
+        core.check_open()
+        wire = build_event(
+            event,
+            org=org or core.org or "",
             subject=subject,
             actor=actor,
-            parent=parent,
-            properties=properties,
+            clock=core.clock,
+            catalog=core.catalog,
             project=project,
-            source_ip=source_ip,
+            source=source,
             timestamp=timestamp,
             event_id=event_id,
-            org=org,
         )
-        return await self._submit(event, wait)
+        return await self._submit(wire, wait)
 
     async def record_event(
         self, event: Mapping[str, Any], *, org: str | None = None, wait: bool = False
     ) -> Receipt:
         """Record an event given in the wire format of the ingestion API."""
-        return await self._submit(self._core.build_wire(event, org), wait)
+        core = self._core
+        core.check_open()
+        wire = wire_event(event, org=org or core.org or "", clock=core.clock, catalog=core.catalog)
+        return await self._submit(wire, wait)
 
     async def _submit(self, event: WireEvent, wait: bool) -> Receipt:
         if not wait:
             return await asyncio.to_thread(self._core.enqueue, event)
         future: Future[Receipt] = await asyncio.to_thread(self._core.enqueue_expecting, event)
         waiter = asyncio.wrap_future(future)
-        # An outcome that arrives after we stopped waiting is settled by give_up(); reading it
+        # An outcome that arrives after we stopped waiting is settled by settle(); reading it
         # here keeps asyncio from reporting a "never retrieved" exception at garbage collection.
         waiter.add_done_callback(_retrieve)
         # asyncio.wait, not wait_for: on timeout the concurrent future must stay alive (waiting
-        # for it to be cancelled would cancel it), since give_up() decides from it.
+        # for it to be cancelled would cancel it), since settle() decides from it.
         done, _ = await asyncio.wait([waiter], timeout=self._core.ack_timeout)
-        if waiter in done:
+        if waiter in done and waiter.exception() is None:
             return waiter.result()
-        return await asyncio.to_thread(self._core.give_up, event.id, future)
+        return await asyncio.to_thread(self._core.settle, event.id, future)
 
     # The timeout is a parameter (not asyncio.timeout) because the waiting happens in a
     # worker thread, which cancellation cannot stop.
@@ -130,7 +139,7 @@ class AsyncAuditClient(AsyncEventMethods[Receipt]):
         await asyncio.to_thread(self._core.sender.flush, timeout)
 
     async def aclose(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
-        """Flush for up to ``timeout`` seconds, then stop (see ``AuditClient.close``)."""
+        """Flush, then stop, within ``timeout`` seconds (see ``AuditClient.close``)."""
         await asyncio.to_thread(self._core.close, timeout)
 
     @property

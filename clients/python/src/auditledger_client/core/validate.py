@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from auditledger.catalog import CATEGORY_INDEX, PropertyKind, PropertySpec, platform_categories
-from auditledger.errors import InvalidInput, MalformedRequest, Problem, TooLarge
-from auditledger.events.model import Actor, EventDraft, PropertyValue, Ref, Subject
-from auditledger.events.wire import MAX_BATCH_EVENTS, EventIn, check_text
+from auditledger_client.core.catalog import SEED, Catalog, PropertyKind, PropertySpec
+from auditledger_client.core.errors import InvalidInput, MalformedRequest, Problem, TooLarge
+from auditledger_client.core.event import Actor, EventDraft, PropertyValue, Ref, Subject
+from auditledger_client.core.wire import MAX_BATCH_EVENTS, EventIn, check_text
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -104,10 +104,14 @@ def _text_problem(where: str, value: str) -> Problem | None:
 
 
 def check_properties(
-    prefix: str, category: str, type_: str, properties: dict[str, Any]
+    prefix: str,
+    category: str,
+    type_: str,
+    properties: dict[str, Any],
+    catalog: Catalog = SEED,
 ) -> list[Problem]:
     """Problems of ``properties`` against the catalog entry ``category.type_`` (which exists)."""
-    spec = CATEGORY_INDEX[category].type_index[type_]
+    spec = catalog.index[category].type_index[type_]
     event_name = f"{category}.{type_}"
     problems: list[Problem] = []
     allowed = ", ".join(p.key for p in spec.properties) or "none"
@@ -133,10 +137,10 @@ def check_properties(
     return problems
 
 
-def _catalog_problems(prefix: str, event: EventIn) -> list[Problem]:
-    cat = CATEGORY_INDEX.get(event.category)
+def _catalog_problems(prefix: str, event: EventIn, catalog: Catalog) -> list[Problem]:
+    cat = catalog.category(event.category)
     if cat is None or cat.internal:
-        allowed = ", ".join(c.key for c in platform_categories())
+        allowed = ", ".join(c.key for c in catalog.platform_categories())
         if cat is not None:
             why = f"{event.category!r} is recorded by auditledger itself and cannot be sent"
         else:
@@ -184,12 +188,14 @@ def _catalog_problems(prefix: str, event: EventIn) -> list[Problem]:
                     f"a {cat.key} subject's parent must be a {cat.parent_type}",
                 )
             )
-    problems.extend(check_properties(prefix, cat.key, event.type, event.properties))
+    problems.extend(check_properties(prefix, cat.key, event.type, event.properties, catalog))
     return problems
 
 
-def _to_draft(event: EventIn, received_at: datetime, new_id: Callable[[], uuid.UUID]) -> EventDraft:
-    cat = CATEGORY_INDEX[event.category]
+def _to_draft(
+    event: EventIn, received_at: datetime, new_id: Callable[[], uuid.UUID], catalog: Catalog
+) -> EventDraft:
+    cat = catalog.index[event.category]
     subject = event.subject
     parent = subject.parent
     return EventDraft(
@@ -229,9 +235,10 @@ def parse_event(
     received_at: datetime,
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
     prefix: str = "",
+    catalog: Catalog = SEED,
 ) -> EventDraft:
     """Validate one decoded JSON event; raise :class:`InvalidInput` or :class:`TooLarge`."""
-    drafts, problems = _parse_one(obj, received_at, new_id, prefix)
+    drafts, problems = _parse_one(obj, received_at, new_id, prefix, catalog)
     if problems:
         raise InvalidInput("the event is not valid", problems)
     assert drafts is not None
@@ -239,7 +246,11 @@ def parse_event(
 
 
 def _parse_one(
-    obj: Any, received_at: datetime, new_id: Callable[[], uuid.UUID], prefix: str
+    obj: Any,
+    received_at: datetime,
+    new_id: Callable[[], uuid.UUID],
+    prefix: str,
+    catalog: Catalog,
 ) -> tuple[EventDraft | None, list[Problem]]:
     dotted = f"{prefix}." if prefix else ""
     if not isinstance(obj, dict):
@@ -254,7 +265,7 @@ def _parse_one(
         event = EventIn.model_validate(obj)
     except ValidationError as exc:
         return None, _pydantic_problems(prefix, exc)
-    problems = _catalog_problems(dotted, event)
+    problems = _catalog_problems(dotted, event, catalog)
     if event.timestamp is not None and event.timestamp > received_at + MAX_FUTURE_SKEW:
         problems.append(
             Problem(
@@ -265,11 +276,15 @@ def _parse_one(
         )
     if problems:
         return None, problems
-    return _to_draft(event, received_at, new_id), []
+    return _to_draft(event, received_at, new_id, catalog), []
 
 
 def parse_batch(
-    obj: Any, *, received_at: datetime, new_id: Callable[[], uuid.UUID] = uuid.uuid4
+    obj: Any,
+    *,
+    received_at: datetime,
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+    catalog: Catalog = SEED,
 ) -> list[EventDraft]:
     """Validate a batch ``{"events": [...]}``; every problem of every event is reported at once."""
     if not isinstance(obj, dict) or set(obj) != {"events"}:
@@ -287,7 +302,7 @@ def parse_batch(
     drafts: list[EventDraft] = []
     problems: list[Problem] = []
     for index, item in enumerate(events):
-        draft, item_problems = _parse_one(item, received_at, new_id, f"events[{index}]")
+        draft, item_problems = _parse_one(item, received_at, new_id, f"events[{index}]", catalog)
         problems.extend(item_problems)
         if draft is not None:
             drafts.append(draft)

@@ -25,10 +25,10 @@ from urllib.parse import quote
 
 import httpx2 as httpx
 
-from auditledger import __version__
-from auditledger.errors import Problem
+from auditledger_client.core.errors import Problem
 
 from .model import Receipt
+from .version import VERSION
 
 PERMANENT = frozenset({400, 409, 413, 422})
 _INDEX = re.compile(r"^events\[(\d+)\]\.?(.*)$")
@@ -52,6 +52,8 @@ class Retry:
     reason: str
     retry_after: float | None = None
     hold: bool = False
+    # The connection was never established: nothing was sent, nobody is listening.
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class Deliverer:
             headers={
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",
-                "User-Agent": f"auditledger-client/{__version__}",
+                "User-Agent": f"auditledger-client/{VERSION}",
             },
         )
 
@@ -164,6 +166,8 @@ class Deliverer:
         path = f"/api/v1/orgs/{quote(org, safe='')}/events/batch"
         try:
             response = self._http.post(path, content=content)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            return Retry(f"cannot reach the service: {type(exc).__name__}: {exc}", refused=True)
         except httpx.TransportError as exc:
             return Retry(f"cannot reach the service: {type(exc).__name__}: {exc}")
         status = response.status_code

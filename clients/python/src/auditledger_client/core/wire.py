@@ -2,7 +2,7 @@
 
 These models check structure and types and give the OpenAPI document its schema; the catalog
 rules (which categories, types and properties exist) are applied afterwards by
-:mod:`auditledger.ingest.validate`, because they are data, not code.
+:mod:`auditledger_client.core.validate`, because they are data, not code.
 """
 
 from __future__ import annotations
