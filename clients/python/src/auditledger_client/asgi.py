@@ -10,20 +10,68 @@ open internet. It stores the answer in the request's ASGI ``state``; :func:`sour
     ...
     client.model_rename(..., source_ip=source_ip(request))
 
-Run the ASGI server without its own proxy-header handling (uvicorn ``--no-proxy-headers``),
-or the headers are applied twice.
+Run the ASGI server without its own proxy-header handling (uvicorn ``--no-proxy-headers``).
+Plain uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default and rewrites the peer
+address *before* this middleware sees it; from then on a caller on this host (or behind a
+local proxy that passes the header through) chooses its own address, and no setting here can
+undo that. So the middleware detects it: at start, when the process is the uvicorn command
+without ``--no-proxy-headers``, it logs a loud warning; on a request whose peer address is
+one of the addresses its own ``X-Forwarded-For`` names (what a rewrite leaves behind), it logs
+an error once and records *no* source rather than the one the caller chose
+(``on_rewritten_peer="refuse"``, the default) or, with ``"warn"``, keeps it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, Literal
 
 from auditledger_client.core.client_ip import ForwardedHeader, client_ip, parse_networks
 
 from .errors import MiddlewareMissing
 
 STATE_KEY = "auditledger.source_ip"
+log = logging.getLogger("auditledger_client.asgi")
+
+RewrittenPeer = Literal["refuse", "warn"]
+
+UVICORN_WARNING = (
+    "uvicorn applies X-Forwarded-For itself (it trusts 127.0.0.1 by default) before "
+    "SourceIPMiddleware sees the request, so a caller can choose the source address of its "
+    "audit events. Run uvicorn with --no-proxy-headers and list your proxies in "
+    "SourceIPMiddleware(trusted_proxies=...). See docs/integration.md."
+)
+
+
+def uvicorn_applies_proxy_headers(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Whether this process is the ``uvicorn`` command with its proxy-header handling on
+    (its default). Programmatic ``uvicorn.run`` cannot be seen from here; the per-request
+    check covers it."""
+    args = list(sys.argv if argv is None else argv)
+    env = os.environ if environ is None else environ
+    if not args or os.path.basename(args[0]) not in ("uvicorn", "__main__.py"):
+        return False
+    if os.path.basename(args[0]) == "__main__.py" and "uvicorn" not in args[0]:
+        return False
+    if "--no-proxy-headers" in args:
+        return False
+    return env.get("UVICORN_PROXY_HEADERS", "").lower() not in ("0", "false")
+
+
+def _rewritten(peer: str | None, headers: _ScopeHeaders) -> bool:
+    # uvicorn replaces the peer with an entry of the header and leaves the header in place; a
+    # real peer is never one of the addresses forwarded to it.
+    if peer is None:
+        return False
+    values = headers.getlist("x-forwarded-for")
+    entries = {e.strip().strip("[]") for v in values for e in v.split(",")}
+    return peer in entries
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,23 +117,42 @@ class SourceIPMiddleware:
         *,
         trusted_proxies: Iterable[str] = ("127.0.0.1/32", "::1/128"),
         header: ForwardedHeader = "x-forwarded-for",
+        on_rewritten_peer: RewrittenPeer = "refuse",
     ) -> None:
         self.app = app
         self.proxies = parse_networks(trusted_proxies)
         self.header = header
+        self.on_rewritten_peer = on_rewritten_peer
+        self._reported = False
+        if uvicorn_applies_proxy_headers():
+            log.warning(UVICORN_WARNING)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             client = scope.get("client")
             peer = str(client[0]) if client else None
-            address = client_ip(
-                peer, _ScopeHeaders(scope.get("headers", [])), self.proxies, self.header
-            )
+            headers = _ScopeHeaders(scope.get("headers", []))
+            address: str | None
+            if _rewritten(peer, headers):
+                address = self._rewritten_peer(peer)
+            else:
+                address = client_ip(peer, headers, self.proxies, self.header)
             # A copy: servers share the lifespan state dict between requests.
             state = dict(scope.get("state") or {})
             state[STATE_KEY] = address
             scope = {**scope, "state": state}
         await self.app(scope, receive, send)
+
+    def _rewritten_peer(self, peer: str | None) -> str | None:
+        if not self._reported:
+            self._reported = True
+            log.error(
+                "a request arrived with its peer address already taken from X-Forwarded-For "
+                "(%s). %s",
+                peer,
+                UVICORN_WARNING,
+            )
+        return None if self.on_rewritten_peer == "refuse" else peer
 
 
 def source_ip(request_or_scope: Mapping[str, Any]) -> str | None:
