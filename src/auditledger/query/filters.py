@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditledger.errors import InvalidInput, Problem
-from auditledger_client.core.catalog import CATEGORY_INDEX
+from auditledger_client.core.catalog import SEED, Catalog
 
 # Query-string names, in the order the description lists them.
 MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject")
@@ -137,20 +137,22 @@ def _beyond(year: int) -> datetime:
     return datetime.min.replace(tzinfo=UTC)
 
 
-def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, str], ...]:
+def _types(
+    values: Sequence[str], problems: list[Problem], catalog: Catalog
+) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for value in values:
         category, _, type_ = value.rpartition(".")
         if category:
-            spec = CATEGORY_INDEX.get(category)
+            spec = catalog.category(category)
             if spec is None or spec.type(type_) is None:
                 problems.append(Problem("type", f"unknown event type {value[:80]!r}"))
             else:
                 pairs.append((category, type_))
             continue
-        matches = [(c.key, type_) for c in CATEGORY_INDEX.values() if c.type(type_)]
+        matches = [(c.key, type_) for c in catalog.categories if c.type(type_)]
         if not matches:
-            known = sorted({t.key for c in CATEGORY_INDEX.values() for t in c.types})
+            known = sorted({t.key for c in catalog.categories for t in c.types})
             problems.append(
                 Problem(
                     "type", f"unknown event type {value[:80]!r}; known types: {', '.join(known)}"
@@ -160,9 +162,10 @@ def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, s
     return tuple(dict.fromkeys(pairs))
 
 
-def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
+def parse_filters(params: Sequence[tuple[str, str]], catalog: Catalog = SEED) -> EventFilter:
     """Parse query-string items into a filter, or raise :class:`InvalidInput` naming each
-    problem. Blank values are ignored (an empty form field means "any")."""
+    problem. Blank values are ignored (an empty form field means "any"). Categories and types
+    are those of ``catalog`` (the deployment's, extensions included)."""
     problems: list[Problem] = []
     values: dict[str, list[str]] = {}
     raw: list[tuple[str, str]] = []
@@ -207,14 +210,14 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
         problems.append(Problem("to", "is before 'from'"))
     categories = values.get("category", [])
     for category in categories:
-        if category not in CATEGORY_INDEX:
+        if catalog.category(category) is None:
             problems.append(
                 Problem(
                     "category",
-                    f"unknown category {category[:80]!r}; categories: " + ", ".join(CATEGORY_INDEX),
+                    f"unknown category {category[:80]!r}; categories: " + ", ".join(catalog.index),
                 )
             )
-    types = _types(values.get("type", []), problems)
+    types = _types(values.get("type", []), problems, catalog)
     if problems:
         raise InvalidInput("the filters are not valid", problems)
     return EventFilter(

@@ -48,7 +48,7 @@ async def _export(
     svc = services(request)
     organization = await run_in_threadpool(svc.tenancy.org, org)
     role = org_for_reading(principal, organization)
-    flt = parse_filters(list(request.query_params.multi_items()))
+    flt = parse_filters(list(request.query_params.multi_items()), svc.catalog)
 
     def check() -> None:
         with svc.db.read() as connection:
@@ -128,7 +128,7 @@ async def export_bundle(
     organization = await run_in_threadpool(svc.tenancy.org, org)
     if org_for_reading(principal, organization) is not Role.ADMIN:
         raise Forbidden("evidence bundles hold event sources: administrators only")
-    flt = parse_filters(list(request.query_params.multi_items()))
+    flt = parse_filters(list(request.query_params.multi_items()), svc.catalog)
     directory = tempfile.mkdtemp(prefix="auditledger-bundle-")
     path = Path(directory) / "bundle.zip"
 

@@ -102,9 +102,10 @@ async def record_event(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate and durably commit one event. A 2xx means it is committed."""
+    catalog = services(request).catalog
 
     def one(body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]) -> list[EventDraft]:
-        return [parse_event(body, received_at=received_at, new_id=new_id)]
+        return [parse_event(body, received_at=received_at, new_id=new_id, catalog=catalog)]
 
     organization, (receipt,) = await _ingest(request, org, principal, one)
     return JSONResponse(
@@ -129,11 +130,12 @@ async def record_batch(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate every event, then commit all of them or none."""
+    catalog = services(request).catalog
 
     def batch(
         body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]
     ) -> list[EventDraft]:
-        return parse_batch(body, received_at=received_at, new_id=new_id)
+        return parse_batch(body, received_at=received_at, new_id=new_id, catalog=catalog)
 
     organization, receipts = await _ingest(request, org, principal, batch)
     return JSONResponse(
