@@ -57,3 +57,23 @@ def test_the_docs_list_every_setting() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for setting in CLIENT_SETTINGS:
         assert f"| `{setting.name}` | `{setting.env}` |" in text, setting.env
+
+
+def test_a_client_given_the_extended_catalog_accepts_its_types() -> None:
+    from auditledger_client import Actor, CustomEvent, InvalidEvent, Ref
+
+    mlflow = DOCS.parents[1] / "examples" / "catalog" / "mlflow.toml"
+    rename = CustomEvent("experiment", "rename", {"old_name": "a", "new_name": "b"})
+    context = {"subject": Ref("exp-1", "b"), "actor": Actor("u-1", "Ada"), "org": "acme"}
+    seed_only = AuditClient.from_env(BASE, transport=Stub(unreachable))
+    with pytest.raises(InvalidEvent, match="not valid"):
+        seed_only.record(rename, **context)  # type: ignore[arg-type]
+    seed_only.close(0.1)
+    environ = {**BASE, "AUDITLEDGER_CATALOG_EXTENSIONS": str(mlflow)}
+    client = AuditClient.from_env(environ, transport=Stub(unreachable))
+    assert client.record(rename, **context).status == "queued"  # type: ignore[arg-type]
+    with pytest.raises(InvalidEvent) as wrong:
+        client.record(CustomEvent("experiment", "rename", {"old_name": "a"}), **context)  # type: ignore[arg-type]
+    assert wrong.value.problems[0].field == "properties.new_name"
+    client._core.spool.withdraw(client._core.spool.head(1, 100_000)[0].id)
+    client.close(0.1)

@@ -42,6 +42,48 @@ def _property_cell(prop: PropertySpec) -> str:
     return f"`{prop.key}`{optional}: {prop.describe_type()}. {prop.description}".strip()
 
 
+EXTENSIONS = """\
+## Catalog extensions
+
+A deployment may accept more than the seed's types: MLflow has experiments, aliases, tags on
+runs and permissions. It declares them in a TOML file named by `AUDITLEDGER_CATALOG_EXTENSIONS`
+(or `--extensions`), which `auditledger serve` checks at start and refuses to start on when
+it is not valid (every problem is named, e.g. `categories.model.label: 'model' is a seed
+category and cannot be redefined`). `auditledger catalog` prints the resulting catalog in this
+page's form, with the extension's types marked; validation, filters, labels, the OpenAPI
+document (`EventIn.category` lists the categories, `x-auditledger-catalog` every type and
+property) and the client (`catalog=` / `AUDITLEDGER_CATALOG_EXTENSIONS`, `CustomEvent`) use it.
+
+```toml
+[categories.experiment]                 # a new category
+label = "Experiment"
+description = "An MLflow experiment."
+subject_types = ["experiment"]          # optional; default: the key
+# parent_type = "model"                 # optional: subjects name a parent of this type
+
+[categories.experiment.types.rename]    # its types, each with typed properties
+label = "Rename"
+description = "The experiment was renamed."
+properties.old_name = { kind = "string", description = "The name before." }
+properties.new_name = { kind = "string", description = "The name after." }
+
+[categories.execution.types.tag_change] # a new type in a seed category
+label = "Tag change"
+description = "A run's tags changed."
+properties.old_tags = { kind = "string_list" }
+properties.new_tags = { kind = "string_list", required = true }
+```
+
+Property kinds are `string`, `string_list`, `enum` (with `choices`), `integer` and `boolean`;
+`required` defaults to true. Keys are lowercase letters, digits and `_`. An extension can add
+categories, and types to the seed's platform categories; it cannot change a seed category or
+type, nor touch `audit_log`. [`examples/catalog/mlflow.toml`](../examples/catalog/mlflow.toml)
+is MLflow's. An event's canonical record carries its own category, type and properties, so
+events of an extension type keep verifying (`auditledger verify`) and stay readable after the
+file changes or is removed; pages then show their keys instead of labels.
+"""
+
+
 def _from_extension(catalog: Catalog, category: str, type_: str) -> bool:
     return category in catalog.extension_keys and SEED.event_type(category, type_) is None
 
@@ -70,4 +112,6 @@ def render_markdown(catalog: Catalog = SEED) -> str:
                 f"| `{cat.key}.{spec.key}`{mark} | {spec.label} | {spec.description} | {props} |"
             )
         lines.append("")
+    if catalog is SEED:
+        lines.append(EXTENSIONS)
     return "\n".join(lines).rstrip() + "\n"

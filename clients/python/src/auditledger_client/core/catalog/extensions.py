@@ -102,7 +102,9 @@ def extend(base: Catalog, data: Mapping[str, Any], *, source: str = "the extensi
             added.add(key)
     if problems:
         raise CatalogExtensionError(f"{source} is not a valid catalog extension", problems)
-    return Catalog(tuple(result), frozenset(added))
+    # New categories go after the platform's and before auditledger's own, as docs list them.
+    ordered = [c for c in result if not c.internal] + [c for c in result if c.internal]
+    return Catalog(tuple(ordered), frozenset(added))
 
 
 def _text(where: str, body: Mapping[str, Any], key: str, problems: list[Problem]) -> str:
