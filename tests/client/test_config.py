@@ -62,7 +62,7 @@ def test_the_docs_list_every_setting() -> None:
 def test_a_client_given_the_extended_catalog_accepts_its_types() -> None:
     from auditledger_client import Actor, CustomEvent, InvalidEvent, Ref
 
-    mlflow = DOCS.parents[1] / "examples" / "catalog" / "mlflow.toml"
+    mlflow = DOCS.parents[1] / "plugins" / "mlflow" / "src" / "auditledger_mlflow" / "catalog.toml"
     rename = CustomEvent("experiment", "rename", {"old_name": "a", "new_name": "b"})
     context = {"subject": Ref("exp-1", "b"), "actor": Actor("u-1", "Ada"), "org": "acme"}
     seed_only = AuditClient.from_env(BASE, transport=Stub(unreachable))

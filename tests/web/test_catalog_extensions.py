@@ -20,7 +20,7 @@ from tests.helpers import FixedLocator, make_org
 from tests.integrity.support import verify
 
 ROOT = Path(__file__).resolve().parents[2]
-MLFLOW = ROOT / "examples" / "catalog" / "mlflow.toml"
+MLFLOW = ROOT / "plugins" / "mlflow" / "src" / "auditledger_mlflow" / "catalog.toml"
 
 
 def event(**changes: object) -> dict[str, object]:

@@ -77,8 +77,8 @@ properties.new_tags = { kind = "string_list", required = true }
 Property kinds are `string`, `string_list`, `enum` (with `choices`), `integer` and `boolean`;
 `required` defaults to true. Keys are lowercase letters, digits and `_`. An extension can add
 categories, and types to the seed's platform categories; it cannot change a seed category or
-type, nor touch `audit_log`. [`examples/catalog/mlflow.toml`](../examples/catalog/mlflow.toml)
-is MLflow's. An event's canonical record carries its own category, type and properties, so
+type, nor touch `audit_log`. The MLflow plugin ships its extension
+([`catalog.toml`](../plugins/mlflow/src/auditledger_mlflow/catalog.toml)). An event's canonical record carries its own category, type and properties, so
 events of an extension type keep verifying (`auditledger verify`) and stay readable after the
 file changes or is removed; pages then show their keys instead of labels.
 """
