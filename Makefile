@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR := demo-data
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint typecheck pytest bench bench-quick docs clean
+.PHONY: venv run test lint typecheck pytest bench bench-quick docs clean venv-mlflow test-mlflow demo-mlflow
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "auditledger needs Python 3.11 or newer on PATH"; exit 1; }
@@ -30,14 +30,38 @@ run: venv
 test: venv lint typecheck pytest
 
 lint: venv
-	$(BIN)/ruff check src tests bench examples clients
-	$(BIN)/ruff format --check src tests bench examples clients
+	$(BIN)/ruff check src tests bench examples clients plugins
+	$(BIN)/ruff format --check src tests bench examples clients plugins
 
 typecheck: venv
 	$(BIN)/mypy
 
 pytest: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## MLflow lives in a virtual environment of its own (about 850 MB): the server never needs it.
+VENV_MLFLOW := .venv-mlflow
+MLFLOW_STAMP := $(VENV_MLFLOW)/.installed-stamp
+
+$(MLFLOW_STAMP): plugins/mlflow/pyproject.toml clients/python/pyproject.toml
+	@test -n "$(PYTHON)" || { echo "auditledger needs Python 3.11 or newer on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV_MLFLOW)
+	$(VENV_MLFLOW)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_MLFLOW)/bin/python -m pip install --quiet -e ./clients/python -e ./plugins/mlflow \
+		pytest pytest-timeout
+	@touch $(MLFLOW_STAMP)
+
+venv-mlflow: $(MLFLOW_STAMP)
+
+## The plugin's tests: a real mlflow server with the plugin, a real auditledger server.
+test-mlflow: venv venv-mlflow
+	cd plugins/mlflow && AUDITLEDGER_REQUIRE_MLFLOW=1 AUDITLEDGER_BIN=$(CURDIR)/$(BIN)/auditledger \
+		$(CURDIR)/$(VENV_MLFLOW)/bin/python -m pytest $(PYTEST_ARGS)
+
+## MLflow with the plugin and basic-auth, an auditledger server, and a short client session.
+demo-mlflow: venv venv-mlflow
+	AUDITLEDGER_BIN=$(CURDIR)/$(BIN)/auditledger DEMO_DIR=$(CURDIR)/$(DEMO_DIR)/mlflow \
+		$(VENV_MLFLOW)/bin/python -m auditledger_mlflow.demo
 
 ## Benchmarks: writes docs/benchmarks.md and bench/results.json.
 bench: venv

@@ -164,7 +164,11 @@ def test_a_dataset_logged_as_a_run_input(ada: MlflowClient, recorded: Recorded) 
     ada.log_inputs(run.info.run_id, datasets=[DatasetInput(dataset=dataset)])
     (logged,) = recorded.new(1)
     assert kind(logged) == "dataset_version.create"
-    assert logged["subject"]["parent"] == {"type": "dataset", "id": "customers", "name": "customers"}
+    assert logged["subject"]["parent"] == {
+        "type": "dataset",
+        "id": "customers",
+        "name": "customers",
+    }
     assert logged["project"]["id"] == exp_id
 
 
@@ -191,6 +195,11 @@ def test_a_password_never_reaches_an_event(
         auth.create_user("grace", "grace-very-secret-2026")
         auth.update_user_password("grace", "grace-even-more-secret")
     text = str(audit.events())
-    for secret in (ADA_PASSWORD, ADMIN_PASSWORD, "grace-very-secret-2026", "grace-even-more-secret"):
+    for secret in (
+        ADA_PASSWORD,
+        ADMIN_PASSWORD,
+        "grace-very-secret-2026",
+        "grace-even-more-secret",
+    ):
         assert secret not in text
     assert os.environ.get("MLFLOW_TRACKING_PASSWORD") == ADA_PASSWORD

@@ -27,7 +27,9 @@ def create_app_with_basic_auth() -> Any:
     return build(PluginSettings.from_env(basic_auth=True))
 
 
-def startup_warnings(environ: dict[str, str] | None = None, argv: list[str] | None = None) -> list[str]:
+def startup_warnings(
+    environ: dict[str, str] | None = None, argv: list[str] | None = None
+) -> list[str]:
     """What keeps the audit log from being complete or trustworthy with these server options."""
     env = dict(os.environ if environ is None else environ)
     args = " ".join(sys.argv if argv is None else argv)
@@ -44,7 +46,7 @@ def startup_warnings(environ: dict[str, str] | None = None, argv: list[str] | No
         warnings.append(
             "uvicorn believes X-Forwarded-For from 127.0.0.1 by default, so a caller on this "
             "host chooses the source address of its events: pass --uvicorn-opts "
-            "\"--forwarded-allow-ips=<your proxies>\" (or \"--no-proxy-headers\")"
+            '"--forwarded-allow-ips=<your proxies>" (or "--no-proxy-headers")'
         )
     return warnings
 

@@ -8,8 +8,9 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from auditledger_client import Actor, AuditClient, ClientError, CustomEvent, Ref
 from starlette.concurrency import run_in_threadpool
+
+from auditledger_client import Actor, AuditClient, ClientError, CustomEvent, Ref
 
 from .mapping import Planned, Route, Stores, route_for
 from .settings import PluginSettings
@@ -77,8 +78,9 @@ class AuditHook:
                     wait=True,
                 )
             except ClientError as exc:
-                log.error("auditledger: refused %s, the audit log did not commit it: %s",
-                          item.action, exc)
+                log.error(
+                    "auditledger: refused %s, the audit log did not commit it: %s", item.action, exc
+                )
                 response = jsonify(
                     error_code="TEMPORARILY_UNAVAILABLE",
                     message=f"not done: the audit log could not record {item.action} ({exc})",

@@ -80,7 +80,6 @@ class Route:
     predictable: bool = False
 
 
-
 def experiment(experiment_id: str, stores: Stores, name: str | None = None) -> Ref:
     """The experiment as a project (and as a subject)."""
     return Ref(str(experiment_id), name or stores.experiment_name(str(experiment_id)))
@@ -106,7 +105,10 @@ def tags_list(tags: Mapping[str, str]) -> list[str]:
 
 def _experiment_created(body: Json, answer: Json, _old: Any, stores: Stores) -> list[Planned]:
     exp = experiment(answer["experiment_id"], stores, body.get("name"))
-    values = {"experiment_name": body.get("name", ""), "artifact_location": body.get("artifact_location") or None}
+    values = {
+        "experiment_name": body.get("name", ""),
+        "artifact_location": body.get("artifact_location") or None,
+    }
     return [Planned(CustomEvent("experiment", "create", values), exp, exp)]
 
 
@@ -193,7 +195,11 @@ def _run_tag(removed: bool) -> After:
         event = CustomEvent(
             "execution", "tag_change", {"old_tags": tags_list(before), "new_tags": tags_list(tags)}
         )
-        return [Planned(event, Ref(old["run_id"], old["name"]), experiment(old["experiment_id"], stores))]
+        return [
+            Planned(
+                event, Ref(old["run_id"], old["name"]), experiment(old["experiment_id"], stores)
+            )
+        ]
 
     return after
 
@@ -311,7 +317,13 @@ def _alias_set(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Plan
     values = {"alias": body["alias"], "old_version": old, "new_version": new}
     subject = version_ref(body["name"], new)
     version = stores.version(body["name"], new)
-    return [Planned(CustomEvent("model_version", "alias_change", values), subject, _version_project(version, stores))]
+    return [
+        Planned(
+            CustomEvent("model_version", "alias_change", values),
+            subject,
+            _version_project(version, stores),
+        )
+    ]
 
 
 def _alias_deleted(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
@@ -319,7 +331,13 @@ def _alias_deleted(body: Json, _answer: Json, old: Any, stores: Stores) -> list[
         return []
     values = {"alias": body["alias"], "old_version": old, "new_version": None}
     version = stores.version(body["name"], old)
-    return [Planned(CustomEvent("model_version", "alias_change", values), version_ref(body["name"], old), _version_project(version, stores))]
+    return [
+        Planned(
+            CustomEvent("model_version", "alias_change", values),
+            version_ref(body["name"], old),
+            _version_project(version, stores),
+        )
+    ]
 
 
 def _version_downloaded(body: Json, _answer: Json, _old: Any, stores: Stores) -> list[Planned]:
@@ -390,7 +408,12 @@ ROUTES: tuple[Route, ...] = (
 )
 
 _INDEX = {(r.method, r.path): r for r in ROUTES}
-_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/")
+_PREFIXES = (
+    "/api/2.0/mlflow/",
+    "/ajax-api/2.0/mlflow/",
+    "/api/3.0/mlflow/",
+    "/ajax-api/3.0/mlflow/",
+)
 
 
 def route_for(method: str, path: str) -> Route | None:

@@ -78,8 +78,9 @@ Property kinds are `string`, `string_list`, `enum` (with `choices`), `integer` a
 `required` defaults to true. Keys are lowercase letters, digits and `_`. An extension can add
 categories, and types to the seed's platform categories; it cannot change a seed category or
 type, nor touch `audit_log`. The MLflow plugin ships its extension
-([`catalog.toml`](../plugins/mlflow/src/auditledger_mlflow/catalog.toml)). An event's canonical record carries its own category, type and properties, so
-events of an extension type keep verifying (`auditledger verify`) and stay readable after the
+([`catalog.toml`](../plugins/mlflow/src/auditledger_mlflow/catalog.toml)). An event's
+canonical record carries its own category, type and properties, so events of an extension
+type keep verifying (`auditledger verify`) and stay readable after the
 file changes or is removed; pages then show their keys instead of labels.
 """
 
