@@ -16,7 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from auditledger_client import SourceIPMiddleware, source_ip
 from auditledger_client.asgi import STATE_KEY, MiddlewareMissing, uvicorn_applies_proxy_headers
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 def app_seen_from(peer: str, **options: Any) -> TestClient:

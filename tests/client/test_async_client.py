@@ -13,8 +13,8 @@ from auditledger_client import AsyncAuditClient, CustomEvent, EventRejected, Inv
 from auditledger_client.backoff import Backoff
 from auditledger_client.core.clock import FrozenClock
 from auditledger_client.events import ModelVersionTagChange, UserLogin
-from tests.client.conftest import ADA, CHURN, stored_ids
-from tests.helpers import OrgAccess
+from tests.support.client import ADA, CHURN, stored_ids
+from tests.support.helpers import OrgAccess
 
 pytestmark = pytest.mark.timeout(60)
 

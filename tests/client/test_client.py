@@ -33,8 +33,8 @@ from auditledger_client.events import (
     TaskRun,
 )
 from auditledger_client.typed import CustomEvent
-from tests.client.conftest import ADA, CHURN, PROJECT, Stub, stored_ids, unreachable
-from tests.helpers import OrgAccess
+from tests.support.client import ADA, CHURN, PROJECT, Stub, stored_ids, unreachable
+from tests.support.helpers import OrgAccess
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,7 +8,7 @@ import pytest
 
 from auditledger_client import AuditClient, ConfigurationError
 from auditledger_client.config import CLIENT_SETTINGS, options_from_env
-from tests.client.conftest import Stub, unreachable
+from tests.support.client import Stub, unreachable
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "integration.md"
 BASE = {

@@ -19,7 +19,7 @@ from auditledger_client.delivery import (
     Retry,
     retry_after_seconds,
 )
-from tests.client.conftest import Stub, unreachable
+from tests.support.client import Stub, unreachable
 
 
 def deliver(response: httpx.Response | None, size: int = 2) -> Delivered | Retry | Rejected:

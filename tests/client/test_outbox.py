@@ -17,8 +17,8 @@ from auditledger_client import CustomEvent, InvalidEvent, Outbox, Ref, Relay
 from auditledger_client.backoff import Backoff
 from auditledger_client.core.clock import FrozenClock
 from auditledger_client.events import ModelArchive, ModelCreate, ModelRename
-from tests.client.conftest import ADA, PROJECT, Stub, stored_ids, unreachable
-from tests.helpers import OrgAccess
+from tests.support.client import ADA, PROJECT, Stub, stored_ids, unreachable
+from tests.support.helpers import OrgAccess
 
 pytestmark = pytest.mark.timeout(120)
 

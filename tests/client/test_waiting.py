@@ -18,8 +18,8 @@ from auditledger_client.backoff import MAX_RETRY_AFTER, Backoff
 from auditledger_client.core.clock import FrozenClock
 from auditledger_client.events import ModelArchive
 from auditledger_client.spool import Spool
-from tests.client.conftest import ADA, Stub, stored_ids, unreachable
-from tests.helpers import OrgAccess
+from tests.support.client import ADA, Stub, stored_ids, unreachable
+from tests.support.helpers import OrgAccess
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -22,9 +22,9 @@ from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
 from auditledger_client.core.event import Actor
 from auditledger_client.core.validate import parse_event
-from tests.conftest import NOW
-from tests.export.test_export import hostile_events
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import OrgAccess, make_org, sample_event
+from tests.support.hostile import hostile_events
 
 ACTOR = Actor("user", "auditor", "An Auditor")
 

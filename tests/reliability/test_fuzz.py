@@ -23,7 +23,7 @@ from auditledger.ingest.jsonbody import parse_json
 from auditledger.query.filters import PARAMETERS, parse_filters
 from auditledger_client.core.catalog import CATEGORY_INDEX, PropertyKind
 from auditledger_client.core.validate import parse_batch, parse_event
-from tests.helpers import all_platform_types, sample_event
+from tests.support.helpers import all_platform_types, sample_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -27,7 +27,7 @@ from auditledger.tenancy.model import Organization
 from auditledger_client.core.clock import FrozenClock
 from auditledger_client.core.event import Actor
 from auditledger_client.core.validate import parse_event
-from tests.helpers import sample_event
+from tests.support.helpers import sample_event
 
 OPERATOR = Actor("user", "u-ada", "Ada Okafor")
 

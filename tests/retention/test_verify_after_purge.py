@@ -16,7 +16,7 @@ from auditledger.services import Services
 from auditledger.tenancy.model import Organization
 from auditledger_client.core.clock import FrozenClock
 from auditledger_client.core.validate import parse_event
-from tests.helpers import sample_event
+from tests.support.helpers import sample_event
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

@@ -20,8 +20,8 @@ from auditledger.source.location import (
 )
 from auditledger_client.core.event import Location
 from auditledger_client.core.validate import parse_event
-from tests.conftest import NOW
-from tests.helpers import make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import make_org, sample_event
 
 
 @pytest.mark.parametrize(

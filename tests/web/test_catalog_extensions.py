@@ -16,8 +16,8 @@ from auditledger.services import Services, build_services
 from auditledger.settings import Settings
 from auditledger.web.app import create_app
 from auditledger_client.core.clock import FrozenClock
-from tests.helpers import FixedLocator, make_org
-from tests.integrity.support import verify
+from tests.support.helpers import FixedLocator, make_org
+from tests.support.integrity import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 MLFLOW = ROOT / "plugins" / "mlflow" / "src" / "auditledger_mlflow" / "catalog.toml"
