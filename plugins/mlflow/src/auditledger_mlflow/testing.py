@@ -221,7 +221,7 @@ class Mlflow:
                 stderr=log,
                 start_new_session=True,
             )
-        wait_http(f"{self.url}/health", 120, self.process)
+        wait_http(f"{self.url}/health", 300, self.process)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
