@@ -121,7 +121,11 @@ class Audit:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
         self.process = None
 
     def events(self) -> list[dict[str, Any]]:
@@ -225,8 +229,13 @@ class Mlflow:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            # The whole group: mlflow's uvicorn supervisor and its workers.
             os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(30)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(30)
         self.process = None
 
     def log(self) -> str:
