@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from auditledger.clock import Clock, SystemClock
 from auditledger.export.service import ExportService
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
@@ -26,6 +25,9 @@ from auditledger.store.database import Database
 from auditledger.store.log import SqlEventLog
 from auditledger.tenancy.repository import TenancyRepository
 from auditledger.tenancy.service import TenancyService
+from auditledger_client.core.catalog import SEED, Catalog
+from auditledger_client.core.catalog.extensions import load_extensions
+from auditledger_client.core.clock import Clock, SystemClock
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Services:
     checkpoints: CheckpointService
     proofs: ProofService
     rollback: RollbackGuard
+    # The seed's catalog plus the deployment's extensions (settings.catalog_extensions).
+    catalog: Catalog = SEED
     scheduler: Scheduler | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -98,7 +102,14 @@ def build_services(
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
     db: Database | None = None,
 ) -> Services:
-    """Services for ``settings``. Tests inject a frozen clock, a fixed locator or an id source."""
+    """Services for ``settings``. Tests inject a frozen clock, a fixed locator or an id source.
+
+    A catalog extension file that is not valid raises
+    :class:`~auditledger_client.core.catalog.extensions.CatalogExtensionError` here, at start.
+    """
+    catalog = SEED
+    if settings.catalog_extensions is not None:
+        catalog = load_extensions(settings.catalog_extensions)
     clock = clock or SystemClock()
     db = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_seconds * 1000)
     metrics = Metrics()
@@ -160,4 +171,5 @@ def build_services(
         checkpoints,
         proofs,
         rollback,
+        catalog,
     )

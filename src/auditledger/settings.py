@@ -177,6 +177,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Mark session cookies Secure (set when served over HTTPS; implied by an https public_url).",
         _bool,
     ),
+    Setting(
+        "catalog_extensions",
+        None,
+        "A TOML file of extra event categories and types (catalog extensions, see "
+        "docs/events.md); checked at start, and `auditledger serve` refuses to start when it is "
+        "not valid.",
+        _optional_path,
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting("log_format", "json", "Log format: json (one object per line) or console."),
 )
@@ -207,6 +215,7 @@ class Settings:
     session_hours: int
     credential_cache_seconds: int
     secure_cookies: bool
+    catalog_extensions: Path | None
     log_level: str
     log_format: str
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from auditledger.auth.throttle import SignInThrottle
-from auditledger.clock import FrozenClock
+from auditledger_client.core.clock import FrozenClock
 
 
 def test_the_window_slides() -> None:

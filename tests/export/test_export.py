@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from auditledger.events.render import event_json
 from auditledger.export.cells import FORMULA_STARTS, header, neutralise
 from auditledger.export.service import ExportFormat, ExportRun
-from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import OrgAccess, make_org, sample_event
 from tests.support.hostile import hostile_events
@@ -258,7 +258,7 @@ def test_events_arriving_during_an_export_are_not_in_it(
 
 
 def sample_actor() -> Any:
-    from auditledger.events.model import Actor
+    from auditledger_client.core.event import Actor
 
     return Actor("system", "test", f"test {uuid.uuid4().hex[:6]}")
 

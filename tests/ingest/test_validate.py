@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from auditledger.catalog import CATEGORY_INDEX, PropertyKind
 from auditledger.errors import InvalidInput, MalformedRequest, TooLarge
-from auditledger.events.wire import address_text
 from auditledger.ingest.jsonbody import parse_json
-from auditledger.ingest.validate import parse_batch, parse_event
+from auditledger_client.core.catalog import CATEGORY_INDEX, PropertyKind
+from auditledger_client.core.validate import parse_batch, parse_event
+from auditledger_client.core.wire import address_text
 from tests.support.helpers import all_platform_types, sample_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -204,7 +204,7 @@ def test_lone_surrogates_are_refused() -> None:
 
 
 def test_integers_beyond_double_precision_are_refused() -> None:
-    from auditledger.ingest.validate import check_properties
+    from auditledger_client.core.validate import check_properties
 
     problems = check_properties(
         "",

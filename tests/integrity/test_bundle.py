@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from auditledger.cli.main import app
 from auditledger.errors import InvalidInput
-from auditledger.events.model import Actor
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity import bundle as bundle_module
 from auditledger.integrity.bundle_verify import BundleReport, verify_bundle
 from auditledger.integrity.keys import generate_key
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
+from auditledger_client.core.event import Actor
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import OrgAccess, make_org, sample_event
 from tests.support.hostile import hostile_events

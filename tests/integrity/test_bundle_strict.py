@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from auditledger.events.model import Actor
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.bundle_verify import verify_bundle
 from auditledger.query.filters import EventFilter
 from auditledger.services import Services
+from auditledger_client.core.event import Actor
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import make_org, sample_event
 

@@ -7,10 +7,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from auditledger.events.model import Actor, Event, Location, Ref, Source, Subject
 from auditledger.integrity.canonical import canonical_bytes, event_leaf_hash
 from auditledger.integrity.checkpoint import open_checkpoint
 from auditledger.integrity.keys import parse_vkey
+from auditledger_client.core.event import Actor, Event, Location, Ref, Source, Subject
 
 DOC = (Path(__file__).parents[2] / "docs" / "integrity.md").read_text(encoding="utf-8")
 

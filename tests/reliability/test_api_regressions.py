@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from auditledger.errors import InvalidInput
-from auditledger.events.model import Actor
 from auditledger.retention.policy import MAX_DAYS
 from auditledger.services import Services
 from auditledger.tenancy.model import Role
 from auditledger.web.app import create_app
 from auditledger.web.middleware import SECURITY_HEADERS
+from auditledger_client.core.event import Actor
 from tests.support.helpers import OrgAccess, make_org, sample_event
 
 # Most of these are about the HTTP layer, the same on both engines; the calendar edges reach SQL.

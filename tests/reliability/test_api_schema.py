@@ -28,9 +28,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.case import Case
 from schemathesis.generation.modes import GenerationMode
 
-from auditledger.clock import FrozenClock
 from auditledger.services import Services
 from auditledger.web.app import create_app
+from auditledger_client.core.clock import FrozenClock
 from tests.support.world import MODEL_ID, World, build_world
 
 pytestmark = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)

@@ -17,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from auditledger.clock import FrozenClock
 from auditledger.errors import Unauthenticated
 from auditledger.services import Services
 from auditledger.store.schema import credentials, metadata, sessions, users
@@ -26,6 +25,7 @@ from auditledger.tenancy.model import Role
 from auditledger.web.auth import SESSION_COOKIE
 from auditledger.web.middleware import SECURITY_HEADERS
 from auditledger.web.pages import session as page_session
+from auditledger_client.core.clock import FrozenClock
 from tests.support.history import PASSWORD
 from tests.support.pages import browser, csrf_token, sign_in, signed_in
 from tests.support.world import World, build_world

@@ -19,15 +19,15 @@ from sqlalchemy import insert, text
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.clock import FrozenClock
-from auditledger.events.model import Actor
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.purge_proof import make_proof
 from auditledger.integrity.rowcanon import EVENT_COLUMNS, RowCanonicalizer
 from auditledger.retention import policy
 from auditledger.retention.records import ranges_json
 from auditledger.services import Services
 from auditledger.store.schema import purge_proofs, purges
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.event import Actor
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import OrgAccess, make_org, sample_event
 
 runner = CliRunner(env={"COLUMNS": "250"})

@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from auditledger.clock import FrozenClock
 from auditledger.errors import InvalidInput
-from auditledger.events.model import Actor
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.merkle import (
     consistency_proof,
     inclusion_proof,
@@ -27,6 +24,9 @@ from auditledger.retention import purge as purge_module
 from auditledger.retention.records import compress, purge_records
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.event import Actor
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import sample_event
 
 OPERATOR = Actor("user", "u-ada", "Ada Okafor")

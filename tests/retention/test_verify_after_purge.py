@@ -12,10 +12,10 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.clock import FrozenClock
-from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import sample_event
 
 runner = CliRunner(env={"COLUMNS": "200"})

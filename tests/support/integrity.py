@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.canonical import event_leaf_hash
 from auditledger.integrity.keys import VerifierKey
 from auditledger.integrity.merkle import Frontier
@@ -20,6 +19,7 @@ from auditledger.store.log import Receipt
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import events, leaves, log_heads
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import sample_event
 
 SQLITE_TRIGGERS = [

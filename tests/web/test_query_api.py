@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.events.model import Event
 from auditledger.query.filters import parse_filters
+from auditledger_client.core.event import Event
 from tests.support.history import Tenant
 from tests.support.search import brute_force, random_filters
 

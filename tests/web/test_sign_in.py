@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from auditledger.clock import FrozenClock
 from auditledger.demo.load import ensure_demo
-from auditledger.events.model import Event
 from auditledger.services import Services
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.event import Event
 from tests.support.history import PASSWORD, Tenant, make_tenant
 from tests.support.pages import CLIENT_IP, browser, csrf_token, row_ids, sign_in, signed_in
 

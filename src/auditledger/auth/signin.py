@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from auditledger.auth.throttle import SignInThrottle, TooManyAttempts
 from auditledger.errors import Unauthenticated
-from auditledger.events.model import Actor, PropertyValue, Subject
 from auditledger.ingest.service import IngestService
 from auditledger.tenancy.model import Organization, User
 from auditledger.tenancy.service import NewSession, TenancyService
+from auditledger_client.core.event import Actor, PropertyValue, Subject
 
 log = logging.getLogger("auditledger.signin")
 

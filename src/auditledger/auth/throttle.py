@@ -13,8 +13,8 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from auditledger.clock import Clock
 from auditledger.errors import AuditLedgerError
+from auditledger_client.core.clock import Clock
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)

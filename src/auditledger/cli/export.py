@@ -15,10 +15,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 from auditledger.errors import AuditLedgerError
-from auditledger.events.model import Actor
 from auditledger.export.service import ExportFormat, ExportRun
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import check_known_values
+from auditledger_client.core.event import Actor
 
 FILTER_HELP = "Repeat to allow several values (they combine with OR)."
 

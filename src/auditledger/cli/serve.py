@@ -6,7 +6,8 @@ from pathlib import Path
 
 import uvicorn
 
-from auditledger.cli.common import console
+from auditledger.cli.common import console, fail
+from auditledger.errors import AuditLedgerError
 from auditledger.ops.logging import configure_logging
 from auditledger.services import build_services
 from auditledger.settings import Settings
@@ -16,7 +17,11 @@ from auditledger.web.app import create_app
 def run_server(settings: Settings, *, demo: bool) -> None:
     """Migrate, optionally load the demo, then serve until interrupted."""
     configure_logging(settings.log_level, settings.log_format)
-    services = build_services(settings)
+    try:
+        # Checks the catalog extension file too: a server never starts on a bad one.
+        services = build_services(settings)
+    except AuditLedgerError as exc:
+        fail(exc)
     services.db.migrate()
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     if demo:

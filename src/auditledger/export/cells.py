@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from auditledger.events.model import Location
 from auditledger.integrity.canonical import TimestampText, format_timestamp
+from auditledger_client.core.event import Location
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)

@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from auditledger.events.model import Actor, Subject
 from auditledger.export.formats import csv_chunks, jsonl_chunks
 from auditledger.ingest.service import IngestService
 from auditledger.integrity.bundle import BundleSummary, write_bundle
@@ -35,6 +34,7 @@ from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes
 from auditledger.store.schema import directory
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.event import Actor, Subject
 
 log = logging.getLogger(__name__)
 

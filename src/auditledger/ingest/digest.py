@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from auditledger.events.model import EventDraft
 from auditledger.integrity.canonical import encode, format_timestamp
+from auditledger_client.core.event import EventDraft
 
 
 def request_digest(draft: EventDraft) -> bytes:

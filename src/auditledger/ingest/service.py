@@ -8,17 +8,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from auditledger.catalog import CATEGORY_INDEX
-from auditledger.clock import Clock
 from auditledger.errors import Conflict, InvalidInput, Problem
-from auditledger.events.model import Actor, EventDraft, Location, PropertyValue, Ref, Subject
 from auditledger.ingest.digest import request_digest
-from auditledger.ingest.validate import check_properties
 from auditledger.ingest.writer import GroupCommitWriter
 from auditledger.retention import policy
 from auditledger.source.location import Locator
 from auditledger.store.log import AppendRequest, PendingEvent, Receipt
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.catalog import CATEGORY_INDEX
+from auditledger_client.core.clock import Clock
+from auditledger_client.core.event import Actor, EventDraft, Location, PropertyValue, Ref, Subject
+from auditledger_client.core.validate import check_properties
 
 
 class IngestService:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
-from auditledger.clock import Clock
 from auditledger.errors import AuditLedgerError, Inconsistent, InvalidInput, Unavailable
 from auditledger.integrity.anchors import Anchored, key_file_anchors, resolve, rotation_statement
 from auditledger.integrity.canonical import format_timestamp
@@ -40,6 +39,7 @@ from auditledger.integrity.witness import WitnessStore
 from auditledger.settings import SETTING_INDEX
 from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes, read_head
+from auditledger_client.core.clock import Clock
 
 log = logging.getLogger(__name__)
 

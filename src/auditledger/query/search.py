@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, literal, or_, select, tuple_
 
 from auditledger.errors import InvalidInput, Problem
-from auditledger.events.model import Event
 from auditledger.query.filters import EventFilter
 from auditledger.store import partitions
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves
 from auditledger.store.types import from_micros, to_micros
+from auditledger_client.core.event import Event
 
 VIEW_LIMIT = 500
 MAX_PAGE = 1000

@@ -34,9 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from auditledger.clock import Clock
 from auditledger.errors import InvalidInput, Problem
-from auditledger.events.model import Actor, EventDraft, Subject
 from auditledger.ingest.service import IngestService
 from auditledger.integrity.canonical import canonical_bytes, format_timestamp
 from auditledger.retention import policy
@@ -55,6 +53,8 @@ from auditledger.store.schema import (
 )
 from auditledger.tenancy.model import Organization
 from auditledger.tenancy.service import TenancyService
+from auditledger_client.core.clock import Clock
+from auditledger_client.core.event import Actor, EventDraft, Subject
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Protocol
 
-from auditledger.events.model import Location
+from auditledger_client.core.event import Location
 
 
 class Locator(Protocol):

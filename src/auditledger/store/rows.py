@@ -7,8 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from auditledger.events.model import Actor, Event, EventDraft, Location, Ref, Source, Subject
 from auditledger.integrity.canonical import encode
+from auditledger_client.core.event import Actor, Event, EventDraft, Location, Ref, Source, Subject
 
 
 def event_to_row(org_id: int, event: Event) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from auditledger.clock import Clock
 from auditledger.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
 from auditledger.tenancy import tokens
 from auditledger.tenancy.cache import TTLCache
@@ -18,6 +17,7 @@ from auditledger.tenancy.model import (
     User,
 )
 from auditledger.tenancy.repository import TenancyRepository
+from auditledger_client.core.clock import Clock
 
 
 @dataclass(frozen=True)

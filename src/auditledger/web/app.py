@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +25,7 @@ from auditledger.web.pages import event as event_pages
 from auditledger.web.pages import models as model_pages
 from auditledger.web.pages import verify as verify_pages
 from auditledger.web.pages.errors import render_error_page
+from auditledger_client.core.catalog import Catalog
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -147,6 +149,7 @@ def _register_schemas(app: FastAPI) -> None:
         assert isinstance(components, dict)
         components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
         components["securitySchemes"] = {"bearer": BEARER}
+        _describe_catalog(components["schemas"], app.state.services.catalog)
         paths = schema.get("paths", {})
         assert isinstance(paths, dict)
         for path, operations in paths.items():
@@ -157,3 +160,31 @@ def _register_schemas(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe_catalog(schemas: dict[str, Any], catalog: Catalog) -> None:
+    """State the deployment's categories and types (extensions included) in the event schema:
+    an enum of categories, and the types of each in the description."""
+    event = schemas.get("EventIn")
+    if not isinstance(event, dict):
+        return
+    sendable = catalog.platform_categories()
+    fields = event.setdefault("properties", {})
+    fields["category"]["enum"] = [c.key for c in sendable]
+    fields["type"]["description"] = "The event type within the category: " + "; ".join(
+        f"{c.key}: " + ", ".join(t.key for t in c.types) for c in sendable
+    )
+    event["x-auditledger-catalog"] = {
+        c.key: {
+            t.key: {
+                p.key: {
+                    "kind": p.kind.value,
+                    "required": p.required,
+                    **({"choices": list(p.choices)} if p.choices else {}),
+                }
+                for p in t.properties
+            }
+            for t in c.types
+        }
+        for c in sendable
+    }

@@ -132,7 +132,7 @@ async def list_events(
 ) -> dict[str, Any]:
     """The newest matching events (at most 500), with a cursor to continue."""
     reader = await reader_for(request, org, principal)
-    flt = parse_filters(query_items(request, exclude=PAGING))
+    flt = parse_filters(query_items(request, exclude=PAGING), reader.catalog)
     limit, after = paging(request)
     view = await in_snapshot(
         request,
@@ -192,7 +192,9 @@ async def get_filters(
 ) -> dict[str, Any]:
     """Projects, models, model versions and actors seen in the log; categories and types."""
     reader = await reader_for(request, org, principal)
-    choices = await in_snapshot(request, lambda c: filter_choices(c, reader.org.id))
+    choices = await in_snapshot(
+        request, lambda c: filter_choices(c, reader.org.id, catalog=reader.catalog)
+    )
     return {
         "projects": _entries(choices.projects),
         "models": _entries(choices.models),

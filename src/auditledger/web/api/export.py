@@ -48,7 +48,7 @@ async def _export(
     svc = services(request)
     organization = await run_in_threadpool(svc.tenancy.org, org)
     role = org_for_reading(principal, organization)
-    flt = parse_filters(list(request.query_params.multi_items()))
+    flt = parse_filters(list(request.query_params.multi_items()), svc.catalog)
     # Before the stream starts: once it has, an error can no longer be a clean 422.
     check_source_access(flt, include_source=role is Role.ADMIN)
 
@@ -130,7 +130,7 @@ async def export_bundle(
     organization = await run_in_threadpool(svc.tenancy.org, org)
     if org_for_reading(principal, organization) is not Role.ADMIN:
         raise Forbidden("evidence bundles hold event sources: administrators only")
-    flt = parse_filters(list(request.query_params.multi_items()))
+    flt = parse_filters(list(request.query_params.multi_items()), svc.catalog)
     directory = tempfile.mkdtemp(prefix="auditledger-bundle-")
     path = Path(directory) / "bundle.zip"
 

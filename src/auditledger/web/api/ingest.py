@@ -11,10 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from auditledger.errors import AuditLedgerError
-from auditledger.events.model import EventDraft
-from auditledger.events.wire import BatchIn, EventIn
 from auditledger.ingest.jsonbody import parse_json
-from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.store.log import Receipt
 from auditledger.tenancy.model import Organization, Principal
 from auditledger.tenancy.service import org_for_ingest
@@ -22,6 +19,9 @@ from auditledger.web.api.responses import BatchReceiptOut, ReceiptOut, error_res
 from auditledger.web.auth import api_principal, find_org
 from auditledger.web.body import read_limited, require_json
 from auditledger.web.context import services
+from auditledger_client.core.event import EventDraft
+from auditledger_client.core.validate import parse_batch, parse_event
+from auditledger_client.core.wire import BatchIn, EventIn
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["ingest"])
 
@@ -102,9 +102,10 @@ async def record_event(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate and durably commit one event. A 2xx means it is committed."""
+    catalog = services(request).catalog
 
     def one(body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]) -> list[EventDraft]:
-        return [parse_event(body, received_at=received_at, new_id=new_id)]
+        return [parse_event(body, received_at=received_at, new_id=new_id, catalog=catalog)]
 
     organization, (receipt,) = await _ingest(request, org, principal, one)
     return JSONResponse(
@@ -129,11 +130,12 @@ async def record_batch(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate every event, then commit all of them or none."""
+    catalog = services(request).catalog
 
     def batch(
         body: Any, received_at: datetime, new_id: Callable[[], uuid.UUID]
     ) -> list[EventDraft]:
-        return parse_batch(body, received_at=received_at, new_id=new_id)
+        return parse_batch(body, received_at=received_at, new_id=new_id, catalog=catalog)
 
     organization, receipts = await _ingest(request, org, principal, batch)
     return JSONResponse(

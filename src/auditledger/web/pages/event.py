@@ -21,7 +21,6 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from auditledger.errors import InvalidInput, NotFound
-from auditledger.events.model import Event
 from auditledger.events.render import event_json
 from auditledger.integrity.canonical import canonical_bytes, event_leaf_hash, format_timestamp
 from auditledger.integrity.checkpoint import StoredCheckpoint
@@ -35,6 +34,7 @@ from auditledger.web.pages.rows import EventRow, event_row
 from auditledger.web.pages.session import PageUser, page_user
 from auditledger.web.pages.zone import viewer_zone
 from auditledger.web.reading import Reader, reader_for
+from auditledger_client.core.event import Event
 
 router = APIRouter(include_in_schema=False)
 
