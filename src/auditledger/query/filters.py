@@ -168,7 +168,7 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
     raw: list[tuple[str, str]] = []
     for name, value in params:
         if name not in PARAMETERS:
-            shown = name[:80] if name.isidentifier() else json.dumps(name[:80], ensure_ascii=False)
+            shown = name[:80] if name.isidentifier() else json.dumps(name[:80])
             problems.append(
                 Problem(shown, "is not a filter; filters are: " + ", ".join(PARAMETERS))
             )

@@ -16,6 +16,8 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auditledger.web.errors import INTERNAL_ERROR_BODY
+
 log = logging.getLogger("auditledger.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -58,11 +60,13 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        started_response = False
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -72,6 +76,20 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # The last resort: whatever failed, and even if the error handlers failed too, a
+            # caller that got nothing yet gets a JSON 500 (a started response is aborted, so a
+            # truncated export never looks complete).
+            if not started_response:
+                await send_wrapper(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send_wrapper({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
+            raise
         finally:
             log.info(
                 "request",
