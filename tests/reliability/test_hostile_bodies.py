@@ -162,3 +162,31 @@ def test_the_last_resort_answers_json_even_when_the_error_handler_fails(
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == "internal_error"
     assert response.headers["x-request-id"] == "req-7"
+
+
+@SQLITE
+@pytest.mark.parametrize(
+    ("field", "path"),
+    [
+        ("subject", "subject.id"),
+        ("project", "project.id"),
+        ("parent", "subject.parent.id"),
+    ],
+)
+def test_a_slash_in_a_resource_id_is_refused(
+    client: TestClient, acme: OrgAccess, field: str, path: str
+) -> None:
+    # mdl/a was stored, but /models/mdl/a and its audit-log tab answered 404.
+    if field == "parent":
+        event = sample_event("model_version", "create")
+        event["subject"]["parent"]["id"] = "mdl/a"
+    else:
+        event = sample_event()
+        event[field]["id"] = "mdl/a"
+    response = client.post(EVENTS, json=event, headers=acme.headers(acme.ingest))
+    assert response.status_code == 422, response.text
+    (problem,) = problems(response)
+    assert problem["field"] == path
+    assert "'/'" in problem["message"]
+    event = sample_event(subject={"id": "mdl:a.b_c-d", "name": "x"})
+    assert client.post(EVENTS, json=event, headers=acme.headers(acme.ingest)).status_code == 201

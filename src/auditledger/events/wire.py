@@ -50,6 +50,20 @@ Identifier = Annotated[
     StringConstraints(strict=True, min_length=1, max_length=MAX_ID_CHARS),
     AfterValidator(check_text),
 ]
+
+
+def check_resource_id(value: str) -> str:
+    """Refuse ``/`` in the id of a resource that has pages and routes of its own (a model, a
+    project): ``/models/a/b`` could never address it."""
+    if "/" in value:
+        raise ValueError(
+            "must not contain '/': resource ids appear in URL paths (/models/{id}); "
+            "use another separator such as ':' or '.'"
+        )
+    return value
+
+
+ResourceId = Annotated[Identifier, AfterValidator(check_resource_id)]
 Name = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_CHARS),
@@ -64,7 +78,7 @@ class _Strict(BaseModel):
 class RefIn(_Strict):
     """A resource by id, with its name at the time of the event."""
 
-    id: Identifier
+    id: ResourceId
     name: Name | None = None
 
 
@@ -82,7 +96,7 @@ class SubjectIn(_Strict):
     type: Identifier | None = Field(
         default=None, description="Defaults to the category's subject type."
     )
-    id: Identifier
+    id: ResourceId
     name: Name | None = None
     parent: ParentIn | None = Field(
         default=None, description="Required for model_version and dataset_version subjects."

@@ -17,6 +17,7 @@ from auditledger.auth.throttle import SignInThrottle
 from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
 from auditledger.web.api import events, export, ingest, models, ops, proofs, retention
+from auditledger.web.api.event_schema import event_schemas
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
 from auditledger.web.pages import audit_log, signin
@@ -123,22 +124,18 @@ BEARER = {
 
 
 def _register_schemas(app: FastAPI) -> None:
-    """Add the wire models the ingest routes reference to the OpenAPI components, and the
-    bearer credential the organization routes require."""
-    from pydantic.json_schema import models_json_schema
-
+    """Add the event schemas the ingest routes reference (one per catalog type, see
+    :mod:`auditledger.web.api.event_schema`) to the OpenAPI components, and the bearer
+    credential the organization routes require."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        _, definitions = models_json_schema(
-            [(m, "validation") for m in ingest.SCHEMAS], ref_template="#/components/schemas/{model}"
-        )
         components = schema.setdefault("components", {})
         assert isinstance(components, dict)
-        components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        components.setdefault("schemas", {}).update(event_schemas())
         components["securitySchemes"] = {"bearer": BEARER}
         paths = schema.get("paths", {})
         assert isinstance(paths, dict)

@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 
 from auditledger.errors import AuditLedgerError
 from auditledger.events.model import EventDraft
-from auditledger.events.wire import BatchIn, EventIn
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.store.log import Receipt
@@ -139,7 +138,3 @@ async def record_batch(
     return JSONResponse(
         {"receipts": [receipt_json(organization, r) for r in receipts]}, status_code=201
     )
-
-
-# Referenced by the request bodies above; listed so they appear in the OpenAPI components.
-SCHEMAS = (EventIn, BatchIn)
