@@ -232,12 +232,19 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                         choices=("csv", "jsonl", "bundle"),
                     ),
                     PropertySpec("filters", "Filters", description="The filters, as shown."),
-                    PropertySpec("rows", "Rows", PropertyKind.INTEGER, "Events written."),
+                    PropertySpec(
+                        "rows",
+                        "Rows",
+                        PropertyKind.INTEGER,
+                        "Events the export holds (on a stopped export: written).",
+                    ),
                     PropertySpec(
                         "completed",
                         "Completed",
                         PropertyKind.BOOLEAN,
-                        "False when the export stopped before its end.",
+                        "Absent on the record written before the export; false on the second "
+                        "record of an export that stopped before its end.",
+                        required=False,
                     ),
                 ),
             ),

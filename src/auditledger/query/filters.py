@@ -43,6 +43,9 @@ class EventFilter:
     types: tuple[tuple[str, str], ...] = ()
     actors: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
+    # Only events up to this sequence number: an export fixes its contents when it records
+    # itself, so the record states exactly how many rows follow. Never set from a query string.
+    up_to_seq: int | None = None
     # What the user typed, kept for links and descriptions ("from" may have been a date).
     raw: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -160,6 +163,14 @@ def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, s
     return tuple(dict.fromkeys(pairs))
 
 
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
     """Parse query-string items into a filter, or raise :class:`InvalidInput` naming each
     problem. Blank values are ignored (an empty form field means "any")."""
@@ -174,6 +185,10 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
             )
             continue
         if not value.strip():
+            continue
+        if "\x00" in value or not _encodes(value):
+            # No stored id holds either, and an export's own record could not name them.
+            problems.append(Problem(name, "must not contain NUL characters or lone surrogates"))
             continue
         raw.append((name, value))
         values.setdefault(name, []).append(value.strip())

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, literal, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, func, literal, or_, select, tuple_
 
 from auditledger.errors import InvalidInput, Problem
 from auditledger.events.model import Event
@@ -96,7 +96,27 @@ def _conditions(org_id: int, flt: EventFilter) -> list[Any]:
         conditions.append(or_(*[and_(c.category == k, c.type == t) for k, t in flt.types]))
     if flt.actors:
         conditions.append(any_of(c.actor_id, flt.actors))
+    if flt.up_to_seq is not None:
+        conditions.append(c.seq <= flt.up_to_seq)
     return conditions
+
+
+def fixed_contents(
+    connection: Connection, org_id: int, flt: EventFilter
+) -> tuple[EventFilter, int]:
+    """``flt`` bounded to the events stored now, and how many events it matches.
+
+    An export records itself before its first byte; with this bound the record's row count is
+    exactly what the export then delivers, and its own record is not part of it.
+    """
+    head = connection.execute(
+        select(func.max(events.c.seq)).where(events.c.org_id == org_id)
+    ).scalar()
+    bounded = replace(flt, up_to_seq=-1 if head is None else int(head))
+    count = connection.execute(
+        select(func.count()).select_from(events).where(*_conditions(org_id, bounded))
+    ).scalar()
+    return bounded, int(count or 0)
 
 
 def _statement(
@@ -391,5 +411,20 @@ def check_known_values(connection: Connection, org_id: int, flt: EventFilter) ->
                         f"no {kind.replace('_', ' ')} {value[:80]!r} in this organization's log",
                     )
                 )
+    if flt.subjects:
+        # Subjects are not in the directory; the subject index answers as fast.
+        seen = {
+            r.subject_id
+            for r in connection.execute(
+                select(events.c.subject_id)
+                .where(events.c.org_id == org_id, events.c.subject_id.in_(flt.subjects))
+                .distinct()
+            )
+        }
+        problems.extend(
+            Problem("subject", f"no subject {value[:80]!r} in this organization's log")
+            for value in flt.subjects
+            if value not in seen
+        )
     if problems:
         raise InvalidInput("the filters name unknown values", problems)

@@ -68,6 +68,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "from": _DATE_OR_TIME,
     "to": _DATE_OR_TIME,
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "bom": {"type": "boolean"},
 }
 
 
