@@ -272,6 +272,38 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                         "Why it was refused.",
                         choices=("bad_credentials", "not_a_member", "rate_limited"),
                     ),
+                    PropertySpec(
+                        "limit",
+                        "Limit",
+                        PropertyKind.ENUM,
+                        "rate_limited only: the throttle that refused (per username at one "
+                        "address, per address, or per username from anywhere).",
+                        required=False,
+                        choices=("username_address", "address", "username"),
+                    ),
+                    PropertySpec(
+                        "failures",
+                        "Failures",
+                        PropertyKind.INTEGER,
+                        "rate_limited only: failed sign-ins counted against that throttle in "
+                        "its window. Further refusals in the window are not recorded.",
+                        required=False,
+                    ),
+                    PropertySpec(
+                        "retry_after",
+                        "Retry after",
+                        PropertyKind.INTEGER,
+                        "rate_limited only: seconds until the next attempt is checked.",
+                        required=False,
+                    ),
+                    PropertySpec(
+                        "unrecorded",
+                        "Unrecorded",
+                        PropertyKind.INTEGER,
+                        "rate_limited only: earlier refusals by the same throttle that were "
+                        "not recorded one by one.",
+                        required=False,
+                    ),
                 ),
             ),
             EventTypeSpec(

@@ -119,6 +119,19 @@ def users_set_password(
         console.print(f"password of {username} changed")
 
 
+@users.command("unlock")
+def users_unlock(
+    username: Annotated[str, typer.Argument(help="The username whose sign-ins are throttled.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Forget a username's failed sign-ins, everywhere: it may sign in again at once."""
+    from auditledger.auth.throttle import SignInThrottle
+
+    with open_services(settings_from(database_url)) as svc:
+        removed = SignInThrottle(svc.db, svc.clock).unlock(username)
+        console.print(f"unlocked {username} ({removed} throttle counter(s) cleared)")
+
+
 @users.command("list")
 def users_list(
     org: Annotated[str | None, typer.Option(help="Only this organization's users.")] = None,

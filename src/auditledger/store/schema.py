@@ -176,6 +176,22 @@ directory = Table(
     PrimaryKeyConstraint("org_id", "kind", "ref_id"),
 )
 
+# One row per sign-in throttle key (a username, an address, a username at an address).
+sign_in_throttle = Table(
+    "sign_in_throttle",
+    metadata,
+    Column("key", String(400), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", UTCDateTime, nullable=False),
+    # Whether a throttled refusal of this window is already in the audit log, and how many
+    # throttled refusals since the last recorded one were not (the next record carries it).
+    Column("reported", Boolean, nullable=False),
+    Column("unreported", Integer, nullable=False),
+    PrimaryKeyConstraint("key"),
+    Index("ix_sign_in_throttle_last_failure", "last_failure"),
+)
+
 checkpoints = Table(
     "checkpoints",
     metadata,

@@ -93,7 +93,7 @@ def create_app(
     )
     app.state.services = services
     app.state.sign_in = SignInService(
-        services.tenancy, services.ingest, SignInThrottle(services.clock)
+        services.tenancy, services.ingest, SignInThrottle(services.db, services.clock)
     )
     app.state.checkpoint_panel = verify_pages.latest_checkpoint_panel
     install_error_handlers(app, render_page=render_error_page)

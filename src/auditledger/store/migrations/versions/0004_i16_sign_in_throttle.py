@@ -1,0 +1,40 @@
+"""The sign-in throttle's counters, in the database.
+
+In memory, each process counted alone and dropped its oldest keys beyond 100,000, so a large
+address pool reset a username's counter. A row per throttle key survives restarts, is shared
+by every process, and goes only when its window has long expired.
+
+Revision ID: 0004_i16
+Revises: 0003
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from auditledger.store.types import UTCDateTime
+
+revision = "0004_i16"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sign_in_throttle",
+        sa.Column("key", sa.String(400), nullable=False),
+        sa.Column("window_start", UTCDateTime, nullable=False),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("last_failure", UTCDateTime, nullable=False),
+        sa.Column("reported", sa.Boolean, nullable=False),
+        sa.Column("unreported", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_sign_in_throttle"),
+    )
+    op.create_index("ix_sign_in_throttle_last_failure", "sign_in_throttle", ["last_failure"])
+
+
+def downgrade() -> None:
+    raise NotImplementedError("auditledger migrations only go forward")
