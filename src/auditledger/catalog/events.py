@@ -249,6 +249,22 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                 ),
             ),
             EventTypeSpec(
+                "read",
+                "Read",
+                "Events were read through the query API with a credential. Recorded before the "
+                "events were returned, once per credential, route, filters and hour.",
+                (
+                    PropertySpec("route", "Route", description="What was read, e.g. GET /events."),
+                    PropertySpec("filters", "Filters", description="The filters, as shown."),
+                    PropertySpec(
+                        "hour",
+                        "Hour",
+                        description="The hour this record covers: identical reads by the same "
+                        "credential until its end are not recorded again.",
+                    ),
+                ),
+            ),
+            EventTypeSpec(
                 "sign_in",
                 "Sign in",
                 "Someone signed in to the audit log.",

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from auditledger import __version__
 from auditledger.auth.signin import SignInService
 from auditledger.auth.throttle import SignInThrottle
+from auditledger.export.reads import ReadAudit
 from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
 from auditledger.web.api import events, export, ingest, models, ops, proofs, retention
@@ -95,6 +96,7 @@ def create_app(
     app.state.sign_in = SignInService(
         services.tenancy, services.ingest, SignInThrottle(services.db, services.clock)
     )
+    app.state.read_audit = ReadAudit(services.ingest)
     app.state.checkpoint_panel = verify_pages.latest_checkpoint_panel
     install_error_handlers(app, render_page=render_error_page)
     app.include_router(ops.router)
