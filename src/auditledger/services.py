@@ -112,6 +112,7 @@ def build_services(
         TenancyRepository(db),
         clock,
         session_ttl=timedelta(hours=settings.session_hours),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
         cache_seconds=settings.credential_cache_seconds,
     )
     ingest = IngestService(

@@ -103,6 +103,8 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # For the idle timeout; NULL until first used after sign-in (then created_at counts).
+    Column("last_seen_at", UTCDateTime, nullable=True),
 )
 
 events = Table(

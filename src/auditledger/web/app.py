@@ -25,6 +25,7 @@ from auditledger.web.pages import audit_log, signin
 from auditledger.web.pages import models as model_pages
 from auditledger.web.pages import verify as verify_pages
 from auditledger.web.pages.errors import render_error_page
+from auditledger.web.pages.session import secure_cookies
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -54,7 +55,8 @@ class _App(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack, wrapped in :class:`RequestContextMiddleware`."""
-        return RequestContextMiddleware(super().build_middleware_stack())
+        secure = secure_cookies(self.state.services.settings)
+        return RequestContextMiddleware(super().build_middleware_stack(), hsts=secure)
 
 
 def create_app(

@@ -1,4 +1,4 @@
-"""The sign-in throttle's counters, in the database.
+"""The sign-in throttle's counters, in the database; sessions remember when they were used.
 
 In memory, each process counted alone and dropped its oldest keys beyond 100,000, so a large
 address pool reset a username's counter. A row per throttle key survives restarts, is shared
@@ -34,6 +34,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name="pk_sign_in_throttle"),
     )
     op.create_index("ix_sign_in_throttle_last_failure", "sign_in_throttle", ["last_failure"])
+    # Idle timeout: when the session was last used (NULL: not since it was created).
+    with op.batch_alter_table("sessions") as batch:
+        batch.add_column(sa.Column("last_seen_at", UTCDateTime, nullable=True))
 
 
 def downgrade() -> None:
