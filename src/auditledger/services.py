@@ -140,6 +140,7 @@ def build_services(
         clock,
         settings.log_origin,
     )
+    checkpoints.on_signed = metrics.checkpoints.inc
     proofs = ProofService(db, integrity)
     export = ExportService(db, ingest, checkpoints)
     return Services(

@@ -85,6 +85,19 @@ def error_body(
     return {"error": body}
 
 
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route answers at ``request``'s path (plus OPTIONS), sorted: each
+    candidate method is matched against the routes as the router would."""
+    from starlette.routing import Match
+
+    methods = {"OPTIONS"}
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            methods.add(method)
+    return sorted(methods)
+
+
 def wants_html(request: Request) -> bool:
     """Whether the caller is a browser on a page rather than an API client."""
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
@@ -155,7 +168,15 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         message = messages.get(exc.status_code, str(exc.detail))
         codes = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "error")
-        return respond(request, exc.status_code, code, message, None, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route with this path only; several
+            # routes share a path here (GET and POST /events live in different routers).
+            allowed = allowed_methods(app, request)
+            headers["Allow"] = ", ".join(allowed)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
+        return respond(request, exc.status_code, code, message, None, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
