@@ -1,14 +1,19 @@
 # Two commands do everything: `make run` and `make test`. Both create the virtual environment.
+# The first interpreter on PATH that is Python 3.11 or newer; absent or shimmed ones stay quiet.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 	&& echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR := demo-data
 PYTEST_ARGS ?=
+# Test workers: three keep both cores busy while one worker waits on PostgreSQL or a subprocess.
+PYTEST_WORKERS ?= 3
+# Every run prints its slowest tests; loadgroup keeps tests that share a costly fixture together.
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
-.PHONY: venv run test lint typecheck pytest bench bench-quick docs clean
+.PHONY: venv run test test-fast lint typecheck pytest bench bench-quick docs clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "auditledger needs Python 3.11 or newer on PATH"; exit 1; }
@@ -36,7 +41,11 @@ typecheck: venv
 	$(BIN)/mypy
 
 pytest: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+## The quick loop: lint, types and every test but the slow and browser ones.
+test-fast: venv lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m 'not slow and not browser' $(PYTEST_ARGS)
 
 ## Benchmarks: writes docs/benchmarks.md and bench/results.json.
 bench: venv

@@ -8,14 +8,11 @@ cases are skipped, unless ``AUDITLEDGER_REQUIRE_POSTGRES=1`` (set by CI), which 
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,27 +20,22 @@ from auditledger.clock import FrozenClock
 from auditledger.services import Services, build_services
 from auditledger.settings import Settings, load_settings
 from auditledger.store.database import Database
-from tests.helpers import FixedLocator
-
-PG_ADMIN_URL = os.environ.get(
-    "AUDITLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support.databases import (
+    NOW,
+    PG_ADMIN_URL,
+    REQUIRE_PG,
+    admin_execute,
+    fresh_postgres,
+    pg_reachable,
+    with_database,
 )
-REQUIRE_PG = os.environ.get("AUDITLEDGER_REQUIRE_POSTGRES") == "1"
-NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-
-
-def _pg_reachable() -> str | None:
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True):
-            return None
-    except psycopg.Error as exc:
-        return str(exc).splitlines()[0]
+from tests.support.helpers import FixedLocator
 
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """A PostgreSQL URL with the right to create databases; skips (or fails in CI) if down."""
-    problem = _pg_reachable()
+    problem = pg_reachable()
     if problem is not None:
         message = f"PostgreSQL unreachable at {PG_ADMIN_URL}: {problem}"
         if REQUIRE_PG:
@@ -52,26 +44,16 @@ def pg_admin_url() -> str:
     return PG_ADMIN_URL
 
 
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-def _admin_execute(admin_url: str, sql: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 @pytest.fixture(scope="session")
 def pg_template(pg_admin_url: str, worker_id: str) -> Iterator[str]:
     """A migrated template database, created once per test worker."""
     name = f"al_tmpl_{worker_id}_{uuid.uuid4().hex[:8]}"
-    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}"')
-    db = Database(_with_database(pg_admin_url, name))
+    admin_execute(pg_admin_url, f'CREATE DATABASE "{name}"')
+    db = Database(with_database(pg_admin_url, name))
     db.migrate()
     db.dispose()
     yield name
-    _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -82,16 +64,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db.migrate()
     db.dispose()
     return path
-
-
-def fresh_postgres(pg_admin_url: str, template: str) -> Iterator[str]:
-    """A new database cloned from the template; dropped afterwards."""
-    name = f"al_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield _with_database(pg_admin_url, name)
-    finally:
-        _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -148,5 +120,5 @@ def client(services: Services) -> Iterator[TestClient]:
         yield test_client
 
 
-# Loaded databases for tests that read the log (see tests/history.py), shared by every package.
-pytest_plugins = ["tests.history"]
+# Loaded databases for tests that read the log (tests/support/history.py), shared by all.
+pytest_plugins = ["tests.support.history"]

@@ -13,8 +13,8 @@ from auditledger.cli.main import app
 from auditledger.integrity.keys import parse_vkey
 from auditledger.services import build_services
 from auditledger.settings import load_settings
-from tests.helpers import make_org
-from tests.integrity.support import ingest_many, tampering
+from tests.support.helpers import make_org
+from tests.support.integrity import ingest_many, tampering
 
 runner = CliRunner()
 

@@ -4,22 +4,17 @@ client, so no sockets), a platform database on each engine, and stub transports.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.client import Actor, Ref
 from auditledger.clock import FrozenClock
 from auditledger.services import Services
-from tests.conftest import _admin_execute, _with_database
-from tests.helpers import OrgAccess, make_org
-
-ADA = Actor("u-ada", "Ada Okafor")
-CHURN = Ref("mdl-churn", "churn-model")
-PROJECT = Ref("prj-churn", "churn-prediction")
+from tests.support.databases import admin_execute, with_database
+from tests.support.helpers import OrgAccess, make_org
 
 
 @pytest.fixture
@@ -32,40 +27,6 @@ def acme(services: Services) -> OrgAccess:
 def service(client: TestClient) -> httpx.BaseTransport:
     """The in-process service as an HTTP transport any httpx client can use."""
     return client._transport
-
-
-def stored_ids(services: Services, access: OrgAccess) -> list[uuid.UUID]:
-    """The event ids of the organization's log, in sequence order."""
-    org = access.org
-    size = services.log.head(org.id).tree_size
-    return [leaf.event_id for leaf in services.log.leaves(org.id, 0, size)]
-
-
-class Stub(httpx.BaseTransport):
-    """A transport that answers from a function, falling through to ``inner`` on None."""
-
-    def __init__(
-        self,
-        answer: Callable[[httpx.Request], httpx.Response | None],
-        inner: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.answer = answer
-        self.inner = inner
-        self.requests: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        response = self.answer(request)
-        if response is not None:
-            return response
-        assert self.inner is not None
-        return self.inner.handle_request(request)
-
-
-def unreachable(request: httpx.Request) -> httpx.Response:
-    """The service is down: every connection is refused."""
-    raise httpx.ConnectError("connection refused", request=request)
 
 
 @pytest.fixture
@@ -84,8 +45,8 @@ def platform_db_url(
         return
     admin = request.getfixturevalue("pg_admin_url")
     name = f"al_platform_{uuid.uuid4().hex[:12]}"
-    _admin_execute(admin, f'CREATE DATABASE "{name}"')
+    admin_execute(admin, f'CREATE DATABASE "{name}"')
     try:
-        yield _with_database(admin, name).replace("postgresql://", "postgresql+psycopg://", 1)
+        yield with_database(admin, name).replace("postgresql://", "postgresql+psycopg://", 1)
     finally:
-        _admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,8 +12,8 @@ from auditledger.client import AsyncAuditClient, EventRejected, InvalidInput, Re
 from auditledger.client.backoff import Backoff
 from auditledger.clock import FrozenClock
 from auditledger.services import Services
-from tests.client.conftest import ADA, CHURN, stored_ids
-from tests.helpers import OrgAccess
+from tests.support.client import ADA, CHURN, stored_ids
+from tests.support.helpers import OrgAccess
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -24,8 +24,8 @@ from auditledger.client import (
 from auditledger.client.backoff import Backoff
 from auditledger.clock import FrozenClock
 from auditledger.services import Services
-from tests.client.conftest import ADA, CHURN, PROJECT, Stub, stored_ids, unreachable
-from tests.helpers import OrgAccess
+from tests.support.client import ADA, CHURN, PROJECT, Stub, stored_ids, unreachable
+from tests.support.helpers import OrgAccess
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +22,10 @@ from auditledger.client import AuditClient, FlushTimeout, Outbox, Ref
 from auditledger.client.backoff import Backoff
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
-from tests.client.conftest import ADA, stored_ids
-from tests.helpers import OrgAccess, make_org
-from tests.servers import ServerProcess, free_port
+from tests.support.client import ADA, stored_ids
+from tests.support.helpers import OrgAccess, make_org
+from tests.support.servers import ServerProcess, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -78,15 +78,13 @@ def test_service_stopped_mid_stream_then_restarted(
 
         producer = threading.Thread(target=produce)
         producer.start()
-        while len(recorded) < 300:
-            time.sleep(0.01)
+        wait_until(lambda: len(recorded) >= 300, "300 events recorded")
         server.stop() if outage == "stop" else server.kill()
         during = len(recorded)
-        while len(recorded) < during + 300:  # recording goes on while the service is away
-            time.sleep(0.01)
+        # Recording goes on while the service is away.
+        wait_until(lambda: len(recorded) >= during + 300, "recording during the outage")
         server.start()
-        while len(recorded) < during + 600:
-            time.sleep(0.01)
+        wait_until(lambda: len(recorded) >= during + 600, "recording after the restart")
         stop.set()
         producer.join(30)
         client.flush(60)
@@ -203,11 +201,12 @@ def test_relay_command_ships_the_outbox_and_stops_on_sigterm(
         try:
             with engine.begin() as conn:
                 ids.append(outbox.writer(conn).model_archive(subject=Ref("later"), actor=ADA))
-            for _ in range(300):
+
+            def relayed() -> bool:
                 with engine.connect() as conn:
-                    if outbox.pending(conn) == 0:
-                        break
-                time.sleep(0.05)
+                    return outbox.pending(conn) == 0
+
+            wait_until(relayed, "the relay to deliver the outbox", poll=0.05)
         finally:
             relay.send_signal(signal.SIGTERM)
             out, _ = relay.communicate(timeout=30)

@@ -19,7 +19,7 @@ from auditledger.client.delivery import (
     retry_after_seconds,
 )
 from auditledger.errors import Problem
-from tests.client.conftest import Stub, unreachable
+from tests.support.client import Stub, unreachable
 
 
 def deliver(response: httpx.Response | None, size: int = 2) -> Delivered | Retry | Rejected:

@@ -15,8 +15,8 @@ from auditledger.client import InvalidInput, Outbox, Ref, Relay
 from auditledger.client.backoff import Backoff
 from auditledger.clock import FrozenClock
 from auditledger.services import Services
-from tests.client.conftest import ADA, PROJECT, Stub, stored_ids, unreachable
-from tests.helpers import OrgAccess
+from tests.support.client import ADA, PROJECT, Stub, stored_ids, unreachable
+from tests.support.helpers import OrgAccess
 
 pytestmark = pytest.mark.timeout(120)
 

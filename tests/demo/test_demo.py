@@ -12,7 +12,7 @@ from auditledger.demo.generate import generate
 from auditledger.demo.load import DEMO_DAYS, ensure_demo
 from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
-from tests.helpers import all_platform_types
+from tests.support.helpers import all_platform_types
 
 START = datetime(2026, 5, 9, tzinfo=UTC)
 

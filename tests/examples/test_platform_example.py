@@ -16,8 +16,8 @@ from sqlalchemy import select
 from auditledger.events.model import Location
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
-from tests.helpers import OrgAccess, make_org
-from tests.servers import ServerProcess
+from tests.support.helpers import OrgAccess, make_org
+from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

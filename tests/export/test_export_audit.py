@@ -15,8 +15,8 @@ from auditledger.export.service import ExportFormat
 from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter
 from auditledger.services import Services
-from tests.conftest import NOW
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import OrgAccess, make_org, sample_event
 
 SQLITE = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 SUBJECT = "mdl-churn-model"

@@ -15,8 +15,8 @@ from auditledger.cli.main import app
 from auditledger.ingest.validate import parse_event
 from auditledger.services import build_services
 from auditledger.settings import load_settings
-from tests.helpers import OrgAccess, make_org, sample_event
-from tests.servers import ServerProcess
+from tests.support.helpers import OrgAccess, make_org, sample_event
+from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from auditledger.export.cells import neutralise
 from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
-from tests.conftest import NOW
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import OrgAccess, make_org, sample_event
 
 SQLITE = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 

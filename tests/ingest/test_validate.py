@@ -14,7 +14,7 @@ from auditledger.catalog import CATEGORY_INDEX, PropertyKind
 from auditledger.errors import InvalidInput, MalformedRequest, TooLarge
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event
-from tests.helpers import all_platform_types, sample_event
+from tests.support.helpers import all_platform_types, sample_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

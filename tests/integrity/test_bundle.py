@@ -22,9 +22,9 @@ from auditledger.integrity.bundle_verify import BundleReport, verify_bundle
 from auditledger.integrity.keys import generate_key
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
-from tests.conftest import NOW
-from tests.export.test_export import hostile_events
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import OrgAccess, make_org, sample_event
+from tests.support.hostile import hostile_events
 
 ACTOR = Actor("user", "auditor", "An Auditor")
 

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
 from auditledger.services import Services
-from tests.helpers import make_org
-from tests.integrity.support import ingest_many
+from tests.support.helpers import make_org
+from tests.support.integrity import ingest_many
 
 
 def spec_open_checkpoint(note: bytes, vkey: str) -> tuple[str, int, bytes]:

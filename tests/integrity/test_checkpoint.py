@@ -18,7 +18,7 @@ from auditledger.integrity.checkpoint import (
 from auditledger.integrity.keys import SigningKey, parse_vkey
 from auditledger.integrity.merkle import EMPTY_ROOT
 from auditledger.integrity.note import open_note, parse_note, sign_note
-from tests.integrity.test_keys import PETER_VKEY, peter
+from tests.support.keys import PETER_VKEY, peter
 
 # golang.org/x/mod/sumdb/note note_test.go (TestSign, TestOpen).
 TEXT = (

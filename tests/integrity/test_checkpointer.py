@@ -22,8 +22,8 @@ from auditledger.services import Services, build_services
 from auditledger.settings import Settings
 from auditledger.store.log import fetch_nodes
 from auditledger.web.app import create_app
-from tests.helpers import FixedLocator, OrgAccess, make_org
-from tests.integrity.support import ingest_many, rewrite_event, tampering, verify
+from tests.support.helpers import FixedLocator, OrgAccess, make_org
+from tests.support.integrity import ingest_many, rewrite_event, tampering, verify
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def sign(services: Services, access: OrgAccess) -> tuple[int, bool]:
     return stored.tree_size, created
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+def wait_for(condition: Callable[[], bool], seconds: float = 120.0) -> bool:
     """Poll until ``condition`` holds (background work); False if it never does."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

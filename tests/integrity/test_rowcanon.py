@@ -17,8 +17,8 @@ from auditledger.integrity.source import open_source
 from auditledger.services import Services
 from auditledger.store.rows import event_to_row
 from auditledger.store.types import to_micros
-from tests.helpers import all_platform_types, make_org, sample_event
-from tests.integrity.support import ingest
+from tests.support.helpers import all_platform_types, make_org, sample_event
+from tests.support.integrity import ingest
 
 HOSTILE = [
     "",

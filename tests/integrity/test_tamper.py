@@ -26,9 +26,9 @@ from auditledger.settings import Settings
 from auditledger.store.engine import sqlite_path
 from auditledger.store.schema import checkpoints, events, signing_keys
 from auditledger.tenancy.model import Organization
-from tests.conftest import _admin_execute, _with_database
-from tests.helpers import FixedLocator, make_org
-from tests.integrity.support import event_row, ingest_many, rewrite_event, tampering, verify
+from tests.support.databases import admin_execute, with_database
+from tests.support.helpers import FixedLocator, make_org
+from tests.support.integrity import event_row, ingest_many, rewrite_event, tampering, verify
 
 SIZE = 20
 
@@ -155,11 +155,11 @@ def snapshot(
     admin = request.getfixturevalue("pg_admin_url")
     name = f"al_backup_{uuid.uuid4().hex[:12]}"
     services.db.dispose()  # CREATE DATABASE ... TEMPLATE needs the source to be idle
-    _admin_execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{database_url.rsplit("/", 1)[1]}"')
+    admin_execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{database_url.rsplit("/", 1)[1]}"')
     try:
-        yield _with_database(admin, name)
+        yield with_database(admin, name)
     finally:
-        _admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_database_rolled_back_to_an_older_copy_is_detected(

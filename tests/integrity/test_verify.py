@@ -16,8 +16,8 @@ from auditledger.integrity.verify import SavedCheckpoint, SeqRanges, verify_log
 from auditledger.services import Services
 from auditledger.store.schema import events
 from auditledger.tenancy.model import Organization
-from tests.helpers import make_org
-from tests.integrity.support import event_row, ingest_many, tampering, verify
+from tests.support.helpers import make_org
+from tests.support.integrity import event_row, ingest_many, tampering, verify
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event
 
 from auditledger.store.database import Database
-from tests.query.plans import Plan, index_names, plan_cases
+from tests.support.plans import Plan, index_names, plan_cases
 
 # The index each filter should be read through; None: any index with an equality prefix.
 EXPECTED = {

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from auditledger.clock import FrozenClock
 from auditledger.services import Services
 from auditledger.web.app import create_app
-from tests.reliability.test_access_matrix import Caller
-from tests.reliability.world import World, build_world
+from tests.support.access import Caller
+from tests.support.world import World, build_world
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from auditledger.services import Services
 from auditledger.tenancy.model import Role
 from auditledger.web.app import create_app
 from auditledger.web.middleware import SECURITY_HEADERS
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.helpers import OrgAccess, make_org, sample_event
 
 # Most of these are about the HTTP layer, the same on both engines; the calendar edges reach SQL.
 SQLITE = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)

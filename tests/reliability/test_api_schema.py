@@ -31,7 +31,7 @@ from schemathesis.generation.modes import GenerationMode
 from auditledger.clock import FrozenClock
 from auditledger.services import Services
 from auditledger.web.app import create_app
-from tests.reliability.world import MODEL_ID, World, build_world
+from tests.support.world import MODEL_ID, World, build_world
 
 pytestmark = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 

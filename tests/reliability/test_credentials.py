@@ -27,9 +27,9 @@ from auditledger.tenancy.model import Role
 from auditledger.web.auth import SESSION_COOKIE
 from auditledger.web.middleware import SECURITY_HEADERS
 from auditledger.web.pages import session as page_session
-from tests.history import PASSWORD
-from tests.reliability.world import World, build_world
-from tests.web.pages import browser, csrf_token, sign_in, signed_in
+from tests.support.history import PASSWORD
+from tests.support.pages import browser, csrf_token, sign_in, signed_in
+from tests.support.world import World, build_world
 
 pytestmark = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 

@@ -23,7 +23,7 @@ from auditledger.errors import AuditLedgerError, InvalidInput, MalformedRequest,
 from auditledger.ingest.jsonbody import parse_json
 from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.query.filters import PARAMETERS, parse_filters
-from tests.helpers import all_platform_types, sample_event
+from tests.support.helpers import all_platform_types, sample_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from auditledger.services import Services
 from auditledger.web.app import create_app
-from tests.helpers import OrgAccess, all_platform_types, make_org, sample_event
+from tests.support.helpers import OrgAccess, all_platform_types, make_org, sample_event
 
 pytestmark = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 

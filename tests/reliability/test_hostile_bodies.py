@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from auditledger.services import Services
 from auditledger.web.app import create_app
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.helpers import OrgAccess, make_org, sample_event
 
 SQLITE = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 EVENTS = "/api/v1/orgs/acme/events"

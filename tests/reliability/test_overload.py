@@ -14,9 +14,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from tests.helpers import sample_event
-from tests.servers import ServerProcess
-from tests.web.test_durability import check_log, prepare
+from tests.support.durability import check_log, prepare
+from tests.support.helpers import sample_event
+from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)]
 

@@ -12,8 +12,8 @@ from auditledger.services import Services
 from auditledger.tenancy.model import Role
 from auditledger.web.app import create_app
 from auditledger.web.pages.visible import visible
-from tests.conftest import NOW
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import OrgAccess, make_org, sample_event
 
 SQLITE = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 PASSWORD = "violet kettle harbour"

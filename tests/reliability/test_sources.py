@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.test_access_matrix import ROWS, Caller, Row
-from tests.reliability.world import (
+from tests.support.access import ROWS, Caller, Row
+from tests.support.world import (
     SOURCE_IPS,
     SOURCE_MARKERS,
     World,

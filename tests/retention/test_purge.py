@@ -27,7 +27,7 @@ from auditledger.retention import purge as purge_module
 from auditledger.retention.records import compress, purge_records
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
-from tests.helpers import sample_event
+from tests.support.helpers import sample_event
 
 OPERATOR = Actor("user", "u-ada", "Ada Okafor")
 

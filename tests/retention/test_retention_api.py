@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from auditledger.cli.main import app
 from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
-from tests.helpers import OrgAccess, make_org, sample_event
+from tests.support.helpers import OrgAccess, make_org, sample_event
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from auditledger.clock import FrozenClock
 from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
-from tests.helpers import sample_event
+from tests.support.helpers import sample_event
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

@@ -20,8 +20,8 @@ from auditledger.source.location import (
     make_locator,
     special_network,
 )
-from tests.conftest import NOW
-from tests.helpers import make_org, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import make_org, sample_event
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from auditledger.integrity.merkle import EMPTY_ROOT, inclusion_proof, root_hash,
 from auditledger.services import Services
 from auditledger.store.log import AppendRequest
 from auditledger.tenancy.model import Organization
-from tests.conftest import NOW
-from tests.helpers import all_platform_types, sample_event
+from tests.support.databases import NOW
+from tests.support.helpers import all_platform_types, sample_event
 
 
 def request_for(services: Services, org: Organization, *events: dict[str, Any]) -> AppendRequest:

@@ -1,10 +1,10 @@
-"""Fixtures of the web tests: the loaded organizations of ``tests/history.py``."""
+"""Fixtures of the web tests: the loaded organizations of ``tests/support/history.py``."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.history import Tenant
+from tests.support.history import Tenant
 
 
 @pytest.fixture

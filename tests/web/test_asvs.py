@@ -23,8 +23,8 @@ from auditledger.tenancy.model import Role
 from auditledger.tenancy.passwords import MIN_LENGTH, common_passwords
 from auditledger.web.app import create_app
 from auditledger.web.header_timeout import protocol_with_timeout
-from tests.helpers import make_org
-from tests.servers import free_port
+from tests.support.helpers import make_org
+from tests.support.servers import free_port
 
 SQLITE = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 GOOD_PASSWORD = "violet kettle harbour"

@@ -7,60 +7,22 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx2 as httpx
 import pytest
 
-from auditledger.integrity.canonical import event_leaf_hash
 from auditledger.integrity.checkpoint import StoredCheckpoint, open_checkpoint
 from auditledger.integrity.merkle import consistency_proof, root_hash, verify_consistency
-from auditledger.services import Services, build_services
-from auditledger.settings import load_settings
 from auditledger.store.log import fetch_nodes
-from tests.helpers import OrgAccess, make_org, sample_event
-from tests.integrity.support import verify
-from tests.servers import ServerProcess
+from tests.support.durability import check_log, prepare, send
+from tests.support.helpers import sample_event
+from tests.support.integrity import verify
+from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
-
-
-def prepare(database_url: str, tmp_path: Path) -> tuple[Services, OrgAccess]:
-    settings = load_settings(
-        environ={}, database_url=database_url, signing_key_file=tmp_path / "signing.key"
-    )
-    services = build_services(settings)
-    services.db.migrate()
-    return services, make_org(services, "acme")
-
-
-def send(client: httpx.Client, url: str, token: str, event: dict[str, Any]) -> httpx.Response:
-    return client.post(
-        f"{url}/api/v1/orgs/acme/events",
-        json=event,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-
-
-def check_log(services: Services, access: OrgAccess) -> list[uuid.UUID]:
-    """The stored event ids in sequence order, after checking the log is whole."""
-    org = access.org
-    head = services.log.head(org.id)
-    leaves = services.log.leaves(org.id, 0, head.tree_size)
-    assert [leaf.seq for leaf in leaves] == list(range(head.tree_size)), "sequence has gaps"
-    events = services.log.events(org.id, org.slug, 0, head.tree_size)
-    assert len(events) == head.tree_size
-    for leaf, event in zip(leaves, events, strict=True):
-        assert event_leaf_hash(event) == leaf.leaf_hash
-    assert root_hash(head.tree_size, lambda ids: services.log.nodes(org.id, ids)) == head.root_hash
-    ids = [leaf.event_id for leaf in leaves]
-    assert len(set(ids)) == len(ids), "an event is stored twice"
-    return ids
 
 
 @pytest.mark.postgres
@@ -125,7 +87,7 @@ def test_two_processes_checkpointing_one_log_stay_consistent(
         ThreadPoolExecutor(8) as pool,
     ):
         clients = [pool.submit(client_loop, url) for url in [first.url, second.url] * 4]
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while len(stored()) < 4 and time.monotonic() < deadline:
             time.sleep(0.2)
         stop.set()

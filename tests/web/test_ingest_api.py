@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from auditledger.services import Services
 from auditledger.tenancy.model import CredentialKind
-from tests.helpers import OrgAccess, all_platform_types, make_org, sample_event
+from tests.support.helpers import OrgAccess, all_platform_types, make_org, sample_event
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from auditledger.query.filters import parse_filters
 from auditledger.services import Services
 from auditledger.tenancy.model import Role
 from auditledger.web.pages.checkpoint import CheckpointPanel
-from tests.history import Tenant
-from tests.query.test_search import brute_force
-from tests.web.pages import CLIENT_IP, browser, row_ids, signed_in
+from tests.support.history import Tenant
+from tests.support.pages import CLIENT_IP, browser, row_ids, signed_in
+from tests.support.search import brute_force
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from auditledger.integrity.keys import parse_vkey
 from auditledger.integrity.merkle import verify_consistency, verify_inclusion
 from auditledger.services import Services
 from auditledger.tenancy.model import Role
-from tests.helpers import OrgAccess, make_org
-from tests.integrity.support import ingest_many
+from tests.support.helpers import OrgAccess, make_org
+from tests.support.integrity import ingest_many
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from auditledger.events.model import Event
 from auditledger.query.filters import parse_filters
 from auditledger.services import Services
-from tests.history import Tenant
-from tests.query.test_search import brute_force, random_filters
+from tests.support.history import Tenant
+from tests.support.search import brute_force, random_filters
 
 EVENTS = "/api/v1/orgs/{}/events"
 

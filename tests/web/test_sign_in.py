@@ -12,8 +12,8 @@ from auditledger.demo.load import ensure_demo
 from auditledger.events.model import Event
 from auditledger.services import Services
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
-from tests.history import PASSWORD, Tenant, make_tenant
-from tests.web.pages import CLIENT_IP, browser, csrf_token, row_ids, sign_in, signed_in
+from tests.support.history import PASSWORD, Tenant, make_tenant
+from tests.support.pages import CLIENT_IP, browser, csrf_token, row_ids, sign_in, signed_in
 
 
 @pytest.fixture

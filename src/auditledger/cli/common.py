@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -13,8 +15,20 @@ from auditledger.errors import AuditLedgerError
 from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings, load_settings
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (a script, a CI log) is not cut at rich's default of 80 columns, which would
+# truncate table cells; a terminal keeps its own width.
+PIPED_WIDTH = 200
+
+
+def _console(*, stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    columns = os.environ.get("COLUMNS", "")
+    piped = int(columns) if columns.isdigit() else PIPED_WIDTH
+    return Console(stderr=stderr, width=None if stream.isatty() else piped)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 DatabaseOption = Annotated[
     str | None,

@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditledger.auth.throttle import TooManyAttempts
@@ -177,6 +179,25 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers=headers)
         return respond(request, exc.status_code, code, message, None, headers)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> Response:
+        # The database went away under a read (a credential lookup, a page): the caller may
+        # retry, so this is a 503 like a failed commit, not a server error.
+        lost = isinstance(exc, OperationalError | PoolTimeout) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+        if not lost:
+            return await _unexpected(request, exc)
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return respond(
+            request,
+            503,
+            Unavailable.code,
+            "the database is unavailable; nothing was stored; retry after the indicated delay",
+            None,
+            {"Retry-After": "2"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from tests.helpers import sample_event
+from tests.support.helpers import sample_event
 
 
 @dataclass

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from auditledger.services import Services
 from auditledger.web.app import create_app
-from tests.history import PASSWORD
+from tests.support.history import PASSWORD
 
 CLIENT_IP = "198.51.100.7"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

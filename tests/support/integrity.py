@@ -20,7 +20,7 @@ from auditledger.store.log import Receipt
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import events, leaves, log_heads
 from auditledger.tenancy.model import Organization
-from tests.helpers import sample_event
+from tests.support.helpers import sample_event
 
 SQLITE_TRIGGERS = [
     f"{table}_append_only_{action}"

@@ -29,8 +29,8 @@ from auditledger.retention.policy import start_of_day
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
 from auditledger.tenancy.model import Organization, Role, User
-from tests import conftest as base
-from tests.helpers import FixedLocator, OrgAccess, make_org
+from tests.support import databases as base
+from tests.support.helpers import FixedLocator, OrgAccess, make_org
 
 PASSWORD = "correct horse battery staple"
 
@@ -111,7 +111,7 @@ def history_templates() -> Iterator[dict[str, Template]]:
     yield templates
     for template in templates.values():
         if template.admin_url is not None:
-            base._admin_execute(
+            base.admin_execute(
                 template.admin_url, f'DROP DATABASE IF EXISTS "{template.location}" WITH (FORCE)'
             )
 
@@ -130,8 +130,8 @@ def _template(
         admin_url = request.getfixturevalue("pg_admin_url")
         name = f"al_hist_{uuid.uuid4().hex[:10]}"
         migrated = request.getfixturevalue("pg_template")
-        base._admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{migrated}"')
-        tenants = fill(base._with_database(admin_url, name), folder)
+        base.admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{migrated}"')
+        tenants = fill(base.with_database(admin_url, name), folder)
         templates[kind] = Template(name, tenants, admin_url)
     return templates[kind]
 

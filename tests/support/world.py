@@ -17,8 +17,8 @@ from auditledger.clock import FrozenClock
 from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
 from auditledger.tenancy.model import CredentialKind, Role
-from tests.helpers import sample_event
-from tests.history import PASSWORD, Tenant, make_tenant
+from tests.support.helpers import sample_event
+from tests.support.history import PASSWORD, Tenant, make_tenant
 
 # Sources of the events below; the locator of the tests places the first two in Espoo and
 # London, and the third is in the IPv6 documentation range.
