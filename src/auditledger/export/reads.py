@@ -25,6 +25,12 @@ from auditledger.tenancy.model import Organization, Principal
 MAX_REMEMBERED = 50_000
 
 
+def _storable(text: str) -> str:
+    """``text`` without NUL and with lone surrogates escaped: what an event may hold."""
+    text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class ReadAudit:
     """Records ``audit_log.read`` events, at most one per credential, route, filters, hour."""
 
@@ -58,9 +64,9 @@ class ReadAudit:
             return
         now = self.ingest.clock.now()
         hour = now.replace(minute=0, second=0, microsecond=0)
-        key = (principal.credential_id or principal.label, route, filters, hour)
-        if not self._first(key):
-            return
+        # Descriptions quote what the caller sent; the record must always be storable text,
+        # or a read would fail once and then pass (the key is already remembered).
+        filters = _storable(filters)
         draft = self.ingest.own_event(
             "read",
             subject=Subject(type="audit_log", id=str(uuid.uuid4()), name=f"{org.slug} audit log"),
@@ -68,6 +74,9 @@ class ReadAudit:
             actor=principal.as_actor(),
             source_ip=source_ip,
         )
+        key = (principal.credential_id or principal.label, route, filters, hour)
+        if not self._first(key):
+            return
         try:
             await self.ingest.ingest(org, [draft], now)
         except BaseException:

@@ -14,10 +14,10 @@ from typing import Any
 
 from markupsafe import Markup
 
-# Bidi embeddings, overrides and isolates, marks, and C0/C1 controls other than tab and LF.
+# Bidi embeddings, overrides and isolates, marks, zero-width space, word joiner, BOM, and C0/C1
+# controls other than tab and LF (the zero-width joiners stay: emoji and scripts need them).
 _INVISIBLE = re.compile(
-    "[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff"
-    "\x00-\x08\x0b-\x1f\x7f-\x9f]"
+    "[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b\u2060\ufeff\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
 
 
