@@ -27,7 +27,7 @@ venv: $(STAMP)
 ## Start the service on SQLite with a demo organization; prints the URL and sign-in details.
 run: venv
 	@mkdir -p $(DEMO_DIR)
-	AUDITLEDGER_SIGNING_KEY_FILE=$(DEMO_DIR)/signing.key \
+	AUDITLEDGER_SIGNING_KEY_FILE=$(DEMO_DIR)/signing.key AUDITLEDGER_LOG_FORMAT=$${AUDITLEDGER_LOG_FORMAT:-console} \
 	$(BIN)/auditledger serve --demo --database-url sqlite:///$(DEMO_DIR)/auditledger.db
 
 ## Lint, type-check and run the whole test suite.

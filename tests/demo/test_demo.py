@@ -3,8 +3,10 @@ countries, and the printed accounts can sign in."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,77 @@ def test_demo_loads_and_prints_working_accounts(services: Services) -> None:
     assert services.tenancy.authenticate_token(again.ingest_token).kind == "ingest"
     with pytest.raises(Exception, match="revoked"):
         services.tenancy.authenticate_token(access.ingest_token)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.25, 2.0])
+def test_the_demo_tells_a_coherent_story(scale: float) -> None:
+    events = [e for day in generate(START, DEMO_DAYS, per_day_scale=scale) for e in day]
+    created: set[str] = set()
+    ended: set[str] = set()  # deleted or archived: nothing may happen to it afterwards
+    names: dict[str, str] = {}  # subject id -> its name now
+    earlier: dict[str, set[str]] = {}
+    for event in events:
+        subject, kind = event["subject"], (event["category"], event["type"])
+        sid = subject["id"]
+        for ref in (subject, subject.get("parent"), event.get("project"), event["actor"]):
+            if ref:
+                assert "~" not in (ref.get("name") or ""), event
+                assert ref["id"] not in ended, f"{kind} on {ref['id']} after it ended"
+        parent = subject.get("parent")
+        if parent is not None:
+            # A version belongs to its model and names it by its name at that moment.
+            assert sid.startswith(parent["id"]) or event["category"] == "dataset_version"
+            assert names.get(parent["id"], parent["name"]) == parent["name"], event
+        if sid in names and kind != ("user", "user_name_change"):
+            assert subject["name"] == names[sid], f"{kind} calls {sid} by an old name"
+        if event["type"] == "create" and event["category"] in ("model", "dataset"):
+            assert sid not in created, f"{sid} created twice"
+            created.add(sid)
+        elif event["category"] in ("model", "dataset"):
+            assert sid in created, f"{kind} on {sid} before it was created"
+        if event["type"] in ("rename", "user_name_change"):
+            old, new = event["properties"]["old_name"], event["properties"]["new_name"]
+            assert old == subject["name"]
+            assert new != old
+            assert new not in earlier.get(sid, set()), f"{sid} renamed back to {new}"
+            earlier.setdefault(sid, set()).add(old)
+            names[sid] = new
+        elif event["category"] in ("model", "dataset", "pipeline", "task", "execution"):
+            names.setdefault(sid, subject["name"])
+        if kind in (("model", "archive"), ("dataset", "delete")) or (
+            event["type"] == "delete" and event["category"] in ("pipeline", "task", "datum")
+        ):
+            ended.add(sid)
+        if event["category"] == "execution" and event["type"] == "delete":
+            ended.add(sid)
+    assert sum(1 for e in events if (e["category"], e["type"]) == ("model", "rename")) >= 3
+    approvals = [e["subject"]["id"] for e in events if e["type"] in ("approve", "reject")]
+    assert len(approvals) == len(set(approvals)), "a version was decided twice"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+def test_demo_credentials_stay_the_same_across_restarts_of_the_same_data(
+    services: Services, tmp_path: Path
+) -> None:
+    class Quiet:
+        def print(self, *objects: object) -> None:
+            pass
+
+    stored = tmp_path / "demo-credentials.json"
+    first = ensure_demo(services, Quiet(), credentials_file=stored)
+    assert stored.stat().st_mode & 0o077 == 0  # the owner's alone
+    again = ensure_demo(services, Quiet(), credentials_file=stored)
+    assert again.accounts == first.accounts
+    assert again.ingest_token == first.ingest_token
+    assert services.tenancy.authenticate_token(first.ingest_token).kind == "ingest"
+    username, password, _ = first.accounts[0]
+    assert services.tenancy.sign_in(username, password).user.username == username
+    assert any("export TOKEN=" + first.ingest_token in line for line in again.lines())
+    # A token that no longer works (revoked by hand) is replaced, and the file follows.
+    services.tenancy.revoke_credential(
+        next(c.public_id for c in services.tenancy.repo.list_credentials() if c.revoked_at is None)
+    )
+    replaced = ensure_demo(services, Quiet(), credentials_file=stored)
+    assert replaced.ingest_token != first.ingest_token
+    assert json.loads(stored.read_text())["ingest_token"] == replaced.ingest_token

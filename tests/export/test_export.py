@@ -134,7 +134,10 @@ def test_filters_apply_and_the_file_is_named(
     rows = read_csv(response.content)
     assert len(rows) == 4  # days 1..4 of project one; day 0 is project two
     disposition = response.headers["content-disposition"]
-    assert disposition == ('attachment; filename="auditledger-acme-2026-11-21-to-2026-11-25.csv"')
+    # Named after the project the export is about, then the range.
+    assert disposition == (
+        'attachment; filename="auditledger-acme-project-prj-1-2026-11-21-to-2026-11-25.csv"'
+    )
 
 
 def test_bad_filters_and_access(client: TestClient, services: Services, acme: OrgAccess) -> None:

@@ -141,6 +141,7 @@ ROWS = [
     Row("GET", "/orgs/{org}/models", page()),
     Row("GET", "/orgs/{org}/models/{model_id}", page()),
     Row("GET", "/orgs/{org}/verify", page()),
+    Row("GET", "/orgs/{org}/events/{event_id}", page()),
 ]
 
 SECURITY_HEADERS = {

@@ -11,6 +11,7 @@ them instead.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -330,3 +331,173 @@ def test_a_member_cannot_reach_another_organization(visit: Any, site: Site) -> N
     globex_ids = {str(e.event_id) for e in site.events["globex"]}
     member.goto("/orgs/northwind/audit-log")
     assert not globex_ids & set(member.row_ids())
+
+
+# The in-browser check has finished, one way or the other.
+DONE = '#verify-status:is([data-state="verified"], [data-state="failed"])'
+
+
+def _event_page_with_proof(visitor: Visit, event: Event) -> None:
+    """Open the event's page once a checkpoint covers it (the server signs every 5 s)."""
+    for _ in range(40):
+        visitor.goto(f"/orgs/northwind/events/{event.event_id}")
+        if visitor.page.locator("#proof[data-tree-size]").count():
+            return
+        visitor.page.wait_for_timeout(500)
+    raise AssertionError("no checkpoint covered the event within 20 s")
+
+
+def test_the_event_page_verifies_its_proof_in_the_browser(visit: Any, site: Site) -> None:
+    events = site.events["northwind"]
+    event = events[len(events) // 2]
+    for who in ("admin", "member"):
+        visitor = visit(who)
+        visitor.sign_in(f"{who}@northwind.example")
+        _event_page_with_proof(visitor, event)
+        page = visitor.page
+        page.wait_for_selector(DONE)
+        visitor.shot("verified")
+        size = page.locator("#proof").get_attribute("data-tree-size")
+        vkey = page.locator("#proof").get_attribute("data-vkey") or ""
+        name, key_id, _ = vkey.split("+", 2)
+        assert page.locator("#verify-status").inner_text() == (
+            f"Verified in your browser against checkpoint {size}, key {name}+{key_id}."
+        )
+        steps = page.locator("#verify-steps li").all_inner_texts()
+        assert any("Ed25519 signature verifies" in s for s in steps)
+        # Only the administrator's page hashes the canonical bytes (they hold the source).
+        assert any("canonical bytes hash" in s for s in steps) == (who == "admin")
+        text = page.content()
+        if who == "member":
+            assert not any(e.source.ip in text for e in events if e.source)
+        else:
+            assert event.source is None or event.source.ip in text
+
+
+def test_the_event_page_reports_a_tampered_proof(visit: Any, site: Site) -> None:
+    events = site.events["northwind"]
+    event = events[len(events) // 3]
+    admin = visit("admin")
+    admin.sign_in("admin@northwind.example")
+    _event_page_with_proof(admin, event)
+    path = admin.page.locator("#proof").get_attribute("data-proof") or ""
+    first = path.split(" ")[0]
+    assert len(first) == 64
+    # One byte of the first proof hash changed on its way to the browser.
+    altered = ("00" if first[:2] != "00" else "ff") + first[2:]
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace(first, altered))
+
+    admin.page.route(f"**/orgs/northwind/events/{event.event_id}", tamper)
+    admin.page.reload()
+    admin.page.wait_for_selector(DONE)
+    admin.shot("tampered")
+    status = admin.page.locator("#verify-status").inner_text()
+    assert status.startswith("Verification FAILED in your browser: the inclusion proof leads to")
+    assert "not to the checkpoint's root" in status
+    # A tampered signature fails too, at the signature step.
+    admin.page.unroute(f"**/orgs/northwind/events/{event.event_id}")
+    note = admin.page.locator("#proof").get_attribute("data-note") or ""
+    admin.page.route(
+        f"**/orgs/northwind/events/{event.event_id}",
+        lambda route: route.fulfill(
+            response=(r := route.fetch()),
+            body=r.text().replace(note, _flip_signature(note)),
+        ),
+    )
+    admin.page.reload()
+    admin.page.wait_for_selector(DONE)
+    assert "Ed25519 signature does not verify" in admin.page.locator("#verify-status").inner_text()
+
+
+def _flip_signature(note_b64: str) -> str:
+    """The same signed note with one bit of its (first) Ed25519 signature flipped."""
+    note = base64.b64decode(note_b64).decode("utf-8")
+    body, _, signatures = note.rpartition("\n\n")
+    first, *rest = signatures.split("\n")
+    prefix, _, encoded = first.rpartition(" ")
+    raw = bytearray(base64.b64decode(encoded))
+    raw[10] ^= 0x01  # past the 4-byte key id: the signature itself
+    flipped = f"{prefix} {base64.b64encode(bytes(raw)).decode()}"
+    text = body + "\n\n" + "\n".join([flipped, *rest])
+    return base64.b64encode(text.encode("utf-8")).decode()
+
+
+def test_without_javascript_the_event_page_shows_everything_and_the_commands(
+    chromium: Any, site: Site
+) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/sign-in")
+        page.get_by_label("Username").fill("admin@northwind.example")
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        event = site.events["northwind"][10]
+        page.goto(f"{site.url}/orgs/northwind/events/{event.event_id}")
+        text = page.content()
+        assert "auditledger verify-bundle" in text
+        assert event.event_id.hex[:8] in text
+        status = page.locator("#verify-status").inner_text()
+        assert "Verified" not in status
+    finally:
+        context.close()
+
+
+def test_the_version_list_follows_the_model_choice_at_once(visit: Any, site: Site) -> None:
+    admin = visit("admin")
+    admin.sign_in("admin@northwind.example")
+    model_id = busiest_model(site)
+    versions = {
+        e.subject.id
+        for e in site.events["northwind"]
+        if e.subject.type == "model_version" and e.subject.model_id == model_id
+    }
+    version = admin.page.get_by_label("Model version", exact=True)
+    assert version.is_disabled()
+    admin.page.get_by_label("Model", exact=True).select_option(model_id)
+    # No Apply: the list fills from the models API as soon as the model is picked.
+    admin.page.wait_for_selector("#f-version:enabled option:nth-child(2)", state="attached")
+    offered = version.locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert set(offered) - {""} == versions
+    labels = version.locator("option").all_inner_texts()[1:]
+    numbers = [int(label.rsplit("v", 1)[1]) for label in labels]
+    assert numbers == sorted(numbers)  # v8 before v10
+    chosen = sorted(versions)[0]
+    version.select_option(chosen)
+    admin.apply()
+    assert admin.row_ids() == expected(site, [("model", model_id), ("model_version", chosen)])
+
+
+@pytest.mark.parametrize("username", ["admin@northwind.example", "member@northwind.example"])
+def test_rows_are_visible_at_1440x900_without_scrolling(
+    chromium: Any, site: Site, username: str
+) -> None:
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, timezone_id=ZONE)
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/sign-in")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        # With a model chosen the form is at its tallest (the version list appears).
+        model_id = busiest_model(site)
+        page.goto(f"{site.url}/orgs/northwind/audit-log?model={model_id}")
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(RESULTS / f"density-{username.split('@')[0]}.png"))
+        rows = page.locator("tr[data-event]")
+        assert rows.count() > 3
+        for index in range(3):
+            box = rows.nth(index).bounding_box()
+            assert box is not None
+            assert box["y"] + box["height"] <= 900, (
+                f"row {index} ends at {box['y'] + box['height']}"
+            )
+        header = page.get_by_role("columnheader", name=re.compile("^Timestamp")).inner_text()
+        assert ZONE.lower() in header.lower()  # the time zone is named where the times are
+    finally:
+        context.close()

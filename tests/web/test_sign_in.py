@@ -48,7 +48,7 @@ def test_sign_in_sets_a_safe_session_cookie_and_records_it(
         assert client.get("/orgs/acme/models").status_code == 200
     (event,) = own_events(services, acme)
     assert (event.type, event.properties) == ("sign_in", {"method": "password"})
-    assert (event.actor.id, event.subject.id) == (acme.admin.username, acme.admin.username)
+    assert (event.actor.id, event.subject.id) == (acme.admin.actor_id, acme.admin.actor_id)
     assert event.source is not None
     assert event.source.ip == CLIENT_IP
 
@@ -98,7 +98,10 @@ def test_sign_out_is_a_post_with_the_sessions_token_and_is_recorded(
         assert client.get("/orgs/acme/audit-log").status_code == 200  # still signed in
         out = client.post("/sign-out", data={"csrf_token": token})
         assert out.status_code == 303
-        assert out.headers["location"] == "/sign-in"
+        assert out.headers["location"] == "/sign-in?signed_out=1"
+        landed = client.get(out.headers["location"])
+        assert "You have signed out." in landed.text
+        assert "You have signed out." not in client.get("/sign-in").text
         assert 'auditledger_session=""' in out.headers["set-cookie"]
         kept = dict(client.cookies)
     with browser(services) as replay:

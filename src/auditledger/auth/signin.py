@@ -56,12 +56,12 @@ class Account:
     @property
     def actor(self) -> Actor:
         """The account as the actor of its own sign-in and sign-out."""
-        return Actor("user", self.user.username, self.user.display_name)
+        return self.user.as_actor()
 
     @property
     def subject(self) -> Subject:
         """The account as the subject of events about it."""
-        return Subject("user", self.user.username, self.user.display_name)
+        return Subject("user", self.user.actor_id, self.user.display_name)
 
 
 class SignInService:

@@ -22,6 +22,7 @@ from auditledger.bench import (
     proofs,
     purge,
     verify,
+    view_page,
     view_query,
 )
 from auditledger.bench.env import NOW, fresh_database, open_services, postgres_version
@@ -123,6 +124,8 @@ def run_engine(engine: str, s: Sizes) -> list[Figure]:
             services.db.analyze()
             large = view_query.timings(services, org, s.query_repeats)
             figures += view_figures(engine, small, large, s)
+            _log(f"{engine}: the 500-row Audit Log page")
+            figures.append(view_page.measure(engine, services, org, s.query_repeats))
             _log(f"{engine}: inclusion proofs")
             figures.append(proofs.measure(engine, services, org))
             _log(f"{engine}: verify")

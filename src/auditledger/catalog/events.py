@@ -230,6 +230,11 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                         PropertyKind.ENUM,
                         "File format.",
                         choices=("csv", "jsonl", "bundle"),
+                        choice_labels=(
+                            ("csv", "CSV"),
+                            ("jsonl", "JSON Lines"),
+                            ("bundle", "Evidence bundle"),
+                        ),
                     ),
                     PropertySpec("filters", "Filters", description="The filters, as shown."),
                     PropertySpec(
@@ -270,7 +275,12 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                 "Someone signed in to the audit log.",
                 (
                     PropertySpec(
-                        "method", "Method", PropertyKind.ENUM, "How.", choices=("password",)
+                        "method",
+                        "Method",
+                        PropertyKind.ENUM,
+                        "How.",
+                        choices=("password",),
+                        choice_labels=(("password", "Password"),),
                     ),
                 ),
             ),
@@ -287,6 +297,11 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                         PropertyKind.ENUM,
                         "Why it was refused.",
                         choices=("bad_credentials", "not_a_member", "rate_limited"),
+                        choice_labels=(
+                            ("bad_credentials", "Wrong username or password"),
+                            ("not_a_member", "Not a member of any organization"),
+                            ("rate_limited", "Too many attempts"),
+                        ),
                     ),
                     PropertySpec(
                         "limit",

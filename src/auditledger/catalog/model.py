@@ -30,6 +30,13 @@ class PropertySpec:
     description: str = ""
     required: bool = True
     choices: tuple[str, ...] = ()
+    # How people read each choice ("Wrong username or password" for ``bad_credentials``);
+    # a choice without a label is shown as it is.
+    choice_labels: tuple[tuple[str, str], ...] = ()
+
+    def value_label(self, value: str) -> str:
+        """The readable form of a choice."""
+        return dict(self.choice_labels).get(value, value)
 
     def describe_type(self) -> str:
         """A short human description of the accepted values, used in errors and docs."""

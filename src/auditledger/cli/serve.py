@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import uvicorn
 
 from auditledger.cli.common import console
@@ -23,7 +25,13 @@ def run_server(settings: Settings, *, demo: bool) -> None:
 
         services.start()
         try:
-            access = ensure_demo(services, progress=console)
+            # Next to the demo's signing key (demo-data/ for `make run`): the same data, the
+            # same passwords and token after a restart.
+            credentials = Path(settings.signing_key_file).parent / "demo-credentials.json"
+            access = ensure_demo(services, progress=console, credentials_file=credentials)
+            # The demo holds more days than retention keeps; purge them now rather than a few
+            # seconds after start, so the counts people see do not change under their eyes.
+            report = services.retention.purge()
         finally:
             services.stop()
         services = build_services(settings)
@@ -31,6 +39,14 @@ def run_server(settings: Settings, *, demo: bool) -> None:
         console.print(f"Open [bold]{url}/[/] and sign in (username / password):")
         for line in access.lines():
             console.print(f"  {line}", soft_wrap=True)
+        if report.total:
+            console.print(
+                f"  Retention: {report.total} events past retention "
+                f"({settings.retention_days} days unless an organization keeps longer) were "
+                "purged at start; their leaf hashes stay, so every proof still verifies. "
+                "The purge itself is an event in the log.",
+                soft_wrap=True,
+            )
         console.rule()
     else:
         console.print(f"auditledger serving {settings.database_url} on {url}/")

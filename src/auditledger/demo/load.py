@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from auditledger.demo.generate import generate
-from auditledger.errors import NotFound
+from auditledger.errors import AuditLedgerError, NotFound
 from auditledger.events.wire import MAX_BATCH_EVENTS
 from auditledger.ingest.validate import parse_event
 from auditledger.integrity.canonical import format_timestamp
+from auditledger.integrity.files import replace_file
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services
 from auditledger.tenancy import tokens
@@ -39,13 +42,24 @@ class DemoAccess:
 
     accounts: list[tuple[str, str, str]]  # (username, password, description)
     ingest_token: str
+    credentials_file: Path | None = None
 
     def lines(self) -> list[str]:
         """What `serve --demo` prints."""
         lines = []
         for user, password, description in self.accounts:
             lines.append(f"{description}: [bold]{user}[/] / [bold]{password}[/]")
-        lines.append(f"Platform ingest token (for the API): {self.ingest_token}")
+        lines.append("Platform ingest token, for the README's curl example:")
+        lines.append(f"  [bold]export TOKEN={self.ingest_token}[/]")
+        if self.credentials_file is not None:
+            lines.append(
+                f"These stay the same on every restart with this data (kept in "
+                f"{self.credentials_file}); delete that folder for a new demo."
+            )
+        else:
+            lines.append(
+                "Passwords and token are new on every start; the previous token is revoked."
+            )
         return lines
 
 
@@ -71,9 +85,40 @@ def _load_events(services: Services, org: Organization, scale: float, progress: 
     return total
 
 
-def ensure_demo(services: Services, progress: Printer) -> DemoAccess:
-    """Create the demo organizations once; on every start, print fresh credentials for them."""
+def _stored(path: Path | None) -> dict[str, Any]:
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _working_token(services: Services, token: object) -> str | None:
+    if not isinstance(token, str):
+        return None
+    try:
+        principal = services.tenancy.authenticate_token(token)
+    except AuditLedgerError:
+        return None
+    return token if principal.kind == "ingest" else None
+
+
+def ensure_demo(
+    services: Services, progress: Printer, *, credentials_file: Path | None = None
+) -> DemoAccess:
+    """Create the demo organizations once, and say how to get in.
+
+    With ``credentials_file`` (``demo-data/demo-credentials.json`` for ``make run``) the
+    passwords and the ingest token are kept there, readable by the owner only, and reused on
+    every start, so a restart does not break a token already exported in a shell. Without it,
+    every start hands out fresh ones and revokes the previous token.
+    """
     tenancy = services.tenancy
+    stored = _stored(credentials_file)
+    passwords = stored.get("passwords") if isinstance(stored.get("passwords"), dict) else {}
+    assert isinstance(passwords, dict)
     accounts: list[tuple[str, str, str]] = []
     for slug, name, scale in DEMO_ORGS:
         try:
@@ -87,7 +132,8 @@ def ensure_demo(services: Services, progress: Printer) -> DemoAccess:
             _load_events(services, org, scale, progress)
         for role in (Role.ADMIN, Role.MEMBER):
             username = f"{role.value}@{slug}.example"
-            password = tokens.generate_password()
+            kept = passwords.get(username)
+            password = kept if isinstance(kept, str) and kept else tokens.generate_password()
             found = tenancy.repo.user_by_username(username)
             if found is None:
                 user = tenancy.create_user(username, f"{name} {role.value}", password)
@@ -96,8 +142,13 @@ def ensure_demo(services: Services, progress: Printer) -> DemoAccess:
                 tenancy.repo.set_password(user.id, tokens.hash_password(password))
             tenancy.add_member(org, user, role)
             accounts.append((username, password, f"{name} {role.value}"))
-    for credential in tenancy.repo.list_credentials():
-        if credential.name == "demo-platform" and credential.revoked_at is None:
-            tenancy.revoke_credential(credential.public_id)
-    issued = tenancy.issue_credential(CredentialKind.INGEST, "demo-platform", org=None)
-    return DemoAccess(accounts, issued.token)
+    token = _working_token(services, stored.get("ingest_token")) if credentials_file else None
+    if token is None:
+        for credential in tenancy.repo.list_credentials():
+            if credential.name == "demo-platform" and credential.revoked_at is None:
+                tenancy.revoke_credential(credential.public_id)
+        token = tenancy.issue_credential(CredentialKind.INGEST, "demo-platform", org=None).token
+    if credentials_file is not None:
+        body = {"passwords": {u: p for u, p, _ in accounts}, "ingest_token": token}
+        replace_file(credentials_file, (json.dumps(body, indent=2) + "\n").encode())
+    return DemoAccess(accounts, token, credentials_file)

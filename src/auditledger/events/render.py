@@ -8,9 +8,11 @@ so no client mistakes "hidden" for "unknown".
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from auditledger.catalog import CATEGORY_INDEX
+from auditledger.catalog.model import PropertySpec
 from auditledger.events.model import Event, PropertyValue
 from auditledger.integrity.canonical import format_timestamp
 
@@ -60,13 +62,25 @@ def event_json(
     return body
 
 
-def _value_text(value: PropertyValue) -> str:
+# auditledger's own instants (a purge's cutoff) in their canonical form.
+_INSTANT = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2})(\.\d+)?Z$")
+
+
+def _value_text(value: PropertyValue, prop: PropertySpec | None = None) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
         return "[" + ", ".join(value) + "]" if value else "(none)"
     if value == "":
         return "(empty)"
+    if isinstance(value, str):
+        if prop is not None and prop.choices:
+            return prop.value_label(value)
+        instant = _INSTANT.match(value)
+        if instant:
+            # "2026-06-04 00:00 UTC": seconds only when there are any, never microseconds.
+            seconds = instant.group(3) if instant.group(3) != ":00" else ""
+            return f"{instant.group(1)} {instant.group(2)}{seconds} UTC"
     return str(value)
 
 
@@ -87,7 +101,7 @@ def describe_properties(event: Event) -> str:
             continue
         prop = type_spec.property(key) if type_spec else None
         label = prop.label if prop else key
-        parts.append(f"{label}: {_value_text(value)}")
+        parts.append(f"{label}: {_value_text(value, prop)}")
     return "; ".join(parts)
 
 

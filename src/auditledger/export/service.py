@@ -63,12 +63,24 @@ class ExportFormat(StrEnum):
 
 
 def export_filename(org: Organization, flt: EventFilter, fmt: str) -> str:
-    """``auditledger-acme-2026-05-01-to-2026-05-31.csv``: the organization and the range."""
+    """``auditledger-acme-model-mdl-churn-2026-05-01-to-2026-05-31.csv``: the organization,
+    the project, model or version the export is about (by id: names change, ids do not), and
+    the range."""
     raw = dict(flt.raw)
     start = raw.get("from", "start")[:10] if flt.since else "start"
     end = raw.get("to", "now")[:10] if flt.until else "now"
     span = "all" if not (flt.since or flt.until) else f"{start}-to-{end}"
-    name = f"auditledger-{org.slug}-{span}.{fmt}"
+    about = []
+    for kind, plural, values in (
+        ("project", "projects", flt.projects),
+        ("model", "models", flt.models),
+        ("version", "versions", flt.model_versions),
+    ):
+        if len(values) == 1:
+            about.append(f"{kind}-{values[0][:60]}")
+        elif values:
+            about.append(f"{len(values)}-{plural}")
+    name = "-".join(["auditledger", org.slug, *about, span]) + f".{fmt}"
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 

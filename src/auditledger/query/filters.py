@@ -14,7 +14,9 @@ Date range semantics (inclusive at both ends):
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,7 +26,7 @@ from auditledger.catalog import CATEGORY_INDEX
 from auditledger.errors import InvalidInput, Problem
 
 # Query-string names, in the order the description lists them.
-MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject")
+MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject", "ip")
 PARAMETERS = ("from", "to", "tz", *MULTI_VALUED)
 MAX_VALUES = 50
 
@@ -46,6 +48,9 @@ class EventFilter:
     # Only events up to this sequence number: an export fixes its contents when it records
     # itself, so the record states exactly how many rows follow. Never set from a query string.
     up_to_seq: int | None = None
+    # Source addresses: an exact address, or a prefix ending in "*" ("193.166.3.*"). Only
+    # readers who may see sources may use it (the query refuses it otherwise).
+    sources: tuple[str, ...] = ()
     # What the user typed, kept for links and descriptions ("from" may have been a date).
     raw: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -62,6 +67,7 @@ class EventFilter:
                 self.types,
                 self.actors,
                 self.subjects,
+                self.sources,
             )
         )
 
@@ -74,11 +80,13 @@ class EventFilter:
 
         ``names`` maps (kind, id) to a display name, e.g. ("project", "prj-1") -> "fraud".
         """
-        names = names or {}
+        # Categories and types are named as the form and the table name them (the catalog's
+        # labels), projects, models and actors by their current display names.
+        known = {**_catalog_names(self), **(names or {})}
         parts = []
 
         def label(kind: str, values: Sequence[str]) -> str:
-            shown = [names.get((kind, v), v) for v in values]
+            shown = [known.get((kind, v), v) for v in values]
             return f"{kind.replace('_', ' ')} = " + " or ".join(shown)
 
         for kind, values in (
@@ -88,11 +96,12 @@ class EventFilter:
             ("category", self.categories),
             ("actor", self.actors),
             ("subject", self.subjects),
+            ("ip", self.sources),
         ):
             if values:
                 parts.append(label(kind, values))
         if self.types:
-            parts.append("type = " + " or ".join(f"{c}.{t}" for c, t in self.types))
+            parts.append(label("type", [f"{c}.{t}" for c, t in self.types]))
         raw = dict(self.raw)
         if self.since or self.until:
             start = raw.get("from") or (self.since.isoformat() if self.since else "the beginning")
@@ -100,6 +109,20 @@ class EventFilter:
             zone = raw.get("tz")
             parts.append(f"{start} to {end}" + (f" ({zone})" if zone and zone != "UTC" else ""))
         return ", ".join(parts) if parts else "all events"
+
+
+def _catalog_names(flt: EventFilter) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for key in flt.categories:
+        spec = CATEGORY_INDEX.get(key)
+        if spec is not None:
+            found[("category", key)] = spec.label
+    for category, type_ in flt.types:
+        spec = CATEGORY_INDEX.get(category)
+        type_spec = spec.type(type_) if spec else None
+        if spec is not None and type_spec is not None:
+            found[("type", f"{category}.{type_}")] = f"{spec.label}: {type_spec.label}"
+    return found
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
@@ -171,6 +194,29 @@ def _encodes(text: str) -> bool:
     return True
 
 
+_PREFIX = re.compile(r"^[0-9a-fA-F.:]{1,45}\*$")
+
+
+def _source(value: str, problems: list[Problem]) -> str:
+    """An address in its stored (standard) form, or a prefix ``193.166.*``."""
+    if value.endswith("*"):
+        if _PREFIX.match(value):
+            return value.lower()
+    else:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    problems.append(
+        Problem(
+            "ip",
+            f"{value[:60]!r} is not an IP address (193.166.3.7, 2001:db8::1) or a prefix "
+            "ending in * (193.166.3.*)",
+        )
+    )
+    return value
+
+
 def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
     """Parse query-string items into a filter, or raise :class:`InvalidInput` naming each
     problem. Blank values are ignored (an empty form field means "any")."""
@@ -230,6 +276,7 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
                 )
             )
     types = _types(values.get("type", []), problems)
+    sources = tuple(dict.fromkeys(_source(v, problems) for v in values.get("ip", [])))
     if problems:
         raise InvalidInput("the filters are not valid", problems)
     return EventFilter(
@@ -242,5 +289,6 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
         types=types,
         actors=tuple(dict.fromkeys(values.get("actor", []))),
         subjects=tuple(dict.fromkeys(values.get("subject", []))),
+        sources=sources,
         raw=tuple(raw),
     )

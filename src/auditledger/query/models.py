@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -22,12 +23,30 @@ MODEL_VIEW_PARAMETERS = ("version", "from", "to", "tz")
 
 
 @dataclass(frozen=True)
+class NameChange:
+    """One rename of a model, as its event recorded it."""
+
+    old_name: str
+    new_name: str
+    at: datetime
+    event_id: str
+
+
+@dataclass(frozen=True)
 class ModelSummary:
     """A model as the models pages and API show it."""
 
     entry: DirectoryEntry
     versions: list[DirectoryEntry]
     project: Ref | None  # the project of the model's latest event
+    renames: tuple[NameChange, ...] = ()  # oldest first; filled for the model page only
+
+    @property
+    def earlier_names(self) -> list[str]:
+        """The names the model had before its current one, oldest first, each once."""
+        current = self.label
+        seen = dict.fromkeys(n for r in self.renames for n in (r.old_name, r.new_name))
+        return [n for n in seen if n != current]
 
     @property
     def id(self) -> str:
@@ -53,6 +72,25 @@ def latest_project(connection: Connection, org_id: int, org_slug: str, model_id:
     through the same query the view uses."""
     found = page(connection, org_id, org_slug, EventFilter(models=(model_id,)), limit=1)
     return found.events[0].project if found.events else None
+
+
+# A model renamed more often than this shows its most recent renames (the rest stay in its log).
+MAX_RENAMES = 50
+
+
+def model_renames(
+    connection: Connection, org_id: int, org_slug: str, model_id: str
+) -> tuple[NameChange, ...]:
+    """The model's renames, oldest first, through the same query the view uses (one range scan
+    of ``ix_events_model`` restricted to ``model.rename``)."""
+    flt = EventFilter(models=(model_id,), types=(("model", "rename"),))
+    found = page(connection, org_id, org_slug, flt, limit=MAX_RENAMES)
+    changes = []
+    for event in reversed(found.events):
+        old, new = event.properties.get("old_name"), event.properties.get("new_name")
+        if isinstance(old, str) and isinstance(new, str) and event.subject.type == "model":
+            changes.append(NameChange(old, new, event.occurred_at, str(event.event_id)))
+    return tuple(changes)
 
 
 def _versions_by_model(connection: Connection, org_id: int) -> dict[str, list[DirectoryEntry]]:
@@ -87,6 +125,7 @@ def model_summary(
         entry,
         directory_entries(connection, org_id, "model_version", parent_id=model_id),
         latest_project(connection, org_id, org_slug, model_id),
+        model_renames(connection, org_id, org_slug, model_id),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -69,7 +70,8 @@ class Page:
     has_more: bool
 
 
-def _conditions(org_id: int, flt: EventFilter) -> list[Any]:
+def filter_conditions(org_id: int, flt: EventFilter) -> list[Any]:
+    """The WHERE conditions of ``flt`` (every reader of the log uses these)."""
     c = events.c
     conditions: list[Any] = [c.org_id == org_id]
     if flt.since is not None:
@@ -96,9 +98,29 @@ def _conditions(org_id: int, flt: EventFilter) -> list[Any]:
         conditions.append(or_(*[and_(c.category == k, c.type == t) for k, t in flt.types]))
     if flt.actors:
         conditions.append(any_of(c.actor_id, flt.actors))
+    if flt.sources:
+        exact = [v for v in flt.sources if not v.endswith("*")]
+        prefixes = [v[:-1] for v in flt.sources if v.endswith("*")]
+        # Prefixes hold only hex digits, dots and colons (checked when parsed): no LIKE escapes.
+        conditions.append(
+            or_(
+                *([c.source_ip.in_(exact)] if exact else []),
+                *[c.source_ip.like(prefix + "%") for prefix in prefixes],
+            )
+        )
     if flt.up_to_seq is not None:
         conditions.append(c.seq <= flt.up_to_seq)
     return conditions
+
+
+def check_source_access(flt: EventFilter, include_source: bool) -> None:
+    """A filter on sources is for readers who see sources: anyone else could learn addresses
+    by asking which events match one."""
+    if flt.sources and not include_source:
+        raise InvalidInput(
+            "the filters are not valid",
+            [Problem("ip", "only administrators may filter by source address")],
+        )
 
 
 def fixed_contents(
@@ -114,7 +136,7 @@ def fixed_contents(
     ).scalar()
     bounded = replace(flt, up_to_seq=-1 if head is None else int(head))
     count = connection.execute(
-        select(func.count()).select_from(events).where(*_conditions(org_id, bounded))
+        select(func.count()).select_from(events).where(*filter_conditions(org_id, bounded))
     ).scalar()
     return bounded, int(count or 0)
 
@@ -133,7 +155,7 @@ def _statement(
     columns: list[Any] = [
         col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS
     ]
-    conditions = _conditions(org_id, flt)
+    conditions = filter_conditions(org_id, flt)
     # Plain bounds on the partition key let PostgreSQL plan only the partitions concerned.
     if window[0] is not None:
         conditions.append(events.c.occurred_at >= window[0])
@@ -218,6 +240,7 @@ def page(
     never even loads an IP address. ``now`` only helps PostgreSQL plan fewer partitions; the
     result does not depend on it.
     """
+    check_source_access(flt, include_source)
     lookback: timedelta | None = None
     anchor = now or datetime.now(UTC)
     if _is_postgres(connection) and newest_first:
@@ -276,6 +299,7 @@ def iterate_rows(
     same snapshot: events committed meanwhile neither appear nor shift rows. On PostgreSQL the
     pages walk one daily partition at a time, so no query plans them all.
     """
+    check_source_access(flt, include_source)
     windows: list[tuple[datetime | None, datetime | None]] = [(None, None)]
     if _is_postgres(connection):
         days = sorted(partitions.existing_partition_days(connection), reverse=newest_first)
@@ -365,7 +389,19 @@ def directory_entries(
         query = query.where(directory.c.parent_id == parent_id)
     rows = connection.execute(query)
     entries = [DirectoryEntry(r.kind, r.ref_id, r.name, r.parent_id, r.last_seen) for r in rows]
-    return sorted(entries, key=lambda e: (e.label.lower(), e.id))
+    return sorted(entries, key=lambda e: (natural_key(e.label), e.id))
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, str | int], ...]:
+    """A sort key that orders numbers inside names by value: "v8" before "v10"."""
+    return tuple(
+        (1, int(part)) if part.isdigit() else (0, part.lower())
+        for part in _DIGITS.split(text)
+        if part
+    )
 
 
 def directory_entry(

@@ -11,6 +11,7 @@ Merkle tree. The lock is held for one group commit, not one event.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections import defaultdict
@@ -454,8 +455,12 @@ class _OrgAppend:
             at = row["occurred_at"]
             note("project", row["project_id"], row["project_name"], None, at)
             note("actor", row["actor_id"], row["actor_name"], None, at)
+            renamed_to = _renamed_to(row)
             if row["subject_type"] == "model":
-                note("model", row["subject_id"], row["subject_name"], None, at)
+                note("model", row["subject_id"], renamed_to or row["subject_name"], None, at)
+            elif row["subject_type"] == "user" and renamed_to is not None:
+                # A person's new name is their name as an actor from now on.
+                note("actor", row["subject_id"], renamed_to, None, at)
             elif row["subject_type"] == "model_version":
                 note("model", row["parent_id"], row["parent_name"], None, at)
                 note("model_version", row["subject_id"], row["subject_name"], row["parent_id"], at)
@@ -471,6 +476,20 @@ class _OrgAppend:
             },
             where=lambda excluded: excluded.last_seen >= directory.c.last_seen,
         )
+
+
+# Event types whose subject is called ``new_name`` from that moment on. The event itself keeps
+# the name it was sent with (the old one): names inside events are snapshots, the directory
+# holds what lists, headings and filters call a subject now.
+_RENAMES = {("model", "rename"), ("dataset", "rename"), ("user", "user_name_change")}
+
+
+def _renamed_to(row: dict[str, Any]) -> str | None:
+    """The subject's name after ``row`` if it is a rename, else None."""
+    if (row["category"], row["type"]) not in _RENAMES:
+        return None
+    new_name = json.loads(row["properties"]).get("new_name")
+    return new_name if isinstance(new_name, str) and new_name else None
 
 
 def _coalesce(first: Any, second: Any) -> Any:

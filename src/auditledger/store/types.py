@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect
+from sqlalchemy import BigInteger, Dialect, func, type_coerce
 from sqlalchemy.types import TIMESTAMP, TypeDecorator, TypeEngine
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -67,3 +67,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             return from_micros(value)
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
+
+
+def epoch_seconds(column: Any, dialect_name: str) -> Any:
+    """A SQL expression: seconds since the epoch of a :class:`UTCDateTime` column (an integer
+    division on SQLite's microseconds, ``extract(epoch ...)`` on PostgreSQL), so a query can
+    group instants into fixed buckets on either engine."""
+    if dialect_name == "sqlite":
+        return func.cast(type_coerce(column, BigInteger) / 1_000_000, BigInteger)
+    return func.floor(func.extract("epoch", column))

@@ -36,6 +36,9 @@ class Organization:
     legal_hold_reason: str | None
 
 
+USER_ACTOR_PREFIX = "auditledger-user:"
+
+
 @dataclass(frozen=True)
 class User:
     """A person who can sign in."""
@@ -45,6 +48,17 @@ class User:
     display_name: str
     created_at: datetime
     disabled_at: datetime | None
+
+    @property
+    def actor_id(self) -> str:
+        """The person's one id in every event auditledger records about them or by them
+        (sign-in, sign-out, exports, retention changes): namespaced, so an auditledger account
+        never collides with a platform user id that happens to be the same string."""
+        return f"{USER_ACTOR_PREFIX}{self.username}"
+
+    def as_actor(self) -> Actor:
+        """The person as the actor of auditledger's own events."""
+        return Actor("user", self.actor_id, self.display_name)
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ class Principal:
     def as_actor(self) -> Actor:
         """How this principal appears as the actor of auditledger's own events."""
         if self.user is not None:
-            return Actor("user", f"auditledger-user:{self.user.username}", self.user.display_name)
+            return self.user.as_actor()
         return Actor("system", f"credential:{self.credential_id}", self.label)
 
     def relates_to(self, org_id: int) -> bool:

@@ -116,10 +116,10 @@ def _problems_from_validation(exc: RequestValidationError) -> list[dict[str, str
 
 
 def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
-    """Register the handlers on ``app``; ``render_page(request, status, title, message)`` makes
-    HTML error pages when given."""
+    """Register the handlers on ``app``; the coroutine ``render_page(request, status, message,
+    problems)`` makes HTML error pages when given."""
 
-    def respond(
+    async def respond(
         request: Request,
         status: int,
         code: str,
@@ -131,7 +131,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         if problems:
             problems = [{k: encodable(str(v)) for k, v in p.items()} for p in problems]
         if render_page is not None and wants_html(request):
-            response: Response = render_page(request, status, message, problems)
+            response: Response = await render_page(request, status, message, problems)
         else:
             response = JSONResponse(error_body(code, message, problems), status_code=status)
         if headers:
@@ -147,11 +147,11 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         if isinstance(exc, Unauthenticated) and request.url.path.startswith("/api/"):
             headers["WWW-Authenticate"] = 'Bearer realm="auditledger"'
         problems = [p.as_dict() for p in exc.problems] or None
-        return respond(request, status, exc.code, exc.message, problems, headers)
+        return await respond(request, status, exc.code, exc.message, problems, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return respond(
+        return await respond(
             request,
             422,
             "invalid_input",
@@ -178,7 +178,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
             headers["Allow"] = ", ".join(allowed)
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers=headers)
-        return respond(request, exc.status_code, code, message, None, headers)
+        return await respond(request, exc.status_code, code, message, None, headers)
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError) -> Response:
@@ -190,7 +190,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         if not lost:
             return await _unexpected(request, exc)
         log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
-        return respond(
+        return await respond(
             request,
             503,
             Unavailable.code,
@@ -203,7 +203,7 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
         try:
-            return respond(request, 500, "internal_error", INTERNAL_ERROR)
+            return await respond(request, 500, "internal_error", INTERNAL_ERROR)
         except Exception:
             # Rendering the error page failed too: the fixed JSON body still answers.
             log.exception("could not render the error response")

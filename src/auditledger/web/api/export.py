@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from auditledger.errors import Forbidden, InvalidInput, Problem
 from auditledger.export.service import ExportFormat, ExportRun, export_filename
 from auditledger.query.filters import parse_filters
-from auditledger.query.search import check_known_values
+from auditledger.query.search import check_known_values, check_source_access
 from auditledger.tenancy.model import Principal, Role
 from auditledger.tenancy.service import org_for_reading
 from auditledger.web.api.events import FILTER_HELP, READ_ERRORS, query_parameters
@@ -67,6 +67,8 @@ async def _export(
     role = org_for_reading(principal, organization)
     flt = parse_filters(query_items(request, exclude=("bom",)))
     run = ExportRun(bom=_bom(request) if fmt is ExportFormat.CSV else False)
+    # Before the stream starts: once it has, an error can no longer be a clean 422.
+    check_source_access(flt, include_source=role is Role.ADMIN)
 
     def begin() -> Iterator[bytes]:
         with svc.db.read() as connection:

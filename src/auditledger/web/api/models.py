@@ -52,6 +52,7 @@ def model_json(model: ModelSummary, *, with_versions: bool) -> dict[str, Any]:
     }
     if with_versions:
         body["versions"] = [_version(v) for v in model.versions]
+        body["earlier_names"] = model.earlier_names
     return body
 
 

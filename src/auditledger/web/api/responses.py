@@ -171,6 +171,9 @@ class ModelOut(_Shape):
     last_seen: str
     version_count: int
     versions: list[VersionOut] | None = None
+    earlier_names: list[str] | None = Field(
+        default=None, description="Names the model had before (single-model route), oldest first."
+    )
 
 
 class ModelsOut(_Shape):

@@ -6,6 +6,7 @@ matching events, the filter described in names, and the CSV export of the same f
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,13 +14,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Connection
 
 from auditledger.errors import InvalidInput, NotFound, Problem
+from auditledger.query.activity import activity
 from auditledger.query.choices import filter_choices
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.models import models_in_project
 from auditledger.query.search import directory_entries, directory_entry
 from auditledger.query.view import read_view
+from auditledger.web.context import services
 from auditledger.web.pages.checkpoint import checkpoint_panel
 from auditledger.web.pages.filter_form import organization_form
+from auditledger.web.pages.histogram import histogram
 from auditledger.web.pages.render import render
 from auditledger.web.pages.results import Crumb, org_base, results
 from auditledger.web.pages.session import PageUser, page_user
@@ -45,22 +49,39 @@ def _view_context(
     zone: str,
     *,
     project_id: str | None = None,
+    action: str = "",
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The filter form and the results (or the problems with the filter) in one snapshot."""
     flt, problems = _parse([*items, ("project", project_id)] if project_id else items)
     chosen_models = [v for k, v in items if k == "model" and v.strip()]
     choices = filter_choices(connection, reader.org.id, versions_of=chosen_models)
     found = None
+    chart = None
     if flt is not None:
         try:
             view = read_view(connection, reader.org, flt, include_source=reader.sees_sources)
             found = results(
                 view, reader, zone=zone, filter_items=flt.query_items(), since=flt.since
             )
+            if now is not None:
+                counted = activity(
+                    connection, reader.org.id, flt, zone, now, include_source=reader.sees_sources
+                )
+                chart = histogram(counted, action, items, zone)
         except InvalidInput as exc:
             problems = exc.problems
     return {
-        "form": organization_form(choices, items, zone, fixed_project=project_id is not None),
+        "histogram": chart,
+        "form": organization_form(
+            choices,
+            items,
+            zone,
+            fixed_project=project_id is not None,
+            action=action,
+            now=now,
+            with_sources=reader.sees_sources,
+        ),
         "results": found,
         "problems": problems,
     }
@@ -72,7 +93,11 @@ async def organization_audit_log(request: Request, org: str, user: User) -> HTML
     reader = await reader_for(request, org, user.principal)
     zone = viewer_zone(request)
     items = with_zone(query_items(request), zone)
-    context = await in_snapshot(request, lambda c: _view_context(c, reader, items, zone))
+    now = services(request).clock.now()
+    context = await in_snapshot(
+        request,
+        lambda c: _view_context(c, reader, items, zone, action=request.url.path, now=now),
+    )
     context.update(
         user=user,
         reader=reader,
@@ -122,7 +147,15 @@ async def project(request: Request, org: str, project_id: str, user: User) -> HT
         entry = directory_entry(connection, reader.org.id, "project", project_id)
         if entry is None:
             raise NotFound(f"no project {project_id[:80]!r} in this organization")
-        context = _view_context(connection, reader, items, zone, project_id=project_id)
+        context = _view_context(
+            connection,
+            reader,
+            items,
+            zone,
+            project_id=project_id,
+            action=request.url.path,
+            now=services(request).clock.now(),
+        )
         context["project"] = entry
         context["models"] = models_in_project(
             connection, reader.org.id, reader.org.slug, project_id

@@ -13,9 +13,12 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from auditledger.errors import InvalidInput
+from auditledger.query.activity import activity
 from auditledger.query.models import list_models, model_filter, model_summary
 from auditledger.query.view import read_view
+from auditledger.web.context import services
 from auditledger.web.pages.filter_form import model_form
+from auditledger.web.pages.histogram import histogram
 from auditledger.web.pages.render import render
 from auditledger.web.pages.results import Crumb, org_base, results
 from auditledger.web.pages.session import PageUser, page_user
@@ -53,6 +56,8 @@ async def model(request: Request, org: str, model_id: str, user: User) -> HTMLRe
     zone = viewer_zone(request)
     items = with_zone(query_items(request), zone)
 
+    now = services(request).clock.now()
+
     def work(connection: Connection) -> dict[str, Any]:
         summary = model_summary(connection, reader.org.id, reader.org.slug, model_id)
         context: dict[str, Any] = {"model": summary, "results": None, "problems": []}
@@ -62,6 +67,10 @@ async def model(request: Request, org: str, model_id: str, user: User) -> HTMLRe
             context["results"] = results(
                 view, reader, zone=zone, filter_items=flt.query_items(), since=flt.since
             )
+            counted = activity(
+                connection, reader.org.id, flt, zone, now, include_source=reader.sees_sources
+            )
+            context["histogram"] = histogram(counted, request.url.path, items, zone)
         except InvalidInput as exc:
             context["problems"] = exc.problems
         context["form"] = model_form(summary.versions, items, zone)

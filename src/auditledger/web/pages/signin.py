@@ -68,6 +68,7 @@ def _sign_in_page(
     error: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
+    signed_out: bool = False,
 ) -> HTMLResponse:
     # Keep the visitor's double-submit token when there is one, so several open tabs all work.
     token = request.cookies.get(SIGN_IN_CSRF_COOKIE) or new_csrf_token()
@@ -80,6 +81,7 @@ def _sign_in_page(
             "next": next_path,
             "username": username,
             "error": error,
+            "signed_out": signed_out,
         },
         status=status,
         headers=headers,
@@ -94,7 +96,8 @@ async def sign_in_form(request: Request) -> Response:
     next_path = safe_next(request.query_params.get("next"))
     if await optional_user(request) is not None:
         return RedirectResponse(next_path, status_code=303)
-    return _sign_in_page(request, next_path=next_path)
+    signed_out = request.query_params.get("signed_out") == "1"
+    return _sign_in_page(request, next_path=next_path, signed_out=signed_out)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -160,7 +163,7 @@ async def sign_out(request: Request, user: Annotated[PageUser, Depends(page_user
     token = session_cookie(request)
     assert token is not None  # page_user found a session through it
     await sign_in_service(request).sign_out(user.user, token, request_ip(request))
-    response = RedirectResponse("/sign-in", status_code=303)
+    response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     clear_cookie(response, services(request).settings, SESSION_COOKIE)
     return response
 
