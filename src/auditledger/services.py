@@ -125,6 +125,7 @@ def build_services(
         TenancyRepository(db),
         clock,
         session_ttl=timedelta(hours=settings.session_hours),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
         cache_seconds=settings.credential_cache_seconds,
     )
     ingest = IngestService(
@@ -152,6 +153,7 @@ def build_services(
         clock,
         settings.log_origin,
     )
+    checkpoints.on_signed = metrics.checkpoints.inc
     proofs = ProofService(db, integrity)
     rollback = RollbackGuard(checkpoints, on_change=lambda behind: metrics.rolled_back.set(behind))
     ingest.gate = rollback.refuse_if_rolled_back

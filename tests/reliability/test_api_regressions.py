@@ -188,6 +188,8 @@ def test_a_bound_at_the_edge_of_the_calendar_is_not_a_server_error(
     # newest-first search also stepped back from an early `to` past year 1.
     client.post("/api/v1/orgs/acme/events", json=sample_event(), headers=acme.headers(acme.ingest))
     headers = acme.headers(acme.admin)
+    # category=model: the reads' own records (audit_log.read, issue 16) are not counted here.
+    query += "&category=model"
     listed = client.get(f"/api/v1/orgs/acme/events?{query}", headers=headers)
     assert listed.status_code == 200
     assert (listed.json()["count"] == 1) is found

@@ -12,6 +12,7 @@ from auditledger.ops.logging import configure_logging
 from auditledger.services import build_services
 from auditledger.settings import Settings
 from auditledger.web.app import create_app
+from auditledger.web.header_timeout import protocol_with_timeout
 
 
 def run_server(settings: Settings, *, demo: bool) -> None:
@@ -63,4 +64,6 @@ def run_server(settings: Settings, *, demo: bool) -> None:
         access_log=False,
         proxy_headers=False,  # client addresses are resolved by auditledger's trusted proxies
         timeout_graceful_shutdown=10,
+        # h11 with a header-read timeout (web/header_timeout.py): slow-header clients are cut.
+        http=protocol_with_timeout(settings.header_timeout_seconds),
     )

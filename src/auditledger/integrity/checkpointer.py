@@ -75,6 +75,9 @@ class CheckpointService:
         self.witness = witness
         self.clock = clock
         self.log_origin = log_origin
+        # Called once per newly signed checkpoint (the service's metric counter); integrity
+        # knows nothing of metrics, so the counter is handed in.
+        self.on_signed: Callable[[], None] = lambda: None
         self._registered: set[str] = set()
 
     def origin(self, org_slug: str) -> str:
@@ -193,7 +196,9 @@ class CheckpointService:
                 stored, created = self._sign_if_grown(org_id, origin, key, verifiers, witnessed)
                 if witnessed is None or stored.tree_size > witnessed.tree_size:
                     slot.write(stored.note)
-                return stored, created
+            if created:
+                self.on_signed()
+            return stored, created
         except Inconsistent as exc:
             log.error("refusing to sign a checkpoint of %s: %s", origin, exc.message)
             raise

@@ -45,6 +45,9 @@ class EventFilter:
     types: tuple[tuple[str, str], ...] = ()
     actors: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
+    # Only events up to this sequence number: an export fixes its contents when it records
+    # itself, so the record states exactly how many rows follow. Never set from a query string.
+    up_to_seq: int | None = None
     # Source addresses: an exact address, or a prefix ending in "*" ("193.166.3.*"). Only
     # readers who may see sources may use it (the query refuses it otherwise).
     sources: tuple[str, ...] = ()
@@ -185,6 +188,14 @@ def _types(
     return tuple(dict.fromkeys(pairs))
 
 
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _PREFIX = re.compile(r"^[0-9a-fA-F.:]{1,45}\*$")
 
 
@@ -217,12 +228,16 @@ def parse_filters(params: Sequence[tuple[str, str]], catalog: Catalog = SEED) ->
     raw: list[tuple[str, str]] = []
     for name, value in params:
         if name not in PARAMETERS:
-            shown = name[:80] if name.isidentifier() else json.dumps(name[:80], ensure_ascii=False)
+            shown = name[:80] if name.isidentifier() else json.dumps(name[:80])
             problems.append(
                 Problem(shown, "is not a filter; filters are: " + ", ".join(PARAMETERS))
             )
             continue
         if not value.strip():
+            continue
+        if "\x00" in value or not _encodes(value):
+            # No stored id holds either, and an export's own record could not name them.
+            problems.append(Problem(name, "must not contain NUL characters or lone surrogates"))
             continue
         raw.append((name, value))
         values.setdefault(name, []).append(value.strip())

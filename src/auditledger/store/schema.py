@@ -103,6 +103,8 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # For the idle timeout; NULL until first used after sign-in (then created_at counts).
+    Column("last_seen_at", UTCDateTime, nullable=True),
 )
 
 events = Table(
@@ -174,6 +176,22 @@ directory = Table(
     Column("parent_id", String(256), nullable=True),
     Column("last_seen", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("org_id", "kind", "ref_id"),
+)
+
+# One row per sign-in throttle key (a username, an address, a username at an address).
+sign_in_throttle = Table(
+    "sign_in_throttle",
+    metadata,
+    Column("key", String(400), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", UTCDateTime, nullable=False),
+    # Whether a throttled refusal of this window is already in the audit log, and how many
+    # throttled refusals since the last recorded one were not (the next record carries it).
+    Column("reported", Boolean, nullable=False),
+    Column("unreported", Integer, nullable=False),
+    PrimaryKeyConstraint("key"),
+    Index("ix_sign_in_throttle_last_failure", "last_failure"),
 )
 
 checkpoints = Table(

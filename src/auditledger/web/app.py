@@ -15,9 +15,11 @@ from starlette.types import ASGIApp
 from auditledger import __version__
 from auditledger.auth.signin import SignInService
 from auditledger.auth.throttle import SignInThrottle
+from auditledger.export.reads import ReadAudit
 from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
 from auditledger.web.api import events, export, ingest, models, ops, proofs, retention
+from auditledger.web.api.event_schema import event_schemas
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
 from auditledger.web.pages import audit_log, signin
@@ -25,6 +27,7 @@ from auditledger.web.pages import event as event_pages
 from auditledger.web.pages import models as model_pages
 from auditledger.web.pages import verify as verify_pages
 from auditledger.web.pages.errors import render_error_page
+from auditledger.web.pages.session import secure_cookies
 from auditledger_client.core.catalog import Catalog
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -55,7 +58,8 @@ class _App(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack, wrapped in :class:`RequestContextMiddleware`."""
-        return RequestContextMiddleware(super().build_middleware_stack())
+        secure = secure_cookies(self.state.services.settings)
+        return RequestContextMiddleware(super().build_middleware_stack(), hsts=secure)
 
 
 def create_app(
@@ -100,8 +104,9 @@ def create_app(
     )
     app.state.services = services
     app.state.sign_in = SignInService(
-        services.tenancy, services.ingest, SignInThrottle(services.clock)
+        services.tenancy, services.ingest, SignInThrottle(services.db, services.clock)
     )
+    app.state.read_audit = ReadAudit(services.ingest)
     app.state.checkpoint_panel = verify_pages.latest_checkpoint_panel
     install_error_handlers(app, render_page=render_error_page)
     app.include_router(ops.router)
@@ -132,22 +137,18 @@ BEARER = {
 
 
 def _register_schemas(app: FastAPI) -> None:
-    """Add the wire models the ingest routes reference to the OpenAPI components, and the
-    bearer credential the organization routes require."""
-    from pydantic.json_schema import models_json_schema
-
+    """Add the event schemas the ingest routes reference (one per catalog type, see
+    :mod:`auditledger.web.api.event_schema`) to the OpenAPI components, and the bearer
+    credential the organization routes require."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        _, definitions = models_json_schema(
-            [(m, "validation") for m in ingest.SCHEMAS], ref_template="#/components/schemas/{model}"
-        )
         components = schema.setdefault("components", {})
         assert isinstance(components, dict)
-        components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        components.setdefault("schemas", {}).update(event_schemas())
         components["securitySchemes"] = {"bearer": BEARER}
         _describe_catalog(components["schemas"], app.state.services.catalog)
         paths = schema.get("paths", {})

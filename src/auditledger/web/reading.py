@@ -71,3 +71,14 @@ async def in_snapshot(request: Request, work: Callable[[Connection], T]) -> T:
             return work(connection)
 
     return await run_in_threadpool(run)
+
+
+async def record_read(
+    request: Request, reader: Reader, principal: Principal, route: str, filters: str
+) -> None:
+    """Record a credential's read (coalesced per hour, see :mod:`auditledger.export.reads`)
+    before its events are returned."""
+    from auditledger.web.client import request_ip
+
+    audit = request.app.state.read_audit
+    await audit.record(reader.org, principal, route, filters, request_ip(request))

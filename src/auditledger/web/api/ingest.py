@@ -21,7 +21,6 @@ from auditledger.web.body import read_limited, require_json
 from auditledger.web.context import services
 from auditledger_client.core.event import EventDraft
 from auditledger_client.core.validate import parse_batch, parse_event
-from auditledger_client.core.wire import BatchIn, EventIn
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["ingest"])
 
@@ -141,7 +140,3 @@ async def record_batch(
     return JSONResponse(
         {"receipts": [receipt_json(organization, r) for r in receipts]}, status_code=201
     )
-
-
-# Referenced by the request bodies above; listed so they appear in the OpenAPI components.
-SCHEMAS = (EventIn, BatchIn)

@@ -37,7 +37,9 @@ def join_path(prefix: str, part: int | str) -> str:
     if isinstance(part, int):
         return f"{prefix}[{part}]"
     if not _IDENTIFIER.match(part):
-        return f"{prefix}[{json.dumps(part[:80], ensure_ascii=False)}]"
+        # ensure_ascii: a key may hold a lone surrogate or control characters, and the path
+        # goes into an error message that must always encode (and read) cleanly.
+        return f"{prefix}[{json.dumps(part[:80])}]"
     return f"{prefix}.{part}" if prefix else part
 
 
@@ -223,10 +225,47 @@ def _normalised_properties(properties: dict[str, Any]) -> dict[str, PropertyValu
     return {k: list(v) if isinstance(v, list) else v for k, v in sorted(properties.items())}
 
 
-def _encoded_size(obj: Any) -> int:
-    # surrogatepass: a lone surrogate is reported as a problem later, not as a crash here.
+_SURROGATE_MESSAGE = (
+    "must be valid Unicode: it holds a lone surrogate (\\ud800-\\udfff), which no text "
+    "encoding can store"
+)
+
+
+def _surrogate_problems(obj: Any, where: str, found: list[Problem]) -> None:
+    """Every key and string in ``obj`` holding a lone surrogate (pydantic reports those with
+    no usable field path). JSON text may spell one as ``\\udfff``; ``json.loads`` keeps it."""
+    if len(found) >= 10:
+        return
+    if isinstance(obj, str):
+        if not _encodes(obj):
+            found.append(Problem(where or "body", _SURROGATE_MESSAGE))
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            path = join_path(where, key)
+            if not _encodes(key):
+                found.append(Problem(path, "is a key that " + _SURROGATE_MESSAGE))
+            _surrogate_problems(value, path, found)
+    elif isinstance(obj, list):
+        for index, item in enumerate(obj):
+            _surrogate_problems(item, join_path(where, index), found)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _encoded_size(obj: Any) -> tuple[int, bool]:
+    """The event's size in UTF-8, and whether it holds no lone surrogate (the common case,
+    learnt here for free; only then is the event walked to find them)."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return len(text.encode("utf-8", "surrogatepass"))
+    try:
+        return len(text.encode("utf-8")), True
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogatepass")), False
 
 
 def parse_event(
@@ -255,12 +294,17 @@ def _parse_one(
     dotted = f"{prefix}." if prefix else ""
     if not isinstance(obj, dict):
         return None, [Problem(prefix or "body", "must be a JSON object describing one event")]
-    size = _encoded_size(obj)
+    size, clean = _encoded_size(obj)
     if size > MAX_EVENT_BYTES:
         raise TooLarge(
             f"{prefix or 'the event'} is {size} bytes; an event may be at most "
             f"{MAX_EVENT_BYTES} bytes (64 KiB)"
         )
+    if not clean:
+        surrogates: list[Problem] = []
+        _surrogate_problems(obj, prefix, surrogates)
+        if surrogates:
+            return None, surrogates
     try:
         event = EventIn.model_validate(obj)
     except ValidationError as exc:

@@ -8,8 +8,9 @@ rules (which categories, types and properties exist) are applied afterwards by
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,6 +25,13 @@ from pydantic import (
 MAX_ID_CHARS = 256
 MAX_NAME_CHARS = 1024
 MAX_BATCH_EVENTS = 1000
+# The window of timestamps an event may carry, in UTC. Earlier than 1970 is no machine-learning
+# platform's clock; the upper bound keeps offset arithmetic inside Python's year 1..9999.
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 9998
+TIMESTAMP_WINDOW = f"{EARLIEST_YEAR}-01-01T00:00:00Z to {LATEST_YEAR}-12-31T23:59:59.999999Z"
+# Fractional seconds beyond microseconds: Python would drop them without a word.
+_SUB_MICROSECOND = re.compile(r"[.,]\d{7,}")
 
 
 def check_text(value: str) -> str:
@@ -42,6 +50,20 @@ Identifier = Annotated[
     StringConstraints(strict=True, min_length=1, max_length=MAX_ID_CHARS),
     AfterValidator(check_text),
 ]
+
+
+def check_resource_id(value: str) -> str:
+    """Refuse ``/`` in the id of a resource that has pages and routes of its own (a model, a
+    project): ``/models/a/b`` could never address it."""
+    if "/" in value:
+        raise ValueError(
+            "must not contain '/': resource ids appear in URL paths (/models/{id}); "
+            "use another separator such as ':' or '.'"
+        )
+    return value
+
+
+ResourceId = Annotated[Identifier, AfterValidator(check_resource_id)]
 Name = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_CHARS),
@@ -56,7 +78,7 @@ class _Strict(BaseModel):
 class RefIn(_Strict):
     """A resource by id, with its name at the time of the event."""
 
-    id: Identifier
+    id: ResourceId
     name: Name | None = None
 
 
@@ -74,7 +96,7 @@ class SubjectIn(_Strict):
     type: Identifier | None = Field(
         default=None, description="Defaults to the category's subject type."
     )
-    id: Identifier
+    id: ResourceId
     name: Name | None = None
     parent: ParentIn | None = Field(
         default=None, description="Required for model_version and dataset_version subjects."
@@ -126,7 +148,8 @@ class EventIn(_Strict):
     )
     timestamp: datetime | None = Field(
         default=None,
-        description="When the action happened, ISO 8601 with a timezone offset. "
+        description="When the action happened, ISO 8601 with a timezone offset, at most "
+        "microsecond precision, between 1970-01-01 and 9998-12-31 in UTC. "
         "Defaults to the time received.",
     )
     category: Annotated[str, StringConstraints(strict=True, max_length=64)]
@@ -162,6 +185,17 @@ class EventIn(_Strict):
                 "must include a timezone offset (naive times are ambiguous), "
                 "e.g. 2026-05-01T12:00:00Z"
             )
+        if _SUB_MICROSECOND.search(value):
+            raise ValueError(
+                "has more than 6 fractional digits; auditledger keeps timestamps to the "
+                "microsecond, so round or truncate it before sending"
+            )
+        try:
+            in_utc = parsed.astimezone(UTC)
+        except OverflowError:
+            in_utc = None
+        if in_utc is None or not EARLIEST_YEAR <= in_utc.year <= LATEST_YEAR:
+            raise ValueError(f"must lie between {TIMESTAMP_WINDOW} (after applying its offset)")
         return parsed
 
 

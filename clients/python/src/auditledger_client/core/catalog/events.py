@@ -243,12 +243,35 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                         ),
                     ),
                     PropertySpec("filters", "Filters", description="The filters, as shown."),
-                    PropertySpec("rows", "Rows", PropertyKind.INTEGER, "Events written."),
+                    PropertySpec(
+                        "rows",
+                        "Rows",
+                        PropertyKind.INTEGER,
+                        "Events the export holds (on a stopped export: written).",
+                    ),
                     PropertySpec(
                         "completed",
                         "Completed",
                         PropertyKind.BOOLEAN,
-                        "False when the export stopped before its end.",
+                        "Absent on the record written before the export; false on the second "
+                        "record of an export that stopped before its end.",
+                        required=False,
+                    ),
+                ),
+            ),
+            EventTypeSpec(
+                "read",
+                "Read",
+                "Events were read through the query API with a credential. Recorded before the "
+                "events were returned, once per credential, route, filters and hour.",
+                (
+                    PropertySpec("route", "Route", description="What was read, e.g. GET /events."),
+                    PropertySpec("filters", "Filters", description="The filters, as shown."),
+                    PropertySpec(
+                        "hour",
+                        "Hour",
+                        description="The hour this record covers: identical reads by the same "
+                        "credential until its end are not recorded again.",
                     ),
                 ),
             ),
@@ -285,6 +308,38 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                             ("not_a_member", "Not a member of any organization"),
                             ("rate_limited", "Too many attempts"),
                         ),
+                    ),
+                    PropertySpec(
+                        "limit",
+                        "Limit",
+                        PropertyKind.ENUM,
+                        "rate_limited only: the throttle that refused (per username at one "
+                        "address, per address, or per username from anywhere).",
+                        required=False,
+                        choices=("username_address", "address", "username"),
+                    ),
+                    PropertySpec(
+                        "failures",
+                        "Failures",
+                        PropertyKind.INTEGER,
+                        "rate_limited only: failed sign-ins counted against that throttle in "
+                        "its window. Further refusals in the window are not recorded.",
+                        required=False,
+                    ),
+                    PropertySpec(
+                        "retry_after",
+                        "Retry after",
+                        PropertyKind.INTEGER,
+                        "rate_limited only: seconds until the next attempt is checked.",
+                        required=False,
+                    ),
+                    PropertySpec(
+                        "unrecorded",
+                        "Unrecorded",
+                        PropertyKind.INTEGER,
+                        "rate_limited only: earlier refusals by the same throttle that were "
+                        "not recorded one by one.",
+                        required=False,
                     ),
                 ),
             ),
