@@ -15,14 +15,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from auditledger.clock import FrozenClock
 from auditledger.core.errors import NotFound
 from auditledger.demo.generate import generate
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import verify_log
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.validate import parse_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from auditledger.client import Actor, AuditClient, Ref
+from auditledger_client import Actor, AuditClient, Ref
+from auditledger_client.events import ModelRename
 
 MODES = {
     "file-full": ("spool.db", "full"),
@@ -37,12 +38,11 @@ def measure(args: argparse.Namespace, spool: Path | None, durability: str) -> tu
     )
     started = time.perf_counter()
     for n in range(args.events):
-        client.model_rename(
+        client.record(
+            ModelRename(old_name="before", new_name="after"),
             subject=Ref(f"mdl-bench-{n % 50}", "bench"),
-            old_name="before",
-            new_name="after",
             actor=actor,
-            source_ip="193.166.3.7",
+            source="193.166.3.7",
         )
     recorded = time.perf_counter()
     client.flush(600)

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.clock import FrozenClock
 from auditledger.services import Services, build_services
 from auditledger.settings import Settings, load_settings
 from auditledger.store.database import Database
+from auditledger_client.core.clock import FrozenClock
 from tests.support.databases import (
     NOW,
     PG_ADMIN_URL,

@@ -2,6 +2,9 @@
 
 Computed from the source with ``ast`` (every ``import`` and ``from ... import``, including
 those inside functions), at the level of top-level packages and modules of ``auditledger``.
+The client package ``auditledger_client`` sits below all of it (it imports nothing of the
+server; ``tests/client/test_imports.py`` holds it to that): ``auditledger.core`` builds on its
+shared core (the event record, its errors), and on nothing else.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "auditledger"
 
 
 def _unit(module: str) -> str:
-    """``auditledger.store.log`` -> ``store``; ``auditledger.clock`` -> ``clock``."""
+    """``auditledger.store.log`` -> ``store``; ``auditledger_client.core.clock`` -> ``clock``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "<root>"
 
@@ -26,7 +29,8 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> list[str]:
+def _imports(path: Path, prefix: str = "auditledger.") -> list[str]:
+    """The modules ``path`` imports whose names start with ``prefix``."""
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
@@ -44,7 +48,7 @@ def _imports(path: Path) -> list[str]:
             # ``from auditledger import x`` imports the unit ``x``.
             if target == "auditledger":
                 found.extend(f"auditledger.{alias.name}" for alias in node.names)
-    return [name for name in found if name.startswith("auditledger.")]
+    return [name for name in found if name.startswith(prefix)]
 
 
 def package_graph() -> dict[str, dict[str, set[str]]]:
@@ -112,6 +116,23 @@ def test_core_imports_nothing_else_of_auditledger() -> None:
     graph = package_graph()
     assert "core" in {_unit(_module_name(p)) for p in ROOT.rglob("*.py")}
     assert dict(graph.get("core", {})) == {}
+
+
+def test_core_uses_only_the_clients_shared_core() -> None:
+    # The event record and the content errors live in the client's shared core, so that the
+    # client validates as the server does; the rest of the client (spool, sender, runtime) is
+    # not something the server's pure core may lean on.
+    used: dict[str, set[str]] = defaultdict(set)
+    for path in (ROOT / "core").rglob("*.py"):
+        for target in _imports(path, "auditledger_client"):
+            used[target].add(_module_name(path))
+    assert "auditledger_client.core.event" in used
+    outside = {
+        name: sorted(modules)
+        for name, modules in used.items()
+        if name != "auditledger_client.core" and not name.startswith("auditledger_client.core.")
+    }
+    assert not outside, outside
 
 
 def test_storage_does_not_import_the_services_built_on_it() -> None:

@@ -13,8 +13,8 @@
 
 Run it (see README.md beside this file)::
 
-    AUDITLEDGER_TOKEN=... uvicorn --factory examples.platform.app:create_app --port 8001 \
-        --no-proxy-headers
+    AUDITLEDGER_TOKEN=... uvicorn --factory examples.platform.app:create_app \
+        --port "${PLATFORM_PORT:-8001}" --no-proxy-headers
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from sqlalchemy import (
     update,
 )
 
-from auditledger.client import (
+from auditledger_client import (
     Actor,
     AuditClient,
     ClientError,
@@ -53,7 +53,16 @@ from auditledger.client import (
     SourceIPMiddleware,
     source_ip,
 )
-from auditledger.client.outbox import outbox_table
+from auditledger_client.events import (
+    DatasetCreate,
+    DatumDownload,
+    ExecutionRun,
+    ModelCreate,
+    ModelDescriptionChange,
+    ModelRename,
+    ModelVersionApprove,
+)
+from auditledger_client.outbox import outbox_table
 
 metadata = MetaData()
 models = Table(
@@ -239,12 +248,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         project = _project(body.project_id)
         with platform.engine.begin() as conn:
             conn.execute(insert(models).values(id=model_id, name=body.name, project_id=project.id))
-            platform.outbox.writer(conn).model_create(
+            platform.outbox.writer(conn).record(
+                ModelCreate(model_name=body.name),
                 subject=Ref(model_id, body.name),
-                model_name=body.name,
                 actor=user,
                 project=project,
-                source_ip=source_ip(request),
+                source=source_ip(request),
             )
         return {"id": model_id, "name": body.name}
 
@@ -261,13 +270,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             common: dict[str, Any] = {
                 "actor": user,
                 "project": _project(row.project_id),
-                "source_ip": source_ip(request),
+                "source": source_ip(request),
             }
             name = body.name or row.name
             if body.name is not None and body.name != row.name:
                 conn.execute(update(models).where(models.c.id == model_id).values(name=name))
-                audit.model_rename(
-                    subject=Ref(model_id, name), old_name=row.name, new_name=name, **common
+                audit.record(
+                    ModelRename(old_name=row.name, new_name=name),
+                    subject=Ref(model_id, name),
+                    **common,
                 )
             if body.description is not None and body.description != row.description:
                 conn.execute(
@@ -275,10 +286,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     .where(models.c.id == model_id)
                     .values(description=body.description)
                 )
-                audit.model_description_change(
+                audit.record(
+                    ModelDescriptionChange(
+                        old_description=row.description, new_description=body.description
+                    ),
                     subject=Ref(model_id, name),
-                    old_description=row.description,
-                    new_description=body.description,
                     **common,
                 )
         return {"id": model_id, "name": name}
@@ -294,12 +306,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"no model {model_id}")
         version_id = f"{model_id}-v{version}"
         try:
-            receipt = platform.audit.model_version_approve(
-                subject=Ref(version_id, f"{row.name} v{version}"),
-                parent=Ref(model_id, row.name),
+            receipt = platform.audit.record(
+                ModelVersionApprove(),
+                subject=Ref(version_id, f"{row.name} v{version}", parent=Ref(model_id, row.name)),
                 actor=user,
                 project=_project(row.project_id),
-                source_ip=source_ip(request),
+                source=source_ip(request),
                 wait=True,
             )
         except ClientError as exc:
@@ -325,14 +337,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     id=execution_id, name=body.name, step=body.step, project_id=project.id
                 )
             )
-            platform.outbox.writer(conn).execution_run(
+            platform.outbox.writer(conn).record(
+                ExecutionRun(
+                    commit_id=body.commit_id,
+                    environment_id=body.environment_id,
+                    step_name=body.step,
+                ),
                 subject=Ref(execution_id, body.name),
-                commit_id=body.commit_id,
-                environment_id=body.environment_id,
-                step_name=body.step,
                 actor=user,
                 project=project,
-                source_ip=source_ip(request),
+                source=source_ip(request),
             )
         return {"id": execution_id}
 
@@ -345,12 +359,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.execute(
                 insert(datasets).values(id=dataset_id, name=body.name, project_id=project.id)
             )
-            platform.outbox.writer(conn).dataset_create(
+            platform.outbox.writer(conn).record(
+                DatasetCreate(dataset_name=body.name),
                 subject=Ref(dataset_id, body.name),
-                dataset_name=body.name,
                 actor=user,
                 project=project,
-                source_ip=source_ip(request),
+                source=source_ip(request),
             )
         return {"id": dataset_id}
 
@@ -361,11 +375,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
         if row is None:
             raise HTTPException(404, f"no dataset {dataset_id}")
-        platform.audit.datum_download(
+        platform.audit.record(
+            DatumDownload(),
             subject=Ref(f"{dataset_id}/{name}", name),
             actor=user,
             project=_project(row.project_id),
-            source_ip=source_ip(request),
+            source=source_ip(request),
         )
         return {"dataset": dataset_id, "file": name, "content": "..."}
 

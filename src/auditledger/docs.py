@@ -1,6 +1,7 @@
 """Regenerate the generated documentation: ``python -m auditledger.docs``.
 
-Writes ``docs/events.md`` and the client's typed methods (``auditledger/client/events.py``) from
+Writes ``docs/events.md`` and the client's typed event classes
+(``clients/python/src/auditledger_client/events.py``) from
 the catalog, and the configuration table of ``README.md`` (between its ``settings:begin`` and
 ``settings:end`` markers) from the settings table.
 """
@@ -10,9 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from auditledger.catalog.docs import render_markdown
-from auditledger.client.codegen import render as render_client_events
 from auditledger.settings import SETTINGS
+from auditledger_client.codegen import render as render_client_events
+from auditledger_client.core.catalog.docs import render_markdown
 
 BEGIN = "<!-- settings:begin -->"
 END = "<!-- settings:end -->"
@@ -39,7 +40,7 @@ def main(root: Path) -> None:
     """Write the generated files under ``root`` (the repository)."""
     (root / "docs").mkdir(exist_ok=True)
     (root / "docs" / "events.md").write_text(render_markdown(), encoding="utf-8")
-    client_events = root / "src" / "auditledger" / "client" / "events.py"
+    client_events = root / "clients" / "python" / "src" / "auditledger_client" / "events.py"
     client_events.write_text(render_client_events(), encoding="utf-8")
     readme = root / "README.md"
     readme.write_text(readme_with_settings(readme.read_text(encoding="utf-8")), encoding="utf-8")

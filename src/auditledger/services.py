@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from auditledger.clock import Clock, SystemClock
 from auditledger.export.service import ExportService
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
@@ -15,6 +14,7 @@ from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.integrity.keyfile import KeyFile
 from auditledger.integrity.proofs import ProofService
 from auditledger.integrity.repository import IntegrityRepository
+from auditledger.integrity.rollback import RollbackGuard
 from auditledger.integrity.witness import WitnessStore
 from auditledger.ops.metrics import Metrics
 from auditledger.ops.scheduler import Job, Scheduler
@@ -25,6 +25,9 @@ from auditledger.store.database import Database
 from auditledger.store.log import SqlEventLog
 from auditledger.tenancy.repository import TenancyRepository
 from auditledger.tenancy.service import TenancyService
+from auditledger_client.core.catalog import SEED, Catalog
+from auditledger_client.core.catalog.extensions import load_extensions
+from auditledger_client.core.clock import Clock, SystemClock
 
 
 @dataclass
@@ -44,6 +47,9 @@ class Services:
     retention: RetentionService
     checkpoints: CheckpointService
     proofs: ProofService
+    rollback: RollbackGuard
+    # The seed's catalog plus the deployment's extensions (settings.catalog_extensions).
+    catalog: Catalog = SEED
     scheduler: Scheduler | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -96,7 +102,14 @@ def build_services(
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
     db: Database | None = None,
 ) -> Services:
-    """Services for ``settings``. Tests inject a frozen clock, a fixed locator or an id source."""
+    """Services for ``settings``. Tests inject a frozen clock, a fixed locator or an id source.
+
+    A catalog extension file that is not valid raises
+    :class:`~auditledger_client.core.catalog.extensions.CatalogExtensionError` here, at start.
+    """
+    catalog = SEED
+    if settings.catalog_extensions is not None:
+        catalog = load_extensions(settings.catalog_extensions)
     clock = clock or SystemClock()
     db = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_seconds * 1000)
     metrics = Metrics()
@@ -112,6 +125,7 @@ def build_services(
         TenancyRepository(db),
         clock,
         session_ttl=timedelta(hours=settings.session_hours),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
         cache_seconds=settings.credential_cache_seconds,
     )
     ingest = IngestService(
@@ -139,7 +153,10 @@ def build_services(
         clock,
         settings.log_origin,
     )
+    checkpoints.on_signed = metrics.checkpoints.inc
     proofs = ProofService(db, integrity)
+    rollback = RollbackGuard(checkpoints, on_change=lambda behind: metrics.rolled_back.set(behind))
+    ingest.gate = rollback.refuse_if_rolled_back
     export = ExportService(db, ingest, checkpoints)
     return Services(
         settings,
@@ -155,4 +172,6 @@ def build_services(
         retention,
         checkpoints,
         proofs,
+        rollback,
+        catalog,
     )

@@ -163,7 +163,20 @@ SETTINGS: tuple[Setting, ...] = (
         "recording the address of people using the audit log.",
         _networks,
     ),
-    Setting("session_hours", 12, "How long a sign-in lasts.", _positive_int),
+    Setting("session_hours", 12, "How long a sign-in lasts at most.", _positive_int),
+    Setting(
+        "header_timeout_seconds",
+        10,
+        "How long a client may take to send a request's headers before it is disconnected "
+        "(slow-header denial of service); `auditledger serve` only.",
+        _positive_int,
+    ),
+    Setting(
+        "session_idle_minutes",
+        30,
+        "A sign-in unused for this many minutes ends (ASVS 3.3.2), whatever its lifetime.",
+        _positive_int,
+    ),
     Setting(
         "credential_cache_seconds",
         5,
@@ -176,6 +189,14 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Mark session cookies Secure (set when served over HTTPS; implied by an https public_url).",
         _bool,
+    ),
+    Setting(
+        "catalog_extensions",
+        None,
+        "A TOML file of extra event categories and types (catalog extensions, see "
+        "docs/events.md); checked at start, and `auditledger serve` refuses to start when it is "
+        "not valid.",
+        _optional_path,
     ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting("log_format", "json", "Log format: json (one object per line) or console."),
@@ -205,8 +226,11 @@ class Settings:
     commit_max_events: int
     trusted_proxies: tuple[str, ...]
     session_hours: int
+    session_idle_minutes: int
+    header_timeout_seconds: int
     credential_cache_seconds: int
     secure_cookies: bool
+    catalog_extensions: Path | None
     log_level: str
     log_format: str
 

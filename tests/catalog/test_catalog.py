@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from auditledger.catalog import CATEGORIES, PropertyKind, platform_categories
+from auditledger_client.core.catalog import CATEGORIES, PropertyKind, platform_categories
 
 # The seed's table as facts: category label -> {type label: [property labels]}. A property
 # label with choices is written "Label (choice, choice)", as the seed writes it.

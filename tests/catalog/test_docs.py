@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditledger.catalog.docs import render_markdown
 from auditledger.docs import readme_with_settings
 from auditledger.settings import SETTINGS
+from auditledger_client.core.catalog.docs import render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.clock import FrozenClock
 from auditledger.services import Services
+from auditledger_client.core.clock import FrozenClock
 from tests.support.databases import admin_execute, with_database
 from tests.support.helpers import OrgAccess, make_org
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from auditledger.client import SourceIPMiddleware, source_ip
-from auditledger.client.asgi import STATE_KEY, MiddlewareMissing
+from auditledger_client import SourceIPMiddleware, source_ip
+from auditledger_client.asgi import STATE_KEY, MiddlewareMissing, uvicorn_applies_proxy_headers
+from tests.support.servers import free_port
 
 
 def app_seen_from(peer: str, **options: Any) -> TestClient:
@@ -89,3 +95,81 @@ def test_lifespan_passes_through() -> None:
 
     asyncio.run(SourceIPMiddleware(inner)({"type": "lifespan"}, None, None))  # type: ignore[arg-type]
     assert calls == ["lifespan"]
+
+
+def behind_plain_uvicorn(**options: Any) -> TestClient:
+    """The app as plain uvicorn serves it: uvicorn's own proxy-header middleware (trusting
+    127.0.0.1, its default) runs before the application's."""
+    app = FastAPI()
+    app.add_middleware(SourceIPMiddleware, **options)
+
+    @app.get("/ip")
+    def ip(request: Request) -> dict[str, str | None]:
+        return {"ip": source_ip(request)}
+
+    return TestClient(ProxyHeadersMiddleware(app), client=("127.0.0.1", 40000))  # type: ignore[arg-type]
+
+
+def test_a_peer_rewritten_by_uvicorn_is_not_believed(caplog: pytest.LogCaptureFixture) -> None:
+    client = behind_plain_uvicorn(trusted_proxies=["10.0.0.0/8"])
+    with caplog.at_level(logging.ERROR, logger="auditledger_client.asgi"):
+        # A caller on this host forges its address; uvicorn has already believed it.
+        assert ip_of(client, {"X-Forwarded-For": "6.6.6.6"}) is None
+        assert ip_of(client, {"X-Forwarded-For": "6.6.6.7"}) is None
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1  # once, loudly
+    assert "--no-proxy-headers" in errors[0].getMessage()
+    assert ip_of(client) == "127.0.0.1"  # without the header nothing was rewritten
+
+
+def test_warn_mode_keeps_the_rewritten_peer(caplog: pytest.LogCaptureFixture) -> None:
+    client = behind_plain_uvicorn(on_rewritten_peer="warn")
+    with caplog.at_level(logging.ERROR, logger="auditledger_client.asgi"):
+        assert ip_of(client, {"X-Forwarded-For": "6.6.6.6"}) == "6.6.6.6"
+    assert caplog.records
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "expected"),
+    [
+        (["/srv/.venv/bin/uvicorn", "app:app"], {}, True),
+        (["/srv/.venv/bin/uvicorn", "app:app", "--no-proxy-headers"], {}, False),
+        (["/srv/.venv/bin/uvicorn", "app:app"], {"UVICORN_PROXY_HEADERS": "false"}, False),
+        (["/usr/lib/python3/site-packages/uvicorn/__main__.py", "app:app"], {}, True),
+        (["/srv/.venv/bin/gunicorn", "app:app"], {}, False),
+        (["manage.py", "runserver"], {}, False),
+    ],
+)
+def test_the_uvicorn_command_is_recognised_at_start(
+    argv: list[str], environ: dict[str, str], expected: bool
+) -> None:
+    assert uvicorn_applies_proxy_headers(argv, environ) is expected
+
+
+APP = """
+from fastapi import FastAPI
+from auditledger_client import SourceIPMiddleware
+app = FastAPI()
+app.add_middleware(SourceIPMiddleware)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_plain_uvicorn_gets_a_loud_warning_at_start(tmp_path: Path) -> None:
+    (tmp_path / "plainapp.py").write_text(APP, encoding="utf-8")
+    uvicorn = Path(sys.executable).with_name("uvicorn")
+    port = free_port()
+    command = [str(uvicorn), "--app-dir", str(tmp_path), "plainapp:app", "--port", str(port)]
+    lines: list[str] = []
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:  # bounded by the test's timeout
+                lines.append(line)
+                if "--no-proxy-headers" in line or "Uvicorn running" in line:
+                    break
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert any("--no-proxy-headers" in line for line in lines), lines

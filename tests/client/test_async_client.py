@@ -8,10 +8,11 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from auditledger.client import AsyncAuditClient, EventRejected, InvalidInput, Ref
-from auditledger.client.backoff import Backoff
-from auditledger.clock import FrozenClock
 from auditledger.services import Services
+from auditledger_client import AsyncAuditClient, CustomEvent, EventRejected, InvalidEvent, Ref
+from auditledger_client.backoff import Backoff
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.events import ModelVersionTagChange, UserLogin
 from tests.support.client import ADA, CHURN, stored_ids
 from tests.support.helpers import OrgAccess
 
@@ -35,18 +36,18 @@ def test_async_client_records_waits_and_flushes(
             clock=frozen,
             backoff=Backoff(base=0.01, cap=0.05),
         ) as client:
-            queued = await client.model_version_tag_change(
-                subject=Ref("mv-3", "v3"),
-                parent=CHURN,
-                old_tags=["a"],
-                new_tags=("a", "prod"),
+            queued = await client.record(
+                ModelVersionTagChange(old_tags=["a"], new_tags=("a", "prod")),
+                subject=Ref("mv-3", "v3", parent=CHURN),
                 actor=ADA,
             )
             assert queued.status == "queued"
-            confirmed = await client.user_login(subject=Ref("u-ada", "Ada"), actor=ADA, wait=True)
+            confirmed = await client.record(
+                UserLogin(), subject=Ref("u-ada", "Ada"), actor=ADA, wait=True
+            )
             assert confirmed.status == "created"
-            with pytest.raises(InvalidInput):
-                await client.record("model", "rename", subject=CHURN, actor=ADA)
+            with pytest.raises(InvalidEvent):
+                await client.record(CustomEvent("model", "rename"), subject=CHURN, actor=ADA)
             with pytest.raises(EventRejected):
                 await client.record_event(
                     {

@@ -10,20 +10,29 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from auditledger.client import (
+from auditledger.services import Services
+from auditledger_client import (
     AuditClient,
     ClientClosed,
     DeadLetter,
     EventRejected,
     FlushTimeout,
-    InvalidInput,
+    InvalidEvent,
     NotAcknowledged,
     Ref,
     SpoolFull,
 )
-from auditledger.client.backoff import Backoff
-from auditledger.clock import FrozenClock
-from auditledger.services import Services
+from auditledger_client.backoff import Backoff
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.errors import InvalidInput
+from auditledger_client.events import (
+    ModelArchive,
+    ModelCreate,
+    ModelRename,
+    ModelVersionApprove,
+    TaskRun,
+)
+from auditledger_client.typed import CustomEvent
 from tests.support.client import ADA, CHURN, PROJECT, Stub, stored_ids, unreachable
 from tests.support.helpers import OrgAccess
 
@@ -50,11 +59,10 @@ def make_client(
 
 
 def rename(client: AuditClient, n: int, **kw: object) -> uuid.UUID:
-    kw.setdefault("source_ip", "193.166.3.7")
-    return client.model_rename(
+    kw.setdefault("source", "193.166.3.7")
+    return client.record(
+        ModelRename(old_name=f"name-{n}", new_name=f"name-{n + 1}"),
         subject=Ref("mdl-churn", f"name-{n + 1}"),
-        old_name=f"name-{n}",
-        new_name=f"name-{n + 1}",
         actor=ADA,
         project=PROJECT,
         **kw,  # type: ignore[arg-type]
@@ -87,8 +95,11 @@ def test_wait_returns_the_committed_receipt(
     service: httpx.BaseTransport, services: Services, acme: OrgAccess, frozen: FrozenClock
 ) -> None:
     with make_client(service, acme, frozen, None) as client:
-        receipt = client.model_version_approve(
-            subject=Ref("mv-7", "churn-model v7"), parent=CHURN, actor=ADA, wait=True
+        receipt = client.record(
+            ModelVersionApprove(),
+            subject=Ref("mv-7", "churn-model v7", parent=CHURN),
+            actor=ADA,
+            wait=True,
         )
         assert receipt.acknowledged
         assert receipt.status == "created"
@@ -96,9 +107,9 @@ def test_wait_returns_the_committed_receipt(
         assert receipt.hash
         assert receipt.organization == "acme"
         # Sending the same id again is stored once: the receipt says so.
-        again = client.model_version_approve(
-            subject=Ref("mv-7", "churn-model v7"),
-            parent=CHURN,
+        again = client.record(
+            ModelVersionApprove(),
+            subject=Ref("mv-7", "churn-model v7", parent=CHURN),
             actor=ADA,
             event_id=receipt.id,
             timestamp=frozen.now(),
@@ -113,21 +124,56 @@ def test_invalid_events_raise_at_the_call_site_and_are_not_spooled(
     service: httpx.BaseTransport, acme: OrgAccess, frozen: FrozenClock
 ) -> None:
     with make_client(service, acme, frozen, None) as client:
-        with pytest.raises(InvalidInput) as unknown:
-            client.record("model", "teleport", subject=CHURN, actor=ADA)
+        with pytest.raises(InvalidEvent) as unknown:
+            client.record(CustomEvent("model", "teleport"), subject=CHURN, actor=ADA)
         assert "allowed types" in unknown.value.problems[0].message
-        with pytest.raises(InvalidInput) as no_parent:
-            client.record("model_version", "approve", subject=Ref("mv-1"), actor=ADA)
+        with pytest.raises(InvalidEvent) as no_parent:
+            client.record(ModelVersionApprove(), subject=Ref("mv-1"), actor=ADA)
         assert no_parent.value.problems[0].field == "subject.parent"
-        with pytest.raises(InvalidInput) as missing:
-            client.record("model", "rename", subject=CHURN, actor=ADA, properties={"old_name": "a"})
-        assert [p.field for p in missing.value.problems] == ["properties.new_name"]
-        with pytest.raises(InvalidInput, match="not valid"):
-            client.task_run(subject=Ref("t-1"), workload="sweep", actor=ADA)  # type: ignore[arg-type]
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidEvent, match="not valid"):
+            client.record(TaskRun(workload="sweep"), subject=Ref("t-1"), actor=ADA)  # type: ignore[arg-type]
+        with pytest.raises(InvalidEvent):
             rename(client, 1, timestamp=frozen.now().replace(tzinfo=None))
-        with pytest.raises(InvalidInput):
-            rename(client, 1, source_ip="not-an-ip")
+        with pytest.raises(InvalidEvent):
+            rename(client, 1, source="not-an-ip")
+        assert client.pending == 0
+
+
+def test_a_missing_property_is_an_invalid_event_naming_it_not_a_type_error() -> None:
+    with pytest.raises(InvalidEvent) as missing:
+        ModelRename(old_name="a")  # type: ignore[call-arg]
+    assert [p.field for p in missing.value.problems] == ["properties.new_name"]
+    assert "model.rename" in missing.value.problems[0].message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidEvent("x"),
+        SpoolFull("x"),
+        FlushTimeout("x", 1),
+        NotAcknowledged(uuid.uuid4(), True, "x"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_error_the_client_raises_is_a_client_error(error: Exception) -> None:
+    from auditledger_client import ClientError, EventTooLarge
+
+    assert isinstance(error, ClientError)
+    assert issubclass(EventTooLarge, ClientError)
+    assert issubclass(InvalidEvent, InvalidInput)
+
+
+def test_an_oversized_event_is_a_client_error(
+    service: httpx.BaseTransport, acme: OrgAccess, frozen: FrozenClock
+) -> None:
+    from auditledger_client import ClientError, EventTooLarge
+
+    with make_client(service, acme, frozen, None) as client:
+        huge = ModelRename(old_name="a" * 70_000, new_name="b")
+        with pytest.raises(EventTooLarge) as too_large:
+            client.record(huge, subject=CHURN, actor=ADA)
+        assert isinstance(too_large.value, ClientError)
         assert client.pending == 0
 
 
@@ -165,10 +211,10 @@ def test_same_id_with_other_content_is_a_conflict_dead_letter(
     service: httpx.BaseTransport, acme: OrgAccess, frozen: FrozenClock
 ) -> None:
     with make_client(service, acme, frozen, None) as client:
-        first = client.model_archive(subject=CHURN, actor=ADA, wait=True)
+        first = client.record(ModelArchive(), subject=CHURN, actor=ADA, wait=True)
         with pytest.raises(EventRejected) as conflict:
-            client.model_create(
-                subject=CHURN, model_name="x", actor=ADA, event_id=first.id, wait=True
+            client.record(
+                ModelCreate(model_name="x"), subject=CHURN, actor=ADA, event_id=first.id, wait=True
             )
         assert conflict.value.status == 409
         assert [d.code for d in client.dead_letters()] == ["conflict"]
@@ -252,7 +298,9 @@ def test_wait_times_out_and_withdraws_the_event_when_the_service_is_away(
 ) -> None:
     down = True
     stub = Stub(lambda request: unreachable(request) if down else None, service)
-    with make_client(stub, acme, frozen, None, ack_timeout=0.3) as client:
+    # A refused connection fails the wait at once, so a long ack_timeout costs nothing here and
+    # gives the call after the outage time to commit on a loaded machine.
+    with make_client(stub, acme, frozen, None, ack_timeout=10) as client:
         with pytest.raises(NotAcknowledged) as refused:
             rename(client, 0, wait=True)
         # Either it was withdrawn (never sent) or it was on the wire; both are reported.
@@ -291,9 +339,10 @@ def test_an_event_needs_an_organization(acme: OrgAccess) -> None:
     with AuditClient(
         "http://auditledger.test", acme.ingest, spool_path=None, transport=Stub(unreachable)
     ) as client:
-        with pytest.raises(InvalidInput) as missing:
-            client.model_archive(subject=CHURN, actor=ADA)
+        with pytest.raises(InvalidEvent) as missing:
+            client.record(ModelArchive(), subject=CHURN, actor=ADA)
         assert missing.value.problems[0].field == "org"
-        assert client.model_archive(subject=CHURN, actor=ADA, org="acme").status == "queued"
+        queued = client.record(ModelArchive(), subject=CHURN, actor=ADA, org="acme")
+        assert queued.status == "queued"
         # Taken back so that closing a memory spool has nothing to lose.
         client._core.spool.withdraw(client._core.spool.head(1, 10_000)[0].id)

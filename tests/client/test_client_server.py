@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, create_engine
 
-from auditledger.client import AuditClient, FlushTimeout, Outbox, Ref
-from auditledger.client.backoff import Backoff
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
+from auditledger_client import AuditClient, FlushTimeout, Outbox, Ref
+from auditledger_client.backoff import Backoff
+from auditledger_client.events import ModelArchive
 from tests.support.client import ADA, stored_ids
 from tests.support.helpers import OrgAccess, make_org
 from tests.support.servers import ServerProcess, free_port
@@ -56,7 +57,7 @@ def client_for(url: str, access: OrgAccess, spool: Path, **options: object) -> A
 
 
 def archive(client: AuditClient, n: int) -> uuid.UUID:
-    return client.model_archive(subject=Ref(f"mdl-{n}", f"model {n}"), actor=ADA).id
+    return client.record(ModelArchive(), subject=Ref(f"mdl-{n}", f"model {n}"), actor=ADA).id
 
 
 @pytest.mark.parametrize("outage", ["stop", "kill"])
@@ -115,13 +116,15 @@ def test_service_down_at_start_then_up(
 CHILD = textwrap.dedent(
     """
     import sys, uuid
-    from auditledger.client import Actor, AuditClient, Ref
+    from auditledger_client import Actor, AuditClient, Ref
+    from auditledger_client.events import ModelArchive
 
     server, token, spool = sys.argv[1:4]
     # Batches of 100 with a long linger: at any moment up to 99 events wait in the spool.
     client = AuditClient(server, token, org="acme", spool_path=spool, batch_size=100, linger=3600)
     for n in range(100_000):
-        client.model_archive(
+        client.record(
+            ModelArchive(),
             subject=Ref(f"mdl-{n}"),
             actor=Actor("u-1", "Ada"),
             event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"event-{n}"),
@@ -178,7 +181,10 @@ def test_relay_command_ships_the_outbox_and_stops_on_sigterm(
     outbox = Outbox.define(MetaData(), org="acme")
     outbox.create(engine)
     with engine.begin() as conn:
-        ids = [outbox.writer(conn).model_archive(subject=Ref(f"m{n}"), actor=ADA) for n in range(5)]
+        ids = [
+            outbox.writer(conn).record(ModelArchive(), subject=Ref(f"m{n}"), actor=ADA)
+            for n in range(5)
+        ]
     env = {**os.environ, "AUDITLEDGER_TOKEN": access.ingest}
     command = [sys.executable, "-m", "auditledger", "relay", "--source-database", platform_url]
     with ServerProcess(url, tmp_path) as server:
@@ -200,7 +206,9 @@ def test_relay_command_ships_the_outbox_and_stops_on_sigterm(
         )
         try:
             with engine.begin() as conn:
-                ids.append(outbox.writer(conn).model_archive(subject=Ref("later"), actor=ADA))
+                ids.append(
+                    outbox.writer(conn).record(ModelArchive(), subject=Ref("later"), actor=ADA)
+                )
 
             def relayed() -> bool:
                 with engine.connect() as conn:
@@ -222,7 +230,7 @@ def test_relay_command_ships_the_outbox_and_stops_on_sigterm(
     )
     assert down.returncode == 0  # nothing pending: nothing to fail on
     with engine.begin() as conn:
-        outbox.writer(conn).model_archive(subject=Ref("stuck"), actor=ADA)
+        outbox.writer(conn).record(ModelArchive(), subject=Ref("stuck"), actor=ADA)
     down = subprocess.run(
         [*command, "--server", f"http://127.0.0.1:{free_port()}", "--once"],
         env=env,

@@ -1,7 +1,9 @@
-"""The typed methods are generated from the catalog and cannot drift from it."""
+"""The typed event classes are generated from the catalog and cannot drift from it; every
+recorder shares one ``record`` signature."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Sequence
@@ -9,29 +11,30 @@ from typing import Literal, get_type_hints
 
 import pytest
 
-from auditledger.catalog import PropertyKind, PropertySpec, platform_categories
-from auditledger.client import AsyncAuditClient, AuditClient, events
-from auditledger.client.codegen import COMMON, OPTIONS, TARGET, method_name, render
-from auditledger.client.outbox import OutboxWriter
+from auditledger_client import AsyncAuditClient, AuditClient, events
+from auditledger_client.codegen import RESERVED, TARGET, class_name, render
+from auditledger_client.core.catalog import PropertyKind, PropertySpec, platform_categories
+from auditledger_client.outbox import OutboxWriter
+from auditledger_client.recording import Recorder
+from auditledger_client.typed import REQUIRED, TypedEvent
 
-CLASSES = [AuditClient, AsyncAuditClient, OutboxWriter]
 TYPES = [(c, t) for c in platform_categories() for t in c.types]
 
 
 def test_generated_module_is_current() -> None:
     assert TARGET.read_text(encoding="utf-8") == render(), (
-        "auditledger/client/events.py is stale: run python -m auditledger.client.codegen"
+        "auditledger_client/events.py is stale: run python -m auditledger_client.codegen"
     )
 
 
-def test_there_is_a_method_for_every_platform_type_and_no_other() -> None:
-    expected = {method_name(c, t) for c, t in TYPES}
+def test_there_is_a_class_for_every_platform_type_and_no_other() -> None:
     generated = {
-        name
-        for name, _ in inspect.getmembers(events.EventMethods, inspect.isfunction)
-        if not name.startswith("_") and name != "record"
+        (cls.CATEGORY, cls.TYPE)
+        for _, cls in inspect.getmembers(events, inspect.isclass)
+        if issubclass(cls, TypedEvent) and cls is not TypedEvent
     }
-    assert generated == expected
+    expected = {(c.key, t.key) for c, t in TYPES}
+    assert generated == expected == set(events.EVENT_CLASSES)
     assert len(expected) == sum(len(c.types) for c in platform_categories())
 
 
@@ -46,29 +49,45 @@ def _expected_type(prop: PropertySpec) -> object:
     return base if prop.required else base | None
 
 
-@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 @pytest.mark.parametrize(("category", "event"), TYPES, ids=lambda x: getattr(x, "key", ""))
-def test_each_method_takes_exactly_the_catalog_properties(
-    cls: type, category: typing.Any, event: typing.Any
+def test_each_class_has_exactly_the_catalog_properties(
+    category: typing.Any, event: typing.Any
 ) -> None:
-    method = getattr(cls, method_name(category, event))
-    assert inspect.iscoroutinefunction(method) == (cls is AsyncAuditClient)
-    params = inspect.signature(method).parameters
-    assert all(
-        p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in params.items() if name != "self"
-    )
-    props = {p.key for p in event.properties}
-    common = set(COMMON + OPTIONS) - ({"parent"} if category.parent_type is None else set())
-    assert set(params) - {"self"} == props | common
-    # A version's parent is required; so is every required property.
-    if category.parent_type:
-        assert params["parent"].default is inspect.Parameter.empty
-    hints = get_type_hints(method)
+    cls = getattr(events, class_name(category, event))
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    assert set(fields) == {p.key for p in event.properties}
+    hints = get_type_hints(cls)
     for prop in event.properties:
-        assert (params[prop.key].default is inspect.Parameter.empty) == prop.required
+        assert (fields[prop.key].default is REQUIRED) == prop.required, prop.key
+        assert fields[prop.key].kw_only
         assert hints[prop.key] == _expected_type(prop), prop.key
+        assert prop.key not in RESERVED
 
 
 def test_task_run_workload_is_a_literal_of_the_catalog_choices() -> None:
-    hints = get_type_hints(AuditClient.task_run)
-    assert hints["workload"] == Literal["execution", "pipeline"]
+    assert get_type_hints(events.TaskRun)["workload"] == Literal["execution", "pipeline"]
+
+
+def _keywords(function: typing.Any) -> list[tuple[str, object]]:
+    params = inspect.signature(function).parameters.values()
+    return [(p.name, p.default) for p in params if p.name not in ("self", "wait")]
+
+
+@pytest.mark.parametrize(
+    "cls", [AuditClient, AsyncAuditClient, OutboxWriter], ids=lambda c: c.__name__
+)
+def test_every_recorder_takes_the_same_record_signature(cls: type) -> None:
+    assert _keywords(cls.record) == _keywords(Recorder.record)
+    names = [name for name, _ in _keywords(Recorder.record)]
+    assert names == [
+        "event",
+        "subject",
+        "actor",
+        "project",
+        "source",
+        "timestamp",
+        "event_id",
+        "org",
+    ]
+    has_wait = "wait" in inspect.signature(cls.record).parameters
+    assert has_wait == (cls is not OutboxWriter)

@@ -9,16 +9,16 @@ from datetime import UTC, datetime
 
 import httpx2 as httpx
 import pytest
+from auditledger.errors import Problem
 
-from auditledger.client.backoff import MAX_RETRY_AFTER, Backoff
-from auditledger.client.delivery import (
+from auditledger_client.backoff import MAX_RETRY_AFTER, Backoff
+from auditledger_client.delivery import (
     Delivered,
     Deliverer,
     Rejected,
     Retry,
     retry_after_seconds,
 )
-from auditledger.core.errors import Problem
 from tests.support.client import Stub, unreachable
 
 

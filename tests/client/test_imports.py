@@ -18,13 +18,13 @@ def loaded_after(statement: str) -> set[str]:
 
 
 def test_importing_the_client_loads_no_server_code() -> None:
-    modules = loaded_after("import auditledger.client")
+    modules = loaded_after("import auditledger_client")
     assert {m for m in modules if m.split(".")[0] in SERVER_PACKAGES} == set()
     ours = {m for m in modules if m.startswith("auditledger.")}
     assert not any(m.startswith(("auditledger.web", "auditledger.store")) for m in ours)
 
 
 def test_the_outbox_brings_sqlalchemy_only_when_used() -> None:
-    modules = loaded_after("from auditledger.client import Outbox")
+    modules = loaded_after("from auditledger_client import Outbox")
     assert "sqlalchemy" in modules
     assert not any(m.split(".")[0] in ("fastapi", "uvicorn") for m in modules)

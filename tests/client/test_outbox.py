@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import uuid
 from collections.abc import Iterator
@@ -11,10 +12,11 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, insert, update
 
-from auditledger.client import InvalidInput, Outbox, Ref, Relay
-from auditledger.client.backoff import Backoff
-from auditledger.clock import FrozenClock
 from auditledger.services import Services
+from auditledger_client import CustomEvent, InvalidEvent, Outbox, Ref, Relay
+from auditledger_client.backoff import Backoff
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.events import ModelArchive, ModelCreate, ModelRename
 from tests.support.client import ADA, PROJECT, Stub, stored_ids, unreachable
 from tests.support.helpers import OrgAccess
 
@@ -39,15 +41,18 @@ class Platform:
     def create(self, model_id: str, name: str) -> uuid.UUID:
         with self.engine.begin() as conn:
             conn.execute(insert(self.models).values(id=model_id, name=name))
-            return self.outbox.writer(conn).model_create(
-                subject=Ref(model_id, name), model_name=name, actor=ADA, project=PROJECT
+            return self.outbox.writer(conn).record(
+                ModelCreate(model_name=name),
+                subject=Ref(model_id, name),
+                actor=ADA,
+                project=PROJECT,
             )
 
     def rename(self, model_id: str, old: str, new: str, *, fail: bool = False) -> uuid.UUID:
         with self.engine.begin() as conn:
             conn.execute(update(self.models).where(self.models.c.id == model_id).values(name=new))
-            event_id = self.outbox.writer(conn).model_rename(
-                subject=Ref(model_id, new), old_name=old, new_name=new, actor=ADA
+            event_id = self.outbox.writer(conn).record(
+                ModelRename(old_name=old, new_name=new), subject=Ref(model_id, new), actor=ADA
             )
             if fail:
                 raise RuntimeError("the change failed after the event was written")
@@ -96,15 +101,29 @@ def test_a_rolled_back_change_sends_nothing(
     assert platform.pending() == 0
 
 
+def test_the_outbox_writer_has_no_wait_to_refuse(platform: Platform) -> None:
+    # The outbox commits with the caller's transaction; a `wait` it would only refuse at run
+    # time is not offered at all.
+    with platform.engine.begin() as conn:
+        writer = platform.outbox.writer(conn)
+        assert "wait" not in inspect.signature(writer.record).parameters
+        with pytest.raises(TypeError):
+            writer.record(  # type: ignore[call-arg]
+                ModelCreate(model_name="x"), subject=Ref("mdl-9"), actor=ADA, wait=True
+            )
+
+
 def test_an_invalid_event_fails_the_change_it_describes(platform: Platform) -> None:
     platform.create("mdl-1", "churn")
 
     def change() -> None:
         with platform.engine.begin() as conn:
             conn.execute(update(platform.models).values(name="x"))
-            platform.outbox.writer(conn).record("model", "rename", subject=Ref("mdl-1"), actor=ADA)
+            platform.outbox.writer(conn).record(
+                CustomEvent("model", "rename"), subject=Ref("mdl-1"), actor=ADA
+            )
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidEvent):
         change()
     assert platform.name_of("mdl-1") == "churn"
     assert platform.pending() == 1
@@ -136,8 +155,11 @@ def test_a_refused_event_is_marked_rejected_and_the_rest_ships(
 ) -> None:
     first = platform.create("mdl-1", "n0")
     with platform.engine.begin() as conn:
-        expired = platform.outbox.writer(conn).model_archive(
-            subject=Ref("mdl-1"), actor=ADA, timestamp=frozen.now() - timedelta(days=400)
+        expired = platform.outbox.writer(conn).record(
+            ModelArchive(),
+            subject=Ref("mdl-1"),
+            actor=ADA,
+            timestamp=frozen.now() - timedelta(days=400),
         )
     last = platform.rename("mdl-1", "n0", "n1")
     stats = platform.relay(service, acme.ingest).run_once()
@@ -178,7 +200,9 @@ def test_only_one_organizations_rows_when_asked(
 ) -> None:
     first = platform.create("mdl-1", "a")
     with platform.engine.begin() as conn:
-        platform.outbox.writer(conn).model_archive(subject=Ref("mdl-9"), actor=ADA, org="other")
+        platform.outbox.writer(conn).record(
+            ModelArchive(), subject=Ref("mdl-9"), actor=ADA, org="other"
+        )
     stats = platform.relay(service, acme.ingest, org="acme").run_once()
     assert stats.created == 1
     assert stored_ids(services, acme) == [first]

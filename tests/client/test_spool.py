@@ -6,11 +6,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from auditledger.errors import Problem
 
-from auditledger.client import SpoolFull, SpoolLocked
-from auditledger.client.build import WireEvent
-from auditledger.client.spool import Spool
-from auditledger.core.errors import Problem
+from auditledger_client import SpoolFull, SpoolLocked
+from auditledger_client.build import WireEvent
+from auditledger_client.spool import Spool
 
 
 def event(org: str = "acme", size: int = 10) -> WireEvent:

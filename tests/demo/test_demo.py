@@ -12,8 +12,8 @@ import pytest
 
 from auditledger.demo.generate import generate
 from auditledger.demo.load import DEMO_DAYS, ensure_demo
-from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import all_platform_types
 
 START = datetime(2026, 5, 9, tzinfo=UTC)

@@ -13,9 +13,9 @@ from examples.platform.app import Settings, create_app, model_versions
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from auditledger.core.event import Location
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
+from auditledger_client.core.event import Location
 from tests.support.helpers import OrgAccess, make_org
 from tests.support.servers import ServerProcess
 

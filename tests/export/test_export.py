@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from auditledger.core.cells import FORMULA_STARTS, header, neutralise
 from auditledger.events.render import event_json
 from auditledger.export.service import ExportFormat, ExportRun
-from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import OrgAccess, make_org, sample_event
 from tests.support.hostile import hostile_events
@@ -186,8 +186,8 @@ def test_each_export_is_recorded_with_its_source(services: Services, acme: OrgAc
         )
     record = last_record()
     assert (record.category, record.type) == ("audit_log", "export")
+    # Recorded before the first byte, so it cannot say "completed"; it says exactly how many.
     assert record.properties == {
-        "completed": True,
         "filters": "project = Project One",
         "format": "csv",
         "rows": 7,
@@ -237,6 +237,12 @@ def test_an_error_mid_stream_is_not_a_complete_export(
     head = services.log.head(acme.org.id)
     (record,) = services.log.events(acme.org.id, acme.org.slug, head.tree_size - 1, head.tree_size)
     assert record.properties["completed"] is False
+    assert record.properties["rows"] == run.rows
+    (before,) = services.log.events(
+        acme.org.id, acme.org.slug, head.tree_size - 2, head.tree_size - 1
+    )
+    assert before.properties["rows"] == 1200  # the record made before the first byte
+    assert "completed" not in before.properties
 
 
 def test_events_arriving_during_an_export_are_not_in_it(
@@ -258,7 +264,7 @@ def test_events_arriving_during_an_export_are_not_in_it(
 
 
 def sample_actor() -> Any:
-    from auditledger.core.event import Actor
+    from auditledger_client.core.event import Actor
 
     return Actor("system", "test", f"test {uuid.uuid4().hex[:6]}")
 

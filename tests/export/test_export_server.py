@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.ingest.validate import parse_event
 from auditledger.services import build_services
 from auditledger.settings import load_settings
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import OrgAccess, make_org, sample_event
 from tests.support.servers import ServerProcess
 

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import text
 
 from auditledger.core.errors import Unavailable
-from auditledger.ingest.validate import parse_event
 from auditledger.ingest.writer import GroupCommitWriter
 from auditledger.ops.metrics import Metrics
 from auditledger.services import Services
 from auditledger.store.log import AppendRequest, AppendResult, EventLog, Receipt
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import make_org, sample_event
 

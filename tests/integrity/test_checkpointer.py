@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.clock import FrozenClock
 from auditledger.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from auditledger.core.errors import Inconsistent, Unavailable
 from auditledger.core.merkle import consistency_proof, verify_consistency
@@ -22,6 +21,7 @@ from auditledger.services import Services, build_services
 from auditledger.settings import Settings
 from auditledger.store.log import fetch_nodes
 from auditledger.web.app import create_app
+from auditledger_client.core.clock import FrozenClock
 from tests.support.helpers import FixedLocator, OrgAccess, make_org
 from tests.support.integrity import ingest_many, rewrite_event, tampering, verify
 

@@ -18,10 +18,10 @@ from auditledger.core.checkpoint import Checkpoint, sign_checkpoint
 from auditledger.core.columns import digests_of, expected_model_id
 from auditledger.core.signed_time import signed_time_text
 from auditledger.ingest.digest import request_digest
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.source import SqlLogSource
 from auditledger.services import Services
 from auditledger.store.schema import checkpoints
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import OrgAccess, make_org, sample_event
 from tests.support.integrity import ingest, tampering, verify
 
@@ -284,7 +284,7 @@ def test_the_digest_from_a_stored_row_is_the_ingest_digest(
 
 
 def test_model_id_rule_is_the_subjects() -> None:
-    from auditledger.core.event import Ref, Subject
+    from auditledger_client.core.event import Ref, Subject
 
     for subject in (
         Subject("model", "m-1"),

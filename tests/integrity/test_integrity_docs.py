@@ -9,8 +9,8 @@ from pathlib import Path
 
 from auditledger.core.canonical import canonical_bytes, event_leaf_hash
 from auditledger.core.checkpoint import open_checkpoint
-from auditledger.core.event import Actor, Event, Location, Ref, Source, Subject
 from auditledger.core.keys import parse_vkey
+from auditledger_client.core.event import Actor, Event, Location, Ref, Source, Subject
 
 DOC = (Path(__file__).parents[2] / "docs" / "integrity.md").read_text(encoding="utf-8")
 

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditledger.core.canonical import canonical_bytes, event_leaf_hash
-from auditledger.core.event import Actor, Event, Location, Ref, Source, Subject
 from auditledger.core.rowcanon import EVENT_COLUMNS, RowCanonicalizer
 from auditledger.integrity.source import open_source
 from auditledger.services import Services
 from auditledger.store.rows import event_to_row
 from auditledger.store.types import to_micros
+from auditledger_client.core.event import Actor, Event, Location, Ref, Source, Subject
 from tests.support.helpers import all_platform_types, make_org, sample_event
 from tests.support.integrity import ingest
 

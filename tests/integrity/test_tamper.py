@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, insert, text
 
-from auditledger.clock import FrozenClock
 from auditledger.core.checkpoint import Checkpoint, sign_checkpoint
 from auditledger.core.errors import Inconsistent
 from auditledger.core.keys import SigningKey
@@ -26,6 +25,7 @@ from auditledger.settings import Settings
 from auditledger.store.engine import sqlite_path
 from auditledger.store.schema import checkpoints, events, signing_keys
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.clock import FrozenClock
 from tests.support.databases import admin_execute, with_database
 from tests.support.helpers import FixedLocator, make_org
 from tests.support.integrity import event_row, ingest_many, rewrite_event, tampering, verify

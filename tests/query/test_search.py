@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 
 from auditledger.core.errors import InvalidInput
-from auditledger.core.event import Event
 from auditledger.demo.generate import generate
-from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import Cursor, check_known_values, iterate, page
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.event import Event
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import sample_event
 from tests.support.search import brute_force, random_filters

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from auditledger.clock import FrozenClock
 from auditledger.services import Services
 from auditledger.web.app import create_app
+from auditledger_client.core.clock import FrozenClock
 from tests.support.access import Caller
 from tests.support.world import World, build_world
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from auditledger.clock import FrozenClock
+from auditledger.auth.throttle import ADDRESS_FAILURES, USERNAME_SOFT_LIMIT
 from auditledger.core.errors import Unauthenticated
 from auditledger.services import Services
 from auditledger.store.schema import credentials, metadata, sessions, users
@@ -26,6 +26,7 @@ from auditledger.tenancy.model import Role
 from auditledger.web.auth import SESSION_COOKIE
 from auditledger.web.middleware import SECURITY_HEADERS
 from auditledger.web.pages import session as page_session
+from auditledger_client.core.clock import FrozenClock
 from tests.support.history import PASSWORD
 from tests.support.pages import browser, csrf_token, sign_in, signed_in
 from tests.support.world import World, build_world
@@ -113,7 +114,7 @@ def test_secrets_are_compared_in_constant_time(
 def test_throttling_ignores_spelling_of_the_username(world: World) -> None:
     username = world.acme.admin.username
     variants = [username.upper(), f"  {username} ", username.title(), username]
-    for attempt in range(10):
+    for attempt in range(USERNAME_SOFT_LIMIT):
         with browser(world.services, ip=f"203.0.113.{attempt + 1}") as client:
             assert sign_in(client, variants[attempt % 4], "wrong").status_code == 401
     with browser(world.services, ip="203.0.113.200") as client:
@@ -125,7 +126,7 @@ def test_throttling_ignores_spelling_of_the_username(world: World) -> None:
 def test_throttling_believes_forwarded_addresses_only_from_proxies(world: World) -> None:
     # Rotating X-Forwarded-For from an untrusted peer must not buy new attempts.
     with browser(world.services, ip="192.0.2.50") as client:
-        for attempt in range(10):
+        for attempt in range(ADDRESS_FAILURES):
             client.headers["X-Forwarded-For"] = f"198.18.0.{attempt + 1}"
             assert sign_in(client, f"guess{attempt}@acme.example", "x").status_code == 401
         client.headers["X-Forwarded-For"] = "198.18.0.99"
@@ -134,7 +135,7 @@ def test_throttling_believes_forwarded_addresses_only_from_proxies(world: World)
 
 def test_throttling_counts_an_ipv6_client_by_its_slash_64(world: World) -> None:
     # One subscriber holds a whole /64; counting single addresses gave it 2**64 * 10 tries.
-    for attempt in range(10):
+    for attempt in range(ADDRESS_FAILURES):
         with browser(world.services, ip=f"2001:db8:1:2::{attempt + 1:x}") as client:
             assert sign_in(client, f"guess{attempt}@acme.example", "x").status_code == 401
     with browser(world.services, ip="2001:db8:1:2:ffff::1") as client:

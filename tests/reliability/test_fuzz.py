@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditledger.catalog import CATEGORY_INDEX, PropertyKind
 from auditledger.core.errors import AuditLedgerError, InvalidInput, MalformedRequest, TooLarge
 from auditledger.ingest.jsonbody import parse_json
-from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.query.filters import PARAMETERS, parse_filters
+from auditledger_client.core.catalog import CATEGORY_INDEX, PropertyKind
+from auditledger_client.core.validate import parse_batch, parse_event
 from tests.support.helpers import all_platform_types, sample_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from auditledger.clock import FrozenClock
 from auditledger.core.errors import InvalidInput
-from auditledger.core.event import Actor
 from auditledger.core.merkle import (
     consistency_proof,
     inclusion_proof,
@@ -20,13 +18,15 @@ from auditledger.core.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import iterate
 from auditledger.retention import purge as purge_module
 from auditledger.retention.records import compress, purge_records
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.event import Actor
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import sample_event
 
 OPERATOR = Actor("user", "u-ada", "Ada Okafor")

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import OrgAccess, make_org, sample_event
 
 

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.clock import FrozenClock
-from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import sample_event
 
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -52,7 +52,7 @@ def test_a_purged_log_verifies(services: Services, clock: FrozenClock) -> None:
     load_and_purge(services, clock)
     code, output = verify(services)
     assert code == 0, output
-    assert "15 purged by retention (attested)" in output
+    assert "15 purged by retention (proven)" in output
 
 
 def test_a_deletion_outside_retention_is_still_missing(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
-from auditledger.source.client_ip import client_ip, forwarded_chain, parse_networks
+from auditledger_client.core.client_ip import client_ip, forwarded_chain, parse_networks
 
 PROXIES = parse_networks(["10.0.0.0/8", "::1/128", "127.0.0.1/32"])
 

@@ -10,8 +10,6 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from auditledger.core.event import Location
-from auditledger.ingest.validate import parse_event
 from auditledger.services import build_services
 from auditledger.settings import Settings
 from auditledger.source.location import (
@@ -20,6 +18,8 @@ from auditledger.source.location import (
     make_locator,
     special_network,
 )
+from auditledger_client.core.event import Location
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import make_org, sample_event
 

@@ -12,12 +12,12 @@ from sqlalchemy.exc import DBAPIError
 
 from auditledger.core.canonical import event_leaf_hash
 from auditledger.core.errors import Conflict
-from auditledger.core.event import Location, Source
 from auditledger.core.merkle import EMPTY_ROOT, inclusion_proof, root_hash, verify_inclusion
-from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
 from auditledger.store.log import AppendRequest
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.event import Location, Source
+from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
 from tests.support.helpers import all_platform_types, sample_event
 

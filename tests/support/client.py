@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import httpx2 as httpx
 
-from auditledger.client import Actor, Ref
 from auditledger.services import Services
+from auditledger_client import Actor, Ref
 from tests.support.helpers import OrgAccess
 
 ADA = Actor("u-ada", "Ada Okafor")

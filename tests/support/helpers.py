@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from auditledger.catalog import CATEGORIES, PropertyKind, PropertySpec
-from auditledger.core.event import Location
 from auditledger.services import Services
 from auditledger.source.location import special_network
 from auditledger.tenancy.model import CredentialKind, Organization, Role
+from auditledger_client.core.catalog import CATEGORIES, PropertyKind, PropertySpec
+from auditledger_client.core.event import Location
 
 KNOWN_LOCATIONS = {
     "193.166.3.7": Location("FI", "Finland", "Espoo"),

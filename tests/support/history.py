@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from auditledger.clock import FrozenClock
 from auditledger.core.canonical import format_timestamp
-from auditledger.core.event import Event
 from auditledger.demo.generate import generate
-from auditledger.ingest.validate import parse_event
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
 from auditledger.tenancy.model import Organization, Role, User
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.event import Event
+from auditledger_client.core.validate import parse_event
 from tests.support import databases as base
 from tests.support.helpers import FixedLocator, OrgAccess, make_org
 

@@ -14,7 +14,6 @@ from auditledger.core.canonical import TimestampText, event_leaf_hash
 from auditledger.core.columns import ColumnCheck, digests_of
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import Frontier
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.source import SqlLogSource, open_source
 from auditledger.integrity.verify import SavedCheckpoint, VerifyReport, verify_log
 from auditledger.services import Services
@@ -22,13 +21,14 @@ from auditledger.store.log import Receipt
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves, log_heads
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import sample_event
 
 SQLITE_TRIGGERS = [
     f"{table}_append_only_{action}"
-    for table in ("events", "leaves", "checkpoints")
+    for table in ("events", "leaves", "checkpoints", "log_heads", "signing_keys")
     for action in ("update", "delete")
-]
+] + ["signing_keys_retire_only"]
 
 
 def ingest(

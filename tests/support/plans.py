@@ -378,13 +378,13 @@ def _section(url: str, org: str, repeat: int) -> Section:
 
 def load(url: str, workdir: Path) -> None:
     """Fill an empty database with the two organizations the document measures."""
-    from auditledger.clock import FrozenClock
     from auditledger.core.canonical import format_timestamp
     from auditledger.demo.generate import generate
-    from auditledger.ingest.validate import parse_event
     from auditledger.retention.policy import start_of_day
     from auditledger.services import build_services
     from auditledger.settings import load_settings
+    from auditledger_client.core.clock import FrozenClock
+    from auditledger_client.core.validate import parse_event
     from tests.support.databases import NOW
     from tests.support.helpers import FixedLocator
 

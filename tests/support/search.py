@@ -6,8 +6,8 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 
-from auditledger.core.event import Event
 from auditledger.query.filters import EventFilter
+from auditledger_client.core.event import Event
 from tests.support.databases import NOW
 
 

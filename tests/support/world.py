@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from auditledger.clock import FrozenClock
-from auditledger.ingest.validate import parse_event
 from auditledger.services import Services
 from auditledger.tenancy.model import CredentialKind, Role
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import sample_event
 from tests.support.history import PASSWORD, Tenant, make_tenant
 

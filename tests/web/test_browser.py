@@ -26,14 +26,14 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from auditledger.core.canonical import format_timestamp
-from auditledger.core.event import Event
 from auditledger.demo.generate import generate
-from auditledger.ingest.validate import parse_event
 from auditledger.query.filters import parse_filters
 from auditledger.retention.policy import start_of_day
 from auditledger.services import build_services
 from auditledger.settings import load_settings
 from auditledger.tenancy.model import Role
+from auditledger_client.core.event import Event
+from auditledger_client.core.validate import parse_event
 from tests.support.helpers import FixedLocator
 from tests.support.search import brute_force
 from tests.support.servers import ServerProcess

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from auditledger.core.event import Actor, Event, Ref, Subject
 from auditledger.events.render import describe_properties
 from auditledger.query.filters import parse_filters
 from auditledger.services import Services
+from auditledger_client.core.event import Actor, Event, Ref, Subject
 from tests.support import databases as base
 from tests.support.history import Tenant, make_tenant
 from tests.support.pages import browser, csrf_token, signed_in

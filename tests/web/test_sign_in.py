@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from auditledger.clock import FrozenClock
-from auditledger.core.event import Event
 from auditledger.demo.load import ensure_demo
 from auditledger.services import Services
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
+from auditledger_client.core.clock import FrozenClock
+from auditledger_client.core.event import Event
 from tests.support.history import PASSWORD, Tenant, make_tenant
 from tests.support.pages import CLIENT_IP, browser, csrf_token, row_ids, sign_in, signed_in
 
@@ -138,34 +138,102 @@ def test_an_account_without_organizations_cannot_sign_in(services: Services) -> 
         assert client.get("/").headers["location"] == "/sign-in"
 
 
-def test_failed_sign_ins_are_throttled_per_username(
+def test_thirty_failures_from_one_address_do_not_lock_the_owner_out(
+    services: Services, acme: Tenant
+) -> None:
+    # The lock was per username: 30 wrong passwords from one address, and the owner's right
+    # password from another address was refused for 15 minutes.
+    with browser(services, ip="203.0.113.66") as attacker:
+        statuses = [sign_in(attacker, acme.admin.username, "wrong").status_code for _ in range(30)]
+    assert statuses == [401] * 10 + [429] * 20
+    with browser(services, ip="198.51.100.20") as owner:
+        assert sign_in(owner, acme.admin.username).status_code == 303
+
+
+def test_guessing_from_many_addresses_slows_the_username_but_never_locks_it(
     services: Services, acme: Tenant, clock: FrozenClock
 ) -> None:
-    for attempt in range(10):
+    # Rotating addresses kept the owner locked out indefinitely; now it costs guessers an
+    # increasing delay (at most MAX_DELAY seconds) and the owner a wait of seconds.
+    from auditledger.auth.throttle import MAX_DELAY, USERNAME_SOFT_LIMIT
+
+    for attempt in range(USERNAME_SOFT_LIMIT):
         with browser(services, ip=f"203.0.113.{attempt + 1}") as client:
             assert sign_in(client, acme.admin.username, "wrong").status_code == 401
-    with browser(services, ip="203.0.113.99") as client:
-        limited = sign_in(client, acme.admin.username)  # even the right password waits
-        assert limited.status_code == 429
-        assert int(limited.headers["retry-after"]) > 0
-        assert "too many failed sign-ins" in limited.text.lower()
-        other = sign_in(client, acme.member.username)  # another account is not affected
-        assert other.status_code == 303
+    waits = []
+    for attempt in range(8):
+        with browser(services, ip=f"192.0.2.{attempt + 1}") as client:
+            refused = sign_in(client, acme.admin.username, "wrong")
+            assert refused.status_code == 429
+            waits.append(int(refused.headers["retry-after"]))
+            clock.advance(timedelta(seconds=waits[-1]))
+            assert sign_in(client, acme.admin.username, "wrong").status_code == 401
+    assert waits == sorted(waits)  # increasing ...
+    assert max(waits) <= MAX_DELAY + 1  # ... and bounded
+    with browser(services, ip="198.51.100.20") as owner:
+        refused = sign_in(owner, acme.admin.username)
+        assert refused.status_code == 429
+        clock.advance(timedelta(seconds=int(refused.headers["retry-after"])))
+        assert sign_in(owner, acme.admin.username).status_code == 303
+
+
+def test_a_flood_of_throttled_attempts_is_recorded_once_per_window_with_a_count(
+    services: Services, acme: Tenant, clock: FrozenClock
+) -> None:
+    # Every attempt after the limit appended an immutable sign_in_failure event: +100 events
+    # from 100 anonymous attempts in 3 s.
+    def reasons() -> list[Event]:
+        return [e for e in own_events(services, acme) if e.type == "sign_in_failure"]
+
+    with browser(services, ip="203.0.113.66") as attacker:
+        for _ in range(10):
+            assert sign_in(attacker, acme.member.username, "wrong").status_code == 401
+        for _ in range(100):
+            assert sign_in(attacker, acme.member.username, "wrong").status_code == 429
+    limited = [e for e in reasons() if e.properties["reason"] == "rate_limited"]
+    assert len(reasons()) == 11
+    (first,) = limited
+    assert first.properties["limit"] == "username_address"
+    assert first.properties["failures"] == 10
+    assert first.properties["unrecorded"] == 0
     clock.advance(timedelta(minutes=15, seconds=1))
-    with browser(services, ip="203.0.113.99") as client:
-        assert sign_in(client, acme.admin.username).status_code == 303
-    reasons = [e.properties.get("reason") for e in own_events(services, acme)]
-    assert reasons.count("bad_credentials") == 10
-    assert reasons.count("rate_limited") == 1
+    with browser(services, ip="203.0.113.66") as attacker:
+        for _ in range(10):
+            assert sign_in(attacker, acme.member.username, "wrong").status_code == 401
+        assert sign_in(attacker, acme.member.username, "wrong").status_code == 429
+    limited = [e for e in reasons() if e.properties["reason"] == "rate_limited"]
+    assert len(limited) == 2
+    assert limited[1].properties["unrecorded"] == 99  # the first window's silent refusals
 
 
 def test_failed_sign_ins_are_throttled_per_address(services: Services, acme: Tenant) -> None:
+    from auditledger.auth.throttle import ADDRESS_FAILURES
+
     with browser(services, ip="192.0.2.10") as client:
-        for attempt in range(10):
+        for attempt in range(ADDRESS_FAILURES):
             assert sign_in(client, f"guess{attempt}@acme.example", "x").status_code == 401
         assert sign_in(client, acme.member.username).status_code == 429
     with browser(services, ip="192.0.2.11") as client:
         assert sign_in(client, acme.member.username).status_code == 303
+
+
+def test_users_unlock_clears_a_username_everywhere(services: Services, acme: Tenant) -> None:
+    from typer.testing import CliRunner
+
+    from auditledger.cli.main import app
+
+    with browser(services, ip="203.0.113.66") as client:
+        for _ in range(10):
+            sign_in(client, acme.admin.username, "wrong")
+        assert sign_in(client, acme.admin.username).status_code == 429
+    result = CliRunner().invoke(
+        app,
+        ["users", "unlock", acme.admin.username, "--database-url", services.settings.database_url],
+    )
+    assert result.exit_code == 0, result.output
+    assert "unlocked" in result.output
+    with browser(services, ip="203.0.113.66") as client:
+        assert sign_in(client, acme.admin.username).status_code == 303
 
 
 def test_the_source_address_believes_only_trusted_proxies(services: Services, acme: Tenant) -> None:

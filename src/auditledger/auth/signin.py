@@ -14,12 +14,12 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
-from auditledger.auth.throttle import SignInThrottle, TooManyAttempts
+from auditledger.auth.throttle import Refusal, SignInThrottle, TooManyAttempts
 from auditledger.core.errors import Unauthenticated
-from auditledger.core.event import Actor, PropertyValue, Subject
 from auditledger.ingest.service import IngestService
 from auditledger.tenancy.model import Organization, User
 from auditledger.tenancy.service import NewSession, TenancyService
+from auditledger_client.core.event import Actor, PropertyValue, Subject
 
 log = logging.getLogger("auditledger.signin")
 
@@ -104,40 +104,54 @@ class SignInService:
             await self.ingest.ingest(org, [draft], received_at)
 
     async def _refuse(
-        self, username: str, account: Account | None, reason: str, source_ip: str | None
+        self,
+        username: str,
+        account: Account | None,
+        reason: str,
+        source_ip: str | None,
+        refusal: Refusal | None = None,
     ) -> None:
         log.warning(
             "sign-in refused",
             extra={"username": username[:MAX_USERNAME], "reason": reason, "ip": source_ip},
         )
-        if account is not None:
-            await self._record(
-                account,
-                "sign_in_failure",
-                {"username": username[:MAX_USERNAME], "reason": reason},
-                SIGN_IN_GUARD,
-                source_ip,
+        if account is None or (refusal is not None and not refusal.record):
+            # While throttled, one event per key and window: a flood of refused attempts must
+            # not flood the log. The next recorded refusal carries how many were left out.
+            return
+        properties: dict[str, PropertyValue] = {
+            "username": username[:MAX_USERNAME],
+            "reason": reason,
+        }
+        if refusal is not None:
+            properties.update(
+                limit=refusal.limit,
+                failures=refusal.failures,
+                retry_after=refusal.retry_after,
+                unrecorded=refusal.unreported,
             )
+        await self._record(account, "sign_in_failure", properties, SIGN_IN_GUARD, source_ip)
 
     async def sign_in(self, username: str, password: str, source_ip: str | None) -> NewSession:
         """A new session, or :class:`Unauthenticated` / :class:`TooManyAttempts`; each outcome
         is recorded in the account's organizations."""
         username = username.strip()
-        keys = [f"user:{username.lower()[:MAX_USERNAME]}", address_key(source_ip)]
+        name, address = username[:MAX_USERNAME], address_key(source_ip)
         account = await asyncio.to_thread(self._account, username)
-        wait = self.throttle.retry_after(keys)
-        if wait is not None:
-            await self._refuse(username, account, "rate_limited", source_ip)
-            minutes = max(1, round(wait / 60))
+        refusal = await asyncio.to_thread(self.throttle.check, name, address)
+        if refusal is not None:
+            await self._refuse(username, account, "rate_limited", source_ip, refusal)
+            wait = refusal.retry_after
+            when = (
+                f"about {max(1, round(wait / 60))} minute(s)" if wait >= 90 else f"{wait} seconds"
+            )
             raise TooManyAttempts(
-                f"too many failed sign-ins; try again in about {minutes} minute"
-                + ("s" if minutes != 1 else ""),
-                retry_after=wait,
+                f"too many failed sign-ins; try again in {when}", retry_after=wait
             )
         try:
             session = await asyncio.to_thread(self.tenancy.sign_in, username, password)
         except Unauthenticated:
-            self.throttle.fail(keys)
+            await asyncio.to_thread(self.throttle.fail, name, address)
             await self._refuse(username, account, "bad_credentials", source_ip)
             raise
         if account is None or not account.orgs:
@@ -149,7 +163,7 @@ class SignInService:
         except BaseException:
             await asyncio.to_thread(self.tenancy.sign_out, session.token)
             raise
-        self.throttle.clear(keys[0])
+        await asyncio.to_thread(self.throttle.succeeded, name, address)
         return session
 
     async def sign_out(self, user: User, token: str, source_ip: str | None) -> None:

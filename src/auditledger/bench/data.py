@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from auditledger.core.event import EventDraft
 from auditledger.demo.generate import generate
-from auditledger.ingest.validate import parse_event
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.event import EventDraft
+from auditledger_client.core.validate import parse_event
 
 BATCH = 1000
 _EVENTS_PER_DAY_AT_SCALE_1 = 60

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import psycopg
 
-from auditledger.clock import FrozenClock
 from auditledger.services import Services, build_services
 from auditledger.settings import load_settings
+from auditledger_client.core.clock import FrozenClock
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "AUDITLEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

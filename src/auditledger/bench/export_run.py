@@ -8,11 +8,11 @@ import json
 import resource
 import time
 
-from auditledger.core.event import Actor
 from auditledger.export.service import ExportFormat, ExportRun
 from auditledger.query.filters import EventFilter
 from auditledger.services import build_services
 from auditledger.settings import load_settings
+from auditledger_client.core.event import Actor
 
 
 def _peak_rss_kib() -> int:

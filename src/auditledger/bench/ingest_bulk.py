@@ -11,9 +11,9 @@ from sqlalchemy import select
 from auditledger.bench.data import BATCH, wire_events
 from auditledger.bench.env import NOW, BenchDatabase, open_services
 from auditledger.bench.model import Figure
-from auditledger.ingest.validate import parse_event
 from auditledger.store.schema import events
 from auditledger.store.types import sqlite_value
+from auditledger_client.core.validate import parse_event
 
 
 def measure(database: BenchDatabase, count: int) -> Figure:

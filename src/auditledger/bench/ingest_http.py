@@ -18,8 +18,8 @@ import httpx2 as httpx
 from auditledger.bench.env import BenchDatabase, open_services
 from auditledger.bench.load import TEMPLATE, ZERO_ID
 from auditledger.bench.model import Figure
-from auditledger.ingest.validate import parse_event
 from auditledger.tenancy.model import CredentialKind
+from auditledger_client.core.validate import parse_event
 
 
 def _free_port() -> int:

@@ -63,7 +63,10 @@ def fail(exc: AuditLedgerError | str, code: int = 1) -> NoReturn:
 @contextmanager
 def open_services(settings: Settings, *, start_writer: bool = False) -> Iterator[Services]:
     """Services on a migrated database; domain errors become a clean exit."""
-    services = build_services(settings)
+    try:
+        services = build_services(settings)
+    except AuditLedgerError as exc:
+        fail(exc)
     try:
         services.db.migrate()
         if start_writer:

@@ -15,10 +15,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 from auditledger.core.errors import AuditLedgerError
-from auditledger.core.event import Actor
 from auditledger.export.service import ExportFormat, ExportRun
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import check_known_values
+from auditledger_client.core.event import Actor
 
 FILTER_HELP = "Repeat to allow several values (they combine with OR)."
 
@@ -96,6 +96,9 @@ def export(
         str | None,
         typer.Option(envvar="AUDITLEDGER_TOKEN", help="Read credential for --server."),
     ] = None,
+    bom: Annotated[
+        bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte order mark (for Excel).")
+    ] = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """Export every matching event (no 500 cap) to a file, with a progress bar.
@@ -113,9 +116,10 @@ def export(
         if server:
             if not token:
                 fail("--server needs a read credential: --token or AUDITLEDGER_TOKEN")
-            rows = _from_server(server, token, org, fmt, items, partial)
+            query = [*items, ("bom", "true")] if bom and fmt is ExportFormat.CSV else items
+            rows = _from_server(server, token, org, fmt, query, partial)
         else:
-            rows = _from_database(database_url, org, fmt, flt, partial)
+            rows = _from_database(database_url, org, fmt, flt, partial, bom=bom)
         os.replace(partial, output)
         finished = True
     except AuditLedgerError as exc:
@@ -127,13 +131,19 @@ def export(
 
 
 def _from_database(
-    database_url: str | None, org: str, fmt: ExportFormat, flt: EventFilter, partial: Path
+    database_url: str | None,
+    org: str,
+    fmt: ExportFormat,
+    flt: EventFilter,
+    partial: Path,
+    *,
+    bom: bool = False,
 ) -> int:
     with open_services(settings_from(database_url), start_writer=True) as svc:
         organization = svc.tenancy.org(org)
         with svc.db.read() as connection:
             check_known_values(connection, organization.id, flt)
-        run = ExportRun()
+        run = ExportRun(bom=bom)
         # Whoever holds the database holds everything, sources included; say who it was.
         actor = Actor("system", "cli", f"auditledger export (OS user {getpass.getuser()})")
         if fmt is ExportFormat.BUNDLE:
@@ -194,6 +204,6 @@ def _from_server(
             return int(json.loads(archive.read("manifest.json"))["records"])
     if fmt is ExportFormat.CSV:
         # Values may hold newlines, so count records, not lines (the header is not an event).
-        with partial.open(newline="", encoding="utf-8") as written:
+        with partial.open(newline="", encoding="utf-8-sig") as written:
             return sum(1 for _ in csv.reader(written)) - 1
     return rows

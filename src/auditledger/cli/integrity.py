@@ -20,10 +20,12 @@ from auditledger.cli.common import (
 from auditledger.core.checkpoint import split_notes
 from auditledger.core.errors import AuditLedgerError, InvalidInput
 from auditledger.core.keys import VerifierKey, parse_vkey
+from auditledger.integrity.anchors import Anchored
 from auditledger.integrity.bundle_verify import verify_bundle as verify_bundle_file
+from auditledger.integrity.guards import guard_problems
 from auditledger.integrity.source import open_source
 from auditledger.integrity.verify import Finding, SavedCheckpoint, VerifyReport, verify_log
-from auditledger.retention.records import PurgedSeqs, purge_records
+from auditledger.retention.audit import ProvenPurges
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization
 
@@ -68,6 +70,16 @@ def keys_rotate(database_url: DatabaseOption = None) -> None:
         console.print(f"  (kept in {svc.checkpoints.keys.retired_path(old)})", highlight=False)
         console.print(f"new key {new.verifier.vkey()}", soft_wrap=True, highlight=False)
         console.print("Give auditors the new verifier key (`auditledger keys public`).")
+
+
+@keys.command("rotations")
+def keys_rotations(database_url: DatabaseOption = None) -> None:
+    """Print every rotation statement: signed notes linking each old key to its successor, so
+    an auditor who trusts one key can check the others offline."""
+    settings = settings_from(database_url)
+    with open_services(settings) as svc:
+        for statement in svc.checkpoints.repo.rotations():
+            console.print(statement, end="", highlight=False, soft_wrap=True)
 
 
 def _orgs(svc: Services, org: str | None) -> list[Organization]:
@@ -123,7 +135,7 @@ def _saved(paths: list[Path]) -> list[SavedCheckpoint]:
 
 def _print_report(report: VerifyReport, seconds: float) -> None:
     rate = report.events_checked / seconds if seconds > 0 else 0.0
-    purged = f", {report.purged} purged by retention (attested)" if report.purged else ""
+    purged = f", {report.purged} purged by retention (proven)" if report.purged else ""
     summary = (
         f"{report.org}: {report.tree_size} events, {report.events_checked} stored events "
         f"re-hashed{purged}, {report.checkpoints_checked} checkpoints, in {seconds:.1f} s "
@@ -149,8 +161,10 @@ def verify(
     public_key: Annotated[
         list[str] | None,
         typer.Option(
-            help="Trust only this verifier key (or a file of them, one per line) instead of "
-            "the key registry in the database. Repeatable."
+            help="Trust only this verifier key (or a file of them, one per line) and keys "
+            "rotation statements link to it. Without it: the signing key file on this machine "
+            "and keys that signed --against checkpoints. Keys the database alone names are "
+            "never trusted. Repeatable."
         ),
     ] = None,
     database_url: DatabaseOption = None,
@@ -169,13 +183,45 @@ def verify(
         fail("--against needs --org: a checkpoint belongs to one organization's log")
     failed = False
     with open_services(settings) as svc:
-        verifiers = trusted or [r.key for r in svc.checkpoints.repo.registered_keys()]
+        anchored = svc.checkpoints.anchored(trusted, [s.note for s in saved])
+        _print_anchors(anchored, bool(trusted))
+        verifiers = anchored.trusted
+        with svc.db.read() as connection:
+            guards = guard_problems(connection, svc.db.is_postgres)
         for organization in _orgs(svc, org):
             report, seconds = _verify_one(svc, organization, verifiers, saved)
+            report.findings.extend(Finding("guard", problem) for problem in guards)
+            report.findings.extend(
+                Finding(
+                    "unanchored_key",
+                    f"signing key {key.vkey()} is in the database but no trust anchor vouches "
+                    "for it (a key registered by whoever wrote to the database?)",
+                )
+                for key in anchored.unanchored
+            )
+            if not anchored.any:
+                report.findings.append(Finding("no_anchor", NO_ANCHOR))
             _print_report(report, seconds)
             failed = failed or not report.ok
     if failed:
         raise typer.Exit(1)
+
+
+NO_ANCHOR = (
+    "no trust anchor: signatures cannot be checked against keys the database itself holds. "
+    "Pass --public-key (the verifier key, or a file of them), run where the signing key file "
+    "is, or pass --against a checkpoint you saved"
+)
+
+
+def _print_anchors(anchored: Anchored, pinned: bool) -> None:
+    if not anchored.any:
+        err_console.print(f"[bold red]{NO_ANCHOR}[/]", highlight=False, soft_wrap=True)
+        return
+    if not pinned:
+        err_console.print("trusting (no --public-key given):", highlight=False)
+        for source in anchored.sources:
+            err_console.print(f"  {source}", highlight=False, soft_wrap=True)
 
 
 def _verify_one(
@@ -202,7 +248,12 @@ def _verify_one(
             bar.update(task, completed=done, total=total)
 
         with svc.db.read() as connection:
-            purged = PurgedSeqs(purge_records(connection, organization.id))
+            purged = ProvenPurges(
+                connection,
+                organization.id,
+                svc.settings.retention_days,
+                svc.settings.retention_floor_days,
+            )
         try:
             report = verify_log(
                 source,
@@ -216,7 +267,13 @@ def _verify_one(
         except AuditLedgerError as exc:
             fail(exc)
     report.purged = purged.hits
-    report.findings.extend(Finding("purge_record", problem) for problem in purged.problems)
+    report.findings.extend(purged.final_findings())
+    if purged.legacy_hits:
+        err_console.print(
+            f"{organization.slug}: {purged.legacy_hits} events were purged before expiry "
+            "proofs existed; their expiry rests on the purge records alone",
+            highlight=False,
+        )
     return report, time.perf_counter() - started
 
 

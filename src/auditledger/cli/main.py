@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from auditledger.cli import integrity, tenancy
 from auditledger.cli import relay as relay_cli
 from auditledger.cli import retention as retention_cli
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
+from auditledger.core.errors import AuditLedgerError
 
 app = typer.Typer(
     name="auditledger",
@@ -87,6 +89,30 @@ def serve(
     from auditledger.cli.serve import run_server
 
     run_server(settings_from(database_url, host=host, port=port), demo=demo)
+
+
+@app.command()
+def catalog(
+    extensions: Annotated[
+        Path | None,
+        typer.Option(
+            help="A catalog extension file (TOML); default from AUDITLEDGER_CATALOG_EXTENSIONS.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the event catalog this deployment accepts (the seed's and its extensions') as
+    Markdown, like docs/events.md; a bad extension file is reported and exits 1."""
+    from auditledger_client.core.catalog import SEED
+    from auditledger_client.core.catalog.docs import render_markdown
+    from auditledger_client.core.catalog.extensions import load_extensions
+
+    path = extensions or settings_from().catalog_extensions
+    try:
+        extended = load_extensions(path) if path is not None else SEED
+    except AuditLedgerError as exc:
+        fail(exc)
+    typer.echo(render_markdown(extended), nl=False)
 
 
 def main() -> None:

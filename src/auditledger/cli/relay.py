@@ -62,8 +62,8 @@ def relay(
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.exc import SQLAlchemyError
 
-    from auditledger.client.relay import Relay
     from auditledger.store.engine import normalise_url
+    from auditledger_client.relay import Relay
 
     engine = create_engine(normalise_url(source_database))
     where = engine.url.render_as_string(hide_password=True)

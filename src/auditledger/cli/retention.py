@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from auditledger.cli.common import DatabaseOption, console, open_services, settings_from
-from auditledger.core.event import Actor
 from auditledger.retention.purge import PurgeReport
+from auditledger_client.core.event import Actor
 
 retention = typer.Typer(
     help="Show and change retention periods and legal holds.", no_args_is_help=True

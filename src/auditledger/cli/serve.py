@@ -6,17 +6,23 @@ from pathlib import Path
 
 import uvicorn
 
-from auditledger.cli.common import console
+from auditledger.cli.common import console, fail
+from auditledger.core.errors import AuditLedgerError
 from auditledger.ops.logging import configure_logging
 from auditledger.services import build_services
 from auditledger.settings import Settings
 from auditledger.web.app import create_app
+from auditledger.web.header_timeout import protocol_with_timeout
 
 
 def run_server(settings: Settings, *, demo: bool) -> None:
     """Migrate, optionally load the demo, then serve until interrupted."""
     configure_logging(settings.log_level, settings.log_format)
-    services = build_services(settings)
+    try:
+        # Checks the catalog extension file too: a server never starts on a bad one.
+        services = build_services(settings)
+    except AuditLedgerError as exc:
+        fail(exc)
     services.db.migrate()
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     if demo:
@@ -58,4 +64,6 @@ def run_server(settings: Settings, *, demo: bool) -> None:
         access_log=False,
         proxy_headers=False,  # client addresses are resolved by auditledger's trusted proxies
         timeout_graceful_shutdown=10,
+        # h11 with a header-read timeout (web/header_timeout.py): slow-header clients are cut.
+        http=protocol_with_timeout(settings.header_timeout_seconds),
     )

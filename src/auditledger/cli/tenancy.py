@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from auditledger.cli.common import DatabaseOption, console, open_services, settings_from
+from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 from auditledger.tenancy import tokens
 from auditledger.tenancy.model import CredentialKind, Role
 
@@ -113,10 +113,28 @@ def users_set_password(
 ) -> None:
     """Set a user's password (prompted for)."""
     password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    from auditledger.tenancy.passwords import password_problem
+
+    problem = password_problem(password)
+    if problem is not None:
+        fail(f"password {problem}")
     with open_services(settings_from(database_url)) as svc:
         user = svc.tenancy.user(username)
         svc.tenancy.repo.set_password(user.id, tokens.hash_password(password))
         console.print(f"password of {username} changed")
+
+
+@users.command("unlock")
+def users_unlock(
+    username: Annotated[str, typer.Argument(help="The username whose sign-ins are throttled.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Forget a username's failed sign-ins, everywhere: it may sign in again at once."""
+    from auditledger.auth.throttle import SignInThrottle
+
+    with open_services(settings_from(database_url)) as svc:
+        removed = SignInThrottle(svc.db, svc.clock).unlock(username)
+        console.print(f"unlocked {username} ({removed} throttle counter(s) cleared)")
 
 
 @users.command("list")

@@ -15,7 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from auditledger.core.event import Event
+from auditledger_client.core.event import Event
 
 CANONICAL_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

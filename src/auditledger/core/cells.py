@@ -1,24 +1,31 @@
-"""CSV cells: the seed's columns, made safe to open in a spreadsheet.
+"""CSV cells: the seed's columns, made safe to open in a spreadsheet under any separator.
 
 A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return can run as a
-formula in Excel, LibreOffice or Google Sheets (OWASP "CSV injection", CWE-1236). Such cells
-get a leading single quote, which spreadsheets display as text and which is the only change
-made to any value; quoting of commas, quotes and newlines is left to the ``csv`` module
-(RFC 4180). Hashes are never computed over cells: they cover the canonical event.
+formula in Excel, LibreOffice or Google Sheets (OWASP "CSV injection", CWE-1236). A cell is not
+always read as one cell, though: opened with ``;`` or tab as the separator, or by a tool that
+ignores quotes, ``x;=1+1;y`` becomes three cells and the middle one a formula; a line break
+inside a value starts a new row. So a single quote goes before every formula start at the
+beginning of the cell *and* after every ``,``, ``;``, tab, CR or LF inside it; spreadsheets
+show it as text. That is the only change made to any value, and every cell is quoted
+(``csv.QUOTE_ALL``). Hashes are never computed over cells: they cover the canonical event.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from auditledger.core.canonical import TimestampText, format_timestamp
-from auditledger.core.event import Location
+from auditledger_client.core.event import Location
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+# Where a spreadsheet may start a new cell: any separator a CSV may be opened with, and lines.
+CELL_BREAKS = (",", ";", "\t", "\r", "\n")
+# A formula start at the beginning, or right after a cell break (zero-width: insert a quote).
+_RISKY = re.compile(r"(?<![^,;\t\r\n])(?=[=+\-@\t\r])")
 
 BASE_COLUMNS = (
     "Timestamp",
@@ -39,8 +46,9 @@ def header(include_source: bool) -> list[str]:
 
 
 def neutralise(cell: str) -> str:
-    """Prefix a would-be formula with a single quote; leave everything else alone."""
-    return "'" + cell if cell[:1] in _FORMULA_FIRST else cell
+    """A single quote before every would-be formula start (at the beginning of the cell and
+    after each separator or line break in it); everything else left alone."""
+    return _RISKY.sub("'", cell) if _RISKY.search(cell) else cell
 
 
 def _named(name: str | None, kind: str, ref_id: str) -> str:

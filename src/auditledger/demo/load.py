@@ -12,13 +12,13 @@ from typing import Any, Protocol
 from auditledger.core.canonical import format_timestamp
 from auditledger.core.errors import AuditLedgerError, NotFound
 from auditledger.demo.generate import generate
-from auditledger.events.wire import MAX_BATCH_EVENTS
-from auditledger.ingest.validate import parse_event
 from auditledger.integrity.files import replace_file
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services
 from auditledger.tenancy import tokens
 from auditledger.tenancy.model import CredentialKind, Organization, Role
+from auditledger_client.core.validate import parse_event
+from auditledger_client.core.wire import MAX_BATCH_EVENTS
 
 DEMO_DAYS = 200
 DEMO_ORGS = (

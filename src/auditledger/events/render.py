@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditledger.catalog import CATEGORY_INDEX
-from auditledger.catalog.model import PropertySpec
 from auditledger.core.canonical import format_timestamp
-from auditledger.core.event import Event, PropertyValue
+from auditledger_client.core.catalog import SEED, Catalog
+from auditledger_client.core.catalog.model import PropertySpec
+from auditledger_client.core.event import Event, PropertyValue
 
 
 def event_json(
@@ -84,7 +84,7 @@ def _value_text(value: PropertyValue, prop: PropertySpec | None = None) -> str:
     return str(value)
 
 
-def describe_properties(event: Event) -> str:
+def describe_properties(event: Event, catalog: Catalog = SEED) -> str:
     """A readable line: ``old name -> new name`` for changes, ``Label: value`` otherwise."""
     props = event.properties
     if not props:
@@ -94,7 +94,7 @@ def describe_properties(event: Event) -> str:
         f"{_value_text(props['old_' + name])} -> {_value_text(props['new_' + name])}"
         for name in pairs
     ]
-    spec = CATEGORY_INDEX.get(event.category)
+    spec = catalog.category(event.category)
     type_spec = spec.type(event.type) if spec else None
     for key, value in props.items():
         if key.startswith(("old_", "new_")) and key[4:] in pairs:
@@ -105,14 +105,15 @@ def describe_properties(event: Event) -> str:
     return "; ".join(parts)
 
 
-def category_label(category: str) -> str:
-    """``Model version`` for ``model_version``."""
-    spec = CATEGORY_INDEX.get(category)
+def category_label(category: str, catalog: Catalog = SEED) -> str:
+    """``Model version`` for ``model_version``; the key itself for a category the catalog no
+    longer has (an extension removed later: the event keeps its own keys)."""
+    spec = catalog.category(category)
     return spec.label if spec else category
 
 
-def type_label(category: str, type_: str) -> str:
+def type_label(category: str, type_: str, catalog: Catalog = SEED) -> str:
     """``Tag change`` for ``model_version.tag_change``."""
-    spec = CATEGORY_INDEX.get(category)
+    spec = catalog.category(category)
     type_spec = spec.type(type_) if spec else None
     return type_spec.label if type_spec else type_

@@ -17,12 +17,20 @@ CHUNK_ROWS = 500
 
 
 def csv_chunks(
-    rows: Iterable[Any], *, include_source: bool, columns: list[str] | None = None
+    rows: Iterable[Any],
+    *,
+    include_source: bool,
+    columns: list[str] | None = None,
+    bom: bool = False,
 ) -> Iterator[bytes]:
-    """RFC 4180 CSV, UTF-8: a header, then one event per row. ``rows`` are SQLAlchemy rows,
-    or the driver's raw tuples when ``columns`` names their values (the fast path)."""
+    """RFC 4180 CSV, UTF-8, every cell quoted: a header, then one event per row. ``rows`` are
+    SQLAlchemy rows, or the driver's raw tuples when ``columns`` names their values (the fast
+    path). ``bom`` starts the file with a UTF-8 byte order mark, which Excel needs to read
+    UTF-8 rather than the system code page."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    if bom:
+        buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header(include_source))
     cells = RawCells(columns, include_source) if columns is not None else None
     pending = 1

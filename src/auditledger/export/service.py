@@ -5,9 +5,10 @@ events newest first). Rows come in keyset pages inside a single read transaction
 committed during a long export neither appear in it nor shift its rows, and memory stays flat
 however many rows there are.
 
-When the export ends (completely, or because the client went away or an error stopped it),
-auditledger records an ``audit_log.export`` event: who, which filters, how many rows, whether
-it completed, and from which address.
+Before the first byte, auditledger commits an ``audit_log.export`` event: who, which filters,
+how many rows (exactly: the export is bounded to the events stored at that moment), and from
+which address. If that record cannot be committed, there is no export. An export that stops
+short (the client went away, an error) adds a second record with ``completed`` false.
 """
 
 from __future__ import annotations
@@ -24,17 +25,17 @@ from typing import Any
 from sqlalchemy import select
 
 from auditledger.core.canonical import format_timestamp
-from auditledger.core.event import Actor, Subject
 from auditledger.export.formats import csv_chunks, jsonl_chunks
 from auditledger.ingest.service import IngestService
 from auditledger.integrity.bundle import BundleSummary, write_bundle
 from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.query.filters import EventFilter
-from auditledger.query.search import iterate_rows, row_columns
+from auditledger.query.search import fixed_contents, iterate_rows, row_columns
 from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes
 from auditledger.store.schema import directory
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.event import Actor, PropertyValue, Subject
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,10 @@ def export_filename(org: Organization, flt: EventFilter, fmt: str) -> str:
 class ExportRun:
     """What an export produced, filled in as it streams."""
 
-    rows: int = 0
+    rows: int = 0  # written so far
     completed: bool = False
+    expected: int = 0  # what the export's record says it holds
+    bom: bool = False  # CSV only: start with a UTF-8 byte order mark (for Excel)
 
 
 class ExportService:
@@ -133,11 +136,44 @@ class ExportService:
         source_ip: str | None,
         run: ExportRun | None = None,
     ) -> Iterator[bytes]:
-        """The export's bytes. Record of the export is written when the iterator finishes or is
-        closed; an error mid-stream propagates (the HTTP layer then aborts the response, so a
-        truncated file can never look complete)."""
+        """Record the export, then return an iterator of its bytes.
+
+        The ``audit_log.export`` record (who, filters, format, the exact number of rows) is
+        committed before this returns: if it cannot be, this raises and no byte is produced.
+        There is no other path to the rows. An error mid-stream propagates (the HTTP layer
+        then aborts the response, so a truncated file can never look complete) and is
+        recorded as a second ``audit_log.export`` with ``completed`` false.
+        """
         run = run or ExportRun()
+        bounded, description = self._begin(org, flt, fmt, run, actor, source_ip)
+        return self._bytes(org, bounded, fmt, include_source, run, description, actor, source_ip)
+
+    def _begin(
+        self,
+        org: Organization,
+        flt: EventFilter,
+        fmt: ExportFormat,
+        run: ExportRun,
+        actor: Actor,
+        source_ip: str | None,
+    ) -> tuple[EventFilter, str]:
         description = flt.describe(self.names(org, flt))
+        with self.db.read() as connection:
+            bounded, run.expected = fixed_contents(connection, org.id, flt)
+        self._record(org, fmt, description, run.expected, None, actor, source_ip, flt)
+        return bounded, description
+
+    def _bytes(
+        self,
+        org: Organization,
+        flt: EventFilter,
+        fmt: ExportFormat,
+        include_source: bool,
+        run: ExportRun,
+        description: str,
+        actor: Actor,
+        source_ip: str | None,
+    ) -> Iterator[bytes]:
         try:
             raw = fmt is ExportFormat.CSV
             with self.db.read() as connection:
@@ -154,12 +190,15 @@ class ExportService:
                 )
                 if raw:
                     columns = row_columns(include_source=include_source, with_hash=True)
-                    yield from csv_chunks(rows, include_source=include_source, columns=columns)
+                    yield from csv_chunks(
+                        rows, include_source=include_source, columns=columns, bom=run.bom
+                    )
                 else:
                     yield from jsonl_chunks(rows, org.slug, include_source=include_source)
             run.completed = True
         finally:
-            self._record(org, fmt, description, run, actor, source_ip, flt)
+            if not run.completed:
+                self._record_stop(org, fmt, description, run, actor, source_ip, flt)
 
     def write_bundle(
         self,
@@ -170,10 +209,11 @@ class ExportService:
         actor: Actor,
         source_ip: str | None,
     ) -> BundleSummary:
-        """Write the evidence bundle of the matching events to ``path`` (see
-        :mod:`auditledger.integrity.bundle`); administrators only, it holds sources."""
+        """Record the export, then write the evidence bundle of the matching events to
+        ``path`` (see :mod:`auditledger.integrity.bundle`); administrators only, it holds
+        sources. The record is committed first: if it cannot be, nothing is written."""
         run = ExportRun()
-        description = flt.describe(self.names(org, flt))
+        bounded, description = self._begin(org, flt, ExportFormat.BUNDLE, run, actor, source_ip)
         try:
             # A fresh checkpoint, so every event recorded until now is provable.
             checkpoint, _ = self.checkpoints.checkpoint(org.id, org.slug)
@@ -184,7 +224,9 @@ class ExportService:
                     org_slug=org.slug,
                     origin=self.checkpoints.origin(org.slug),
                     checkpoint=checkpoint,
-                    rows=iterate_rows(connection, org.id, flt, include_source=True, with_hash=True),
+                    rows=iterate_rows(
+                        connection, org.id, bounded, include_source=True, with_hash=True
+                    ),
                     fetch=lambda wanted: fetch_nodes(connection, org.id, wanted),
                     key=key,
                     filters=flt.query_items(),
@@ -194,7 +236,8 @@ class ExportService:
             run.rows, run.completed = summary.records, True
             return summary
         finally:
-            self._record(org, ExportFormat.BUNDLE, description, run, actor, source_ip, flt)
+            if not run.completed:
+                self._record_stop(org, ExportFormat.BUNDLE, description, run, actor, source_ip, flt)
 
     @staticmethod
     def _counted(rows: Iterable[Any], run: ExportRun) -> Iterator[Any]:
@@ -207,11 +250,20 @@ class ExportService:
         org: Organization,
         fmt: ExportFormat,
         description: str,
-        run: ExportRun,
+        rows: int,
+        completed: bool | None,
         actor: Actor,
         source_ip: str | None,
         flt: EventFilter,
     ) -> None:
+        """Commit one ``audit_log.export`` event; raises if it cannot be committed."""
+        properties: dict[str, PropertyValue] = {
+            "format": fmt.value,
+            "filters": description,
+            "rows": rows,
+        }
+        if completed is not None:
+            properties["completed"] = completed
         draft = self.ingest.own_event(
             "export",
             subject=Subject(
@@ -219,17 +271,24 @@ class ExportService:
                 id=str(uuid.uuid4()),
                 name=export_filename(org, flt, fmt.extension),
             ),
-            properties={
-                "format": fmt.value,
-                "filters": description,
-                "rows": run.rows,
-                "completed": run.completed,
-            },
+            properties=properties,
             actor=actor,
             source_ip=source_ip,
         )
+        self.ingest.ingest_blocking(org, [draft], draft.occurred_at)
+
+    def _record_stop(
+        self,
+        org: Organization,
+        fmt: ExportFormat,
+        description: str,
+        run: ExportRun,
+        actor: Actor,
+        source_ip: str | None,
+        flt: EventFilter,
+    ) -> None:
+        # The export itself is already on record; this adds that it stopped short.
         try:
-            self.ingest.ingest_blocking(org, [draft], draft.occurred_at)
+            self._record(org, fmt, description, run.rows, False, actor, source_ip, flt)
         except Exception:
-            # The data is already sent; say loudly that its record is missing.
-            log.exception("could not record an export in the audit log", extra={"org": org.slug})
+            log.exception("could not record that an export stopped", extra={"org": org.slug})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from auditledger.core.canonical import encode, format_timestamp
-from auditledger.core.event import EventDraft
+from auditledger_client.core.event import EventDraft
 
 
 def request_digest(draft: EventDraft) -> bytes:

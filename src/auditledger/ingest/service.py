@@ -8,17 +8,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from auditledger.catalog import CATEGORY_INDEX
-from auditledger.clock import Clock
 from auditledger.core.errors import Conflict, InvalidInput, Problem
-from auditledger.core.event import Actor, EventDraft, Location, PropertyValue, Ref, Subject
 from auditledger.ingest.digest import request_digest
-from auditledger.ingest.validate import check_properties
 from auditledger.ingest.writer import GroupCommitWriter
 from auditledger.retention import policy
 from auditledger.source.location import Locator
 from auditledger.store.log import AppendRequest, PendingEvent, Receipt
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.catalog import CATEGORY_INDEX
+from auditledger_client.core.clock import Clock
+from auditledger_client.core.event import Actor, EventDraft, Location, PropertyValue, Ref, Subject
+from auditledger_client.core.validate import check_properties
 
 
 class IngestService:
@@ -40,11 +40,15 @@ class IngestService:
         self.retention_floor_days = retention_floor_days
         self.new_id = new_id
         self._locate = functools.lru_cache(maxsize=65_536)(locator.locate)
+        # Raises to refuse every event (integrity.rollback: the database is behind).
+        self.gate: Callable[[], None] | None = None
 
     def prepare(
         self, org: Organization, drafts: Sequence[EventDraft], received_at: datetime
     ) -> AppendRequest:
         """The append request for ``drafts``, or :class:`InvalidInput` if any is already expired."""
+        if self.gate is not None:
+            self.gate()
         days = policy.effective_days(org, self.retention_days, self.retention_floor_days)
         oldest_allowed = policy.cutoff(received_at, days)
         problems = [

@@ -203,7 +203,10 @@ def write_bundle(
             "records": records,
             "left_out_after_checkpoint": left_out,
             "checkpoint": {"tree_size": size, "root_hash": checkpoint.root_hash.hex()},
-            "files": {name: digests[name] for name in FILES},
+            "files": {
+                **{name: digests[name] for name in FILES},
+                "README.txt": hashlib.sha256(README.encode("utf-8")).hexdigest(),
+            },
         }
         manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8") + b"\n"
         archive.writestr("manifest.json", manifest_bytes)

@@ -4,7 +4,9 @@ The checks, each reported with the record (index, sequence number, event id) it 
 
 1. ``manifest.sig`` is a note signed by a trusted key over the SHA-256 of ``manifest.json``
    for the manifest's log origin: otherwise the manifest may have been rewritten;
-2. every file has the SHA-256 the manifest lists, and no file is missing or extra;
+2. the zip holds one entry per name, each a plain file name (no directories, absolute paths or
+   ``..``: see :mod:`auditledger.integrity.bundle_entries`); every file has the SHA-256 the
+   manifest lists, none is missing, and nothing the manifest does not list is there;
 3. ``checkpoint.txt`` is signed by a trusted key, is a checkpoint of the manifest's log, and
    has the size and root the manifest names;
 4. every record is canonical JSON of the manifest's organization, its leaf hash is the one its
@@ -32,9 +34,11 @@ from auditledger.core.errors import InvalidInput
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import verify_inclusion
 from auditledger.core.note import open_note
-from auditledger.integrity.bundle import FILES, FORMAT, SIGNATURE_TITLE
+from auditledger.integrity.bundle import FILES, FORMAT, README, SIGNATURE_TITLE
+from auditledger.integrity.bundle_entries import STRUCTURAL, read_entries, unlisted
 
-EXPECTED_FILES = {*FILES, "manifest.json", "manifest.sig", "README.txt"}
+# Bundles made before the manifest listed README.txt carried it unlisted, with this text.
+_UNLISTED_README = {"README.txt": README.encode("utf-8")}
 
 
 @dataclass
@@ -99,20 +103,32 @@ def verify_bundle(path: Path, verifiers: list[VerifierKey]) -> BundleReport:
         report.problems.append(f"not a readable zip file: {exc}")
         return report
     with archive:
-        names = set(archive.namelist())
-        for name in sorted(EXPECTED_FILES - names):
-            report.problems.append(f"{name} is missing")
-        for name in sorted(names - EXPECTED_FILES):
-            report.problems.append(f"{name} is not part of an evidence bundle (added)")
-        if not {"manifest.json", "manifest.sig"} <= names:
-            return report
-        files = {name: archive.read(name) for name in names & EXPECTED_FILES}
+        files, problems = read_entries(archive)
+    if problems:
+        report.problems.extend(problems)
+        return report
+    names = set(files)
+    for name in sorted({*FILES, *STRUCTURAL} - names):
+        report.problems.append(f"{name} is missing")
+    if not set(STRUCTURAL) <= names:
+        return report
     manifest = _check_manifest(files, verifiers, report)
     if manifest is None:
         return report
-    for name in FILES:
-        if name in files and hashlib.sha256(files[name]).hexdigest() != manifest["files"].get(name):
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
+        report.problems.append("manifest.json lists no files (not a bundle manifest)")
+        return report
+    report.problems.extend(unlisted(names, set(listed), _UNLISTED_README, files))
+    for name, digest in sorted(listed.items()):
+        if name in files and hashlib.sha256(files[name]).hexdigest() != digest:
             report.problems.append(f"{name} differs from the signed manifest (altered)")
+        elif name not in files and name not in FILES:
+            report.problems.append(f"{name} is missing")
+    for name in FILES:
+        if name not in listed:
+            report.problems.append(f"the signed manifest does not cover {name}")
+            files.pop(name, None)  # unproven content is not checked further
     root = _check_checkpoint(files, manifest, verifiers, report)
     if root is None or "records.jsonl" not in files or "proofs.jsonl" not in files:
         return report

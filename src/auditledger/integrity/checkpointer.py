@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
-from auditledger.clock import Clock
+from auditledger.core.canonical import format_timestamp
 from auditledger.core.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
@@ -30,14 +32,29 @@ from auditledger.core.merkle import (
     root_hash,
     verify_consistency,
 )
+from auditledger.integrity.anchors import Anchored, key_file_anchors, resolve, rotation_statement
 from auditledger.integrity.keyfile import KeyFile
 from auditledger.integrity.repository import IntegrityRepository
 from auditledger.integrity.witness import WitnessStore
 from auditledger.settings import SETTING_INDEX
 from auditledger.store.database import Database
 from auditledger.store.log import fetch_nodes, read_head
+from auditledger_client.core.clock import Clock
 
 log = logging.getLogger(__name__)
+
+
+class KeyChanged(Unavailable):
+    """The signing key file holds a key that was never rotated to."""
+
+    def __init__(self, path: Path, found: VerifierKey, active: VerifierKey) -> None:
+        super().__init__(
+            f"the signing key file {path} holds key {found.key_id_hex}, but this deployment "
+            f"signs with key {active.key_id_hex} ({active.vkey()}) and no `auditledger keys "
+            "rotate` retired it. Put the original key file back (from your backup) and restart; "
+            "to change keys, run `auditledger keys rotate` with the original file in place.",
+            retry_after=60,
+        )
 
 
 class CheckpointService:
@@ -58,6 +75,9 @@ class CheckpointService:
         self.witness = witness
         self.clock = clock
         self.log_origin = log_origin
+        # Called once per newly signed checkpoint (the service's metric counter); integrity
+        # knows nothing of metrics, so the counter is handed in.
+        self.on_signed: Callable[[], None] = lambda: None
         self._registered: set[str] = set()
 
     def origin(self, org_slug: str) -> str:
@@ -67,10 +87,19 @@ class CheckpointService:
     # -- keys --------------------------------------------------------------------------------
 
     def signing_key(self) -> SigningKey:
-        """The current key, registered (so verifiers find it) before it signs anything."""
+        """The current key, registered (so verifiers find it) before it signs anything.
+
+        Raises :class:`KeyChanged` if the key file holds a key the registry does not know
+        while another key is active: a replaced file is not a rotation.
+        """
         key = self.keys.current()
         key_id = key.verifier.key_id_hex
         if key_id not in self._registered:
+            registered = self.repo.registered_keys()
+            known = {r.key.key_id_hex for r in registered}
+            active = [r.key for r in registered if r.retired_at is None]
+            if key_id not in known and active:
+                raise KeyChanged(self.keys.path, key.verifier, active[0])
             self.repo.register_key(key.verifier, self.clock.now())
             self._registered.add(key_id)
         return key
@@ -85,25 +114,39 @@ class CheckpointService:
 
     def rotate_key(self) -> tuple[SigningKey, SigningKey]:
         """Switch to a new key: the old one is retired in the registry and its file kept."""
-        old, _ = self.keys.rotate()
-        self.repo.register_key(old.verifier, self.clock.now())
-        self.repo.retire_key(old.verifier, self.clock.now())
+        old, new = self.keys.rotate()
+        now = self.clock.now()
+        self.repo.register_key(old.verifier, now)
+        self.repo.retire_key(old.verifier, now)
+        statement = rotation_statement(old, new, format_timestamp(now))
+        self.repo.record_rotation(old.verifier, new.verifier, statement, now)
         return old, self.signing_key()
 
     def verifiers(self) -> list[VerifierKey]:
-        """Every key that may have signed our checkpoints: the registry and the current key."""
-        found = [registered.key for registered in self.repo.registered_keys()]
-        try:
-            current = self.keys.current().verifier
-        except Unavailable:
-            return found
-        return found if current in found else [*found, current]
+        """Every key that may have signed our checkpoints, as this machine can vouch for it:
+        the key file and its retired predecessors, and keys rotation statements link to them
+        (never a key the database alone names; see ``integrity.anchors``)."""
+        return self.anchored().trusted
+
+    def anchored(
+        self, pinned: Sequence[VerifierKey] = (), saved_notes: Sequence[str] = ()
+    ) -> Anchored:
+        """The keys to trust: ``pinned`` ones if any (an auditor's "only these"), else the key
+        file on this machine and the keys that signed ``saved_notes``; with rotations."""
+        return resolve(
+            pinned=pinned,
+            key_file=[] if pinned else key_file_anchors(self.keys.path, self.keys.name),
+            registered=[r.key for r in self.repo.registered_keys()],
+            rotations=self.repo.rotations(),
+            saved_notes=[] if pinned else saved_notes,
+        )
 
     def prepare_for_server(self) -> None:
         """At server start: make sure there is a key, creating it if the directory allows.
 
-        Never fails: without a key the server still serves reads and proofs, and says in the
-        log how to get checkpoints signed.
+        Without a key the server still serves reads and proofs, and says in the log how to get
+        checkpoints signed. It fails (:class:`KeyChanged`) only when the key file was replaced
+        without ``keys rotate``: signing on with an unannounced key would look like a forgery.
         """
         env = SETTING_INDEX["signing_key_file"].env
         if not self.keys.exists() and not self.keys.can_create():
@@ -117,6 +160,9 @@ class CheckpointService:
             return
         try:
             key, created = self.ensure_key()
+        except KeyChanged as exc:
+            log.critical("refusing to start: %s", exc.message)
+            raise
         except (OSError, AuditLedgerError) as exc:
             why = exc.message if isinstance(exc, AuditLedgerError) else str(exc)
             if isinstance(exc, AuditLedgerError) and exc.problems:
@@ -150,7 +196,9 @@ class CheckpointService:
                 stored, created = self._sign_if_grown(org_id, origin, key, verifiers, witnessed)
                 if witnessed is None or stored.tree_size > witnessed.tree_size:
                     slot.write(stored.note)
-                return stored, created
+            if created:
+                self.on_signed()
+            return stored, created
         except Inconsistent as exc:
             log.error("refusing to sign a checkpoint of %s: %s", origin, exc.message)
             raise
@@ -193,7 +241,7 @@ class CheckpointService:
                 assert opened is not None
                 references.append((label, opened))
             for label, reference in references:
-                _require_consistent(label, reference, size, root, fetch)
+                require_consistent(label, reference, size, root, fetch)
         if latest is not None and latest.tree_size == size:
             return latest, False
         now = self.clock.now()
@@ -241,7 +289,7 @@ class CheckpointService:
         return signed
 
 
-def _require_consistent(
+def require_consistent(
     label: str, reference: SignedCheckpoint, size: int, root: bytes, fetch: NodeFetcher
 ) -> None:
     """Raise :class:`Inconsistent` unless the tree (size, root) extends ``reference``."""
@@ -268,8 +316,14 @@ def _require_consistent(
 class Checkpointer:
     """A thread that calls :meth:`CheckpointService.run_once` every ``interval`` seconds."""
 
-    def __init__(self, service: CheckpointService, interval: float) -> None:
+    def __init__(
+        self,
+        service: CheckpointService,
+        interval: float,
+        before_round: Callable[[], object] | None = None,
+    ) -> None:
         self.service = service
+        self.before_round = before_round  # the rollback check, so it runs as often
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -293,6 +347,8 @@ class Checkpointer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
+                if self.before_round is not None:
+                    self.before_round()
                 self.service.run_once()
             except Exception:  # the database may be down; the next round tries again
                 log.exception("checkpoint round failed")

@@ -17,7 +17,14 @@ from sqlalchemy import Connection, func, select, update
 from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.core.keys import VerifierKey
 from auditledger.store.database import Database
-from auditledger.store.schema import checkpoints, leaves, log_heads, organizations, signing_keys
+from auditledger.store.schema import (
+    checkpoints,
+    key_rotations,
+    leaves,
+    log_heads,
+    organizations,
+    signing_keys,
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,31 @@ class IntegrityRepository:
             RegisteredKey(VerifierKey(r.name, r.public_key), r.created_at, r.retired_at)
             for r in rows
         ]
+
+    def record_rotation(
+        self, old: VerifierKey, new: VerifierKey, statement: str, now: datetime
+    ) -> None:
+        """Keep the signed statement that ``old`` was rotated to ``new``."""
+        with self.db.write() as connection:
+            self._insert_ignore(
+                connection,
+                key_rotations,
+                {
+                    "new_key_id": new.key_id_hex,
+                    "old_key_id": old.key_id_hex,
+                    "statement": statement,
+                    "created_at": now,
+                },
+            )
+
+    def rotations(self) -> list[str]:
+        """Every rotation statement, oldest first."""
+        with self.db.read() as connection:
+            return list(
+                connection.execute(
+                    select(key_rotations.c.statement).order_by(key_rotations.c.created_at)
+                ).scalars()
+            )
 
     # -- checkpoints -------------------------------------------------------------------------
 

@@ -48,6 +48,12 @@ class Metrics:
             "Events waiting for a commit.",
             registry=self.registry,
         )
+        self.rolled_back = Gauge(
+            "auditledger_log_rolled_back",
+            "1 while the database is behind a checkpoint this deployment signed (events are "
+            "refused until it is repaired; see docs/operations.md), else 0.",
+            registry=self.registry,
+        )
         self.checkpoints = Counter(
             "auditledger_checkpoints_signed",
             "Checkpoints signed.",

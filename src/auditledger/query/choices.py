@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from auditledger.catalog import CATEGORIES
 from auditledger.query.search import DirectoryEntry, directory_entries
+from auditledger_client.core.catalog import SEED, Catalog
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,9 @@ class FilterChoices:
     categories: tuple[CategoryChoice, ...]
 
 
-def catalog_choices() -> tuple[CategoryChoice, ...]:
-    """Categories and types from the catalog, auditledger's own last."""
-    ordered = sorted(CATEGORIES, key=lambda c: c.internal)
+def catalog_choices(catalog: Catalog = SEED) -> tuple[CategoryChoice, ...]:
+    """Categories and types from the catalog (extensions included), auditledger's own last."""
+    ordered = sorted(catalog.categories, key=lambda c: c.internal)
     return tuple(
         CategoryChoice(
             c.key,
@@ -63,7 +63,11 @@ def catalog_choices() -> tuple[CategoryChoice, ...]:
 
 
 def filter_choices(
-    connection: Connection, org_id: int, *, versions_of: Sequence[str] | None = None
+    connection: Connection,
+    org_id: int,
+    *,
+    versions_of: Sequence[str] | None = None,
+    catalog: Catalog = SEED,
 ) -> FilterChoices:
     """The organization's choices, from a few directory queries.
 
@@ -83,5 +87,5 @@ def filter_choices(
         models=directory_entries(connection, org_id, "model"),
         model_versions=versions,
         actors=directory_entries(connection, org_id, "actor"),
-        categories=catalog_choices(),
+        categories=catalog_choices(catalog),
     )

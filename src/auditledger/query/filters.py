@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from auditledger.catalog import CATEGORY_INDEX
 from auditledger.core.errors import InvalidInput, Problem
+from auditledger_client.core.catalog import SEED, Catalog
 
 # Query-string names, in the order the description lists them.
 MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject", "ip")
@@ -45,6 +45,9 @@ class EventFilter:
     types: tuple[tuple[str, str], ...] = ()
     actors: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
+    # Only events up to this sequence number: an export fixes its contents when it records
+    # itself, so the record states exactly how many rows follow. Never set from a query string.
+    up_to_seq: int | None = None
     # Source addresses: an exact address, or a prefix ending in "*" ("193.166.3.*"). Only
     # readers who may see sources may use it (the query refuses it otherwise).
     sources: tuple[str, ...] = ()
@@ -111,11 +114,11 @@ class EventFilter:
 def _catalog_names(flt: EventFilter) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for key in flt.categories:
-        spec = CATEGORY_INDEX.get(key)
+        spec = SEED.category(key)
         if spec is not None:
             found[("category", key)] = spec.label
     for category, type_ in flt.types:
-        spec = CATEGORY_INDEX.get(category)
+        spec = SEED.category(category)
         type_spec = spec.type(type_) if spec else None
         if spec is not None and type_spec is not None:
             found[("type", f"{category}.{type_}")] = f"{spec.label}: {type_spec.label}"
@@ -160,20 +163,22 @@ def _beyond(year: int) -> datetime:
     return datetime.min.replace(tzinfo=UTC)
 
 
-def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, str], ...]:
+def _types(
+    values: Sequence[str], problems: list[Problem], catalog: Catalog
+) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for value in values:
         category, _, type_ = value.rpartition(".")
         if category:
-            spec = CATEGORY_INDEX.get(category)
+            spec = catalog.category(category)
             if spec is None or spec.type(type_) is None:
                 problems.append(Problem("type", f"unknown event type {value[:80]!r}"))
             else:
                 pairs.append((category, type_))
             continue
-        matches = [(c.key, type_) for c in CATEGORY_INDEX.values() if c.type(type_)]
+        matches = [(c.key, type_) for c in catalog.categories if c.type(type_)]
         if not matches:
-            known = sorted({t.key for c in CATEGORY_INDEX.values() for t in c.types})
+            known = sorted({t.key for c in catalog.categories for t in c.types})
             problems.append(
                 Problem(
                     "type", f"unknown event type {value[:80]!r}; known types: {', '.join(known)}"
@@ -181,6 +186,14 @@ def _types(values: Sequence[str], problems: list[Problem]) -> tuple[tuple[str, s
             )
         pairs.extend(matches)
     return tuple(dict.fromkeys(pairs))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _PREFIX = re.compile(r"^[0-9a-fA-F.:]{1,45}\*$")
@@ -206,20 +219,25 @@ def _source(value: str, problems: list[Problem]) -> str:
     return value
 
 
-def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
+def parse_filters(params: Sequence[tuple[str, str]], catalog: Catalog = SEED) -> EventFilter:
     """Parse query-string items into a filter, or raise :class:`InvalidInput` naming each
-    problem. Blank values are ignored (an empty form field means "any")."""
+    problem. Blank values are ignored (an empty form field means "any"). Categories and types
+    are those of ``catalog`` (the deployment's, extensions included)."""
     problems: list[Problem] = []
     values: dict[str, list[str]] = {}
     raw: list[tuple[str, str]] = []
     for name, value in params:
         if name not in PARAMETERS:
-            shown = name[:80] if name.isidentifier() else json.dumps(name[:80], ensure_ascii=False)
+            shown = name[:80] if name.isidentifier() else json.dumps(name[:80])
             problems.append(
                 Problem(shown, "is not a filter; filters are: " + ", ".join(PARAMETERS))
             )
             continue
         if not value.strip():
+            continue
+        if "\x00" in value or not _encodes(value):
+            # No stored id holds either, and an export's own record could not name them.
+            problems.append(Problem(name, "must not contain NUL characters or lone surrogates"))
             continue
         raw.append((name, value))
         values.setdefault(name, []).append(value.strip())
@@ -253,14 +271,14 @@ def parse_filters(params: Sequence[tuple[str, str]]) -> EventFilter:
         problems.append(Problem("to", "is before 'from'"))
     categories = values.get("category", [])
     for category in categories:
-        if category not in CATEGORY_INDEX:
+        if catalog.category(category) is None:
             problems.append(
                 Problem(
                     "category",
-                    f"unknown category {category[:80]!r}; categories: " + ", ".join(CATEGORY_INDEX),
+                    f"unknown category {category[:80]!r}; categories: " + ", ".join(catalog.index),
                 )
             )
-    types = _types(values.get("type", []), problems)
+    types = _types(values.get("type", []), problems, catalog)
     sources = tuple(dict.fromkeys(_source(v, problems) for v in values.get("ip", [])))
     if problems:
         raise InvalidInput("the filters are not valid", problems)

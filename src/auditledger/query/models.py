@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from auditledger.core.errors import InvalidInput, NotFound, Problem
-from auditledger.core.event import Ref
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import DirectoryEntry, directory_entries, directory_entry, page
+from auditledger_client.core.event import Ref
 
 # Query-string names the model view accepts; ``version`` is a model version id of this model.
 MODEL_VIEW_PARAMETERS = ("version", "from", "to", "tz")

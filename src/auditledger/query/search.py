@@ -16,15 +16,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, literal, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, func, literal, or_, select, tuple_
 
 from auditledger.core.errors import InvalidInput, Problem
-from auditledger.core.event import Event
 from auditledger.query.filters import EventFilter
 from auditledger.store import partitions
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves
 from auditledger.store.types import from_micros, to_micros
+from auditledger_client.core.event import Event
 
 VIEW_LIMIT = 500
 MAX_PAGE = 1000
@@ -108,6 +108,8 @@ def filter_conditions(org_id: int, flt: EventFilter) -> list[Any]:
                 *[c.source_ip.like(prefix + "%") for prefix in prefixes],
             )
         )
+    if flt.up_to_seq is not None:
+        conditions.append(c.seq <= flt.up_to_seq)
     return conditions
 
 
@@ -119,6 +121,24 @@ def check_source_access(flt: EventFilter, include_source: bool) -> None:
             "the filters are not valid",
             [Problem("ip", "only administrators may filter by source address")],
         )
+
+
+def fixed_contents(
+    connection: Connection, org_id: int, flt: EventFilter
+) -> tuple[EventFilter, int]:
+    """``flt`` bounded to the events stored now, and how many events it matches.
+
+    An export records itself before its first byte; with this bound the record's row count is
+    exactly what the export then delivers, and its own record is not part of it.
+    """
+    head = connection.execute(
+        select(func.max(events.c.seq)).where(events.c.org_id == org_id)
+    ).scalar()
+    bounded = replace(flt, up_to_seq=-1 if head is None else int(head))
+    count = connection.execute(
+        select(func.count()).select_from(events).where(*filter_conditions(org_id, bounded))
+    ).scalar()
+    return bounded, int(count or 0)
 
 
 def _statement(
@@ -427,5 +447,20 @@ def check_known_values(connection: Connection, org_id: int, flt: EventFilter) ->
                         f"no {kind.replace('_', ' ')} {value[:80]!r} in this organization's log",
                     )
                 )
+    if flt.subjects:
+        # Subjects are not in the directory; the subject index answers as fast.
+        seen = {
+            r.subject_id
+            for r in connection.execute(
+                select(events.c.subject_id)
+                .where(events.c.org_id == org_id, events.c.subject_id.in_(flt.subjects))
+                .distinct()
+            )
+        }
+        problems.extend(
+            Problem("subject", f"no subject {value[:80]!r} in this organization's log")
+            for value in flt.subjects
+            if value not in seen
+        )
     if problems:
         raise InvalidInput("the filters name unknown values", problems)

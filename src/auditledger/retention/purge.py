@@ -4,11 +4,12 @@ For each organization that is not on legal hold, in this order:
 
 1. **Plan**, in one snapshot: the log size, and the sequence numbers of every event that
    occurred before the cutoff, as ranges (computed in SQL).
-2. **Record** the purge in ``purges``, then append an ``audit_log.purge`` event (its id is the
-   purge id, so re-appending after a crash is a duplicate, not a second event) and keep that
-   event's canonical bytes as the purge's attestation. Records always precede removal: a crash
-   can leave recorded events not yet removed (the next run removes them), never removed events
-   without a record.
+2. **Record** the purge in ``purges`` with an expiry proof of every event it will remove
+   (``retention.proven``: what later proves each had expired), then append an
+   ``audit_log.purge`` event (its id is the purge id, so re-appending after a crash is a
+   duplicate, not a second event) and keep that event's canonical bytes as the purge's
+   attestation. Records always precede removal: a crash can leave recorded events not yet
+   removed (the next run removes them), never removed events without a record.
 3. **Remove**. On PostgreSQL, a day's partition whose rows are all recorded is detached and
    dropped; anything else (SQLite, or a day shared with an organization whose events must stay)
    is deleted in bounded batches, each its own short transaction, authorized row by row by the
@@ -32,11 +33,10 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from auditledger.clock import Clock
 from auditledger.core.canonical import canonical_bytes, format_timestamp
 from auditledger.core.errors import InvalidInput, Problem
-from auditledger.core.event import Actor, EventDraft, Subject
 from auditledger.retention import policy
+from auditledger.retention.proven import UnprovablePurge, write_proofs
 from auditledger.retention.recorder import EventRecorder
 from auditledger.retention.records import Range, ranges_json, ranges_text
 from auditledger.store import partitions
@@ -51,6 +51,8 @@ from auditledger.store.schema import (
 )
 from auditledger.tenancy.model import Organization
 from auditledger.tenancy.service import TenancyService
+from auditledger_client.core.clock import Clock
+from auditledger_client.core.event import Actor, EventDraft, Subject
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +196,13 @@ class RetentionService:
                 return PurgeReport(now, True, plans)
             for plan in plans:
                 if plan.count:
-                    self._record_purge(plan, now)
+                    try:
+                        self._record_purge(plan, now)
+                    except UnprovablePurge as exc:
+                        log.error(
+                            "not purging %s: %s; run `auditledger verify`", plan.org.slug, exc
+                        )
+                        plan.count, plan.ranges = 0, []
             self._remove(plans)
         for plan in plans:
             if plan.count:
@@ -237,6 +245,10 @@ class RetentionService:
                     count=plan.count,
                     ranges=ranges_json(plan.ranges),
                 )
+            )
+            # In the same transaction: a purge is recorded with its proofs or not at all.
+            write_proofs(
+                connection, plan.org.id, plan.org.slug, plan.purge_id, plan.ranges, plan.cutoff
             )
         self._attest(plan.org, plan.purge_id, now, plan.cutoff, plan.count, plan.ranges)
 

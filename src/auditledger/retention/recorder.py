@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from auditledger.core.event import Actor, EventDraft, PropertyValue, Subject
 from auditledger.store.log import Receipt
 from auditledger.tenancy.model import Organization
+from auditledger_client.core.event import Actor, EventDraft, PropertyValue, Subject
 
 
 class EventRecorder(Protocol):

@@ -19,7 +19,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Protocol
 
-from auditledger.core.event import Location
+from auditledger_client.core.event import Location
 
 
 class Locator(Protocol):

@@ -25,7 +25,6 @@ from sqlalchemy import Connection, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.core.errors import Conflict, Problem
-from auditledger.core.event import Event, EventDraft, Location
 from auditledger.core.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -40,6 +39,7 @@ from auditledger.store.database import Database, is_missing_partition
 from auditledger.store.rows import draft_row, row_to_event
 from auditledger.store.schema import directory, events, leaves, log_heads
 from auditledger.store.types import sqlite_value
+from auditledger_client.core.event import Event, EventDraft, Location
 
 # Bound on the number of parameters in one IN (...) list.
 _CHUNK = 500

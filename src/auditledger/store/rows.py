@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from auditledger.core.canonical import encode
-from auditledger.core.event import Actor, Event, EventDraft, Location, Ref, Source, Subject
+from auditledger_client.core.event import Actor, Event, EventDraft, Location, Ref, Source, Subject
 
 
 def event_to_row(org_id: int, event: Event) -> dict[str, Any]:

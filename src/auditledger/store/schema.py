@@ -103,6 +103,8 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # For the idle timeout; NULL until first used after sign-in (then created_at counts).
+    Column("last_seen_at", UTCDateTime, nullable=True),
 )
 
 events = Table(
@@ -176,6 +178,22 @@ directory = Table(
     PrimaryKeyConstraint("org_id", "kind", "ref_id"),
 )
 
+# One row per sign-in throttle key (a username, an address, a username at an address).
+sign_in_throttle = Table(
+    "sign_in_throttle",
+    metadata,
+    Column("key", String(400), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", UTCDateTime, nullable=False),
+    # Whether a throttled refusal of this window is already in the audit log, and how many
+    # throttled refusals since the last recorded one were not (the next record carries it).
+    Column("reported", Boolean, nullable=False),
+    Column("unreported", Integer, nullable=False),
+    PrimaryKeyConstraint("key"),
+    Index("ix_sign_in_throttle_last_failure", "last_failure"),
+)
+
 checkpoints = Table(
     "checkpoints",
     metadata,
@@ -232,4 +250,42 @@ purge_attestations = Table(
     Column("seq", BigInteger, nullable=False),
     Column("canonical", LargeBinary, nullable=False),
     PrimaryKeyConstraint("org_id", "purge_id"),
+)
+
+# What a purge keeps of each event it removes: the SHA-256 state after most of the event's
+# leaf preimage and the tail holding its occurrence time (integrity.purge_proof), so verify can
+# check that the event had expired without keeping its content. Append-only.
+purge_proofs = Table(
+    "purge_proofs",
+    metadata,
+    Column("org_id", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("purge_id", Uuid, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),  # what the tail says; verify checks it
+    Column("prefix_len", Integer, nullable=False),
+    Column("midstate", LargeBinary(32), nullable=False),
+    Column("suffix", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("org_id", "purge_id", "seq"),
+    Index("ix_purge_proofs_seq", "org_id", "seq"),
+)
+
+# Each organization's log size when expiry proofs were introduced: purges attested below it
+# predate them (reported as unproven rather than as tampering).
+purge_proof_epochs = Table(
+    "purge_proof_epochs",
+    metadata,
+    Column("org_id", Integer, primary_key=True),
+    Column("tree_size", BigInteger, nullable=False),
+)
+
+# One row per `auditledger keys rotate`: a signed note naming the old and the new verifier key,
+# signed by both (integrity.anchors), so a verifier who trusts either key can follow the chain
+# offline. Append-only.
+key_rotations = Table(
+    "key_rotations",
+    metadata,
+    Column("new_key_id", String(8), primary_key=True),
+    Column("old_key_id", String(8), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

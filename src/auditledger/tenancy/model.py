@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from auditledger.core.event import Actor
+from auditledger_client.core.event import Actor
 
 
 class Role(StrEnum):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auditledger.core.errors import Conflict, InvalidInput, NotFound, Problem
@@ -62,6 +62,10 @@ def _credential(row: Any) -> Credential:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
     )
+
+
+# How stale a session's last use may be before it is noted again (bounds the writes).
+SESSION_TOUCH = timedelta(minutes=1)
 
 
 class TenancyRepository:
@@ -313,15 +317,29 @@ class TenancyRepository:
                 )
             )
 
-    def session(self, token_hash: bytes, now: datetime) -> tuple[int, str] | None:
-        """(user id, CSRF token) of a live session, or None."""
+    def session(self, token_hash: bytes, now: datetime, idle: timedelta) -> tuple[int, str] | None:
+        """(user id, CSRF token) of a live session, or None: past its absolute lifetime, or
+        unused for ``idle``. A live session's last use is noted (at most once a minute, so a
+        busy page does not write on every request)."""
+        last_used = func.coalesce(sessions.c.last_seen_at, sessions.c.created_at)
         with self.db.read() as connection:
             row = connection.execute(
-                select(sessions.c.user_id, sessions.c.csrf_token).where(
-                    sessions.c.token_hash == token_hash, sessions.c.expires_at > now
+                select(sessions.c.user_id, sessions.c.csrf_token, last_used.label("used")).where(
+                    sessions.c.token_hash == token_hash,
+                    sessions.c.expires_at > now,
+                    last_used > now - idle,
                 )
             ).first()
-        return (row.user_id, row.csrf_token) if row is not None else None
+        if row is None:
+            return None
+        if now - row.used >= SESSION_TOUCH:
+            with self.db.write() as connection:
+                connection.execute(
+                    sessions.update()
+                    .where(sessions.c.token_hash == token_hash)
+                    .values(last_seen_at=now)
+                )
+        return row.user_id, row.csrf_token
 
     def delete_session(self, token_hash: bytes) -> None:
         """Sign out."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from auditledger.clock import Clock
 from auditledger.core.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
 from auditledger.tenancy import tokens
 from auditledger.tenancy.cache import TTLCache
@@ -17,7 +16,9 @@ from auditledger.tenancy.model import (
     Role,
     User,
 )
+from auditledger.tenancy.passwords import check_password
 from auditledger.tenancy.repository import TenancyRepository
+from auditledger_client.core.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,12 @@ class TenancyService:
         session_ttl: timedelta,
         *,
         cache_seconds: float = 5.0,
+        session_idle: timedelta = timedelta(minutes=30),
     ) -> None:
         self.repo = repo
         self.clock = clock
         self.session_ttl = session_ttl
+        self.session_idle = session_idle
         # Every API request authenticates and looks its organization up; a few seconds of
         # caching takes both queries off the hot path.
         self._credentials: TTLCache[str, Credential] = TTLCache(cache_seconds)
@@ -77,10 +80,8 @@ class TenancyService:
 
     def create_user(self, username: str, display_name: str | None, password: str | None) -> User:
         """A user who can sign in with ``password`` (or who cannot sign in, without one)."""
-        if password is not None and len(password) < 8:
-            raise InvalidInput(
-                "password too short", [Problem("password", "use at least 8 characters")]
-            )
+        if password is not None:
+            check_password(password)
         password_hash = tokens.hash_password(password) if password is not None else None
         return self.repo.create_user(
             username, display_name or username, password_hash, self.clock.now()
@@ -196,7 +197,7 @@ class TenancyService:
 
     def session_principal(self, token: str) -> tuple[Principal, str] | None:
         """The principal of a session cookie and its CSRF token, or None if not signed in."""
-        found = self.repo.session(tokens.digest(token), self.clock.now())
+        found = self.repo.session(tokens.digest(token), self.clock.now(), self.session_idle)
         if found is None:
             return None
         user_id, csrf = found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -14,9 +15,11 @@ from starlette.types import ASGIApp
 from auditledger import __version__
 from auditledger.auth.signin import SignInService
 from auditledger.auth.throttle import SignInThrottle
+from auditledger.export.reads import ReadAudit
 from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
 from auditledger.web.api import events, export, ingest, models, ops, proofs, retention
+from auditledger.web.api.event_schema import event_schemas
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
 from auditledger.web.pages import audit_log, signin
@@ -24,6 +27,8 @@ from auditledger.web.pages import event as event_pages
 from auditledger.web.pages import models as model_pages
 from auditledger.web.pages import verify as verify_pages
 from auditledger.web.pages.errors import render_error_page
+from auditledger.web.pages.session import secure_cookies
+from auditledger_client.core.catalog import Catalog
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -53,7 +58,8 @@ class _App(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack, wrapped in :class:`RequestContextMiddleware`."""
-        return RequestContextMiddleware(super().build_middleware_stack())
+        secure = secure_cookies(self.state.services.settings)
+        return RequestContextMiddleware(super().build_middleware_stack(), hsts=secure)
 
 
 def create_app(
@@ -72,7 +78,12 @@ def create_app(
         checkpointer = None
         if run_checkpointer:
             await run_in_threadpool(services.checkpoints.prepare_for_server)
-            checkpointer = Checkpointer(services.checkpoints, services.settings.checkpoint_interval)
+            await run_in_threadpool(services.rollback.check)
+            checkpointer = Checkpointer(
+                services.checkpoints,
+                services.settings.checkpoint_interval,
+                before_round=services.rollback.check,
+            )
             checkpointer.start()
         try:
             yield
@@ -93,8 +104,9 @@ def create_app(
     )
     app.state.services = services
     app.state.sign_in = SignInService(
-        services.tenancy, services.ingest, SignInThrottle(services.clock)
+        services.tenancy, services.ingest, SignInThrottle(services.db, services.clock)
     )
+    app.state.read_audit = ReadAudit(services.ingest)
     app.state.checkpoint_panel = verify_pages.latest_checkpoint_panel
     install_error_handlers(app, render_page=render_error_page)
     app.include_router(ops.router)
@@ -125,23 +137,20 @@ BEARER = {
 
 
 def _register_schemas(app: FastAPI) -> None:
-    """Add the wire models the ingest routes reference to the OpenAPI components, and the
-    bearer credential the organization routes require."""
-    from pydantic.json_schema import models_json_schema
-
+    """Add the event schemas the ingest routes reference (one per catalog type, see
+    :mod:`auditledger.web.api.event_schema`) to the OpenAPI components, and the bearer
+    credential the organization routes require."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        _, definitions = models_json_schema(
-            [(m, "validation") for m in ingest.SCHEMAS], ref_template="#/components/schemas/{model}"
-        )
         components = schema.setdefault("components", {})
         assert isinstance(components, dict)
-        components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        components.setdefault("schemas", {}).update(event_schemas())
         components["securitySchemes"] = {"bearer": BEARER}
+        _describe_catalog(components["schemas"], app.state.services.catalog)
         paths = schema.get("paths", {})
         assert isinstance(paths, dict)
         for path, operations in paths.items():
@@ -152,3 +161,31 @@ def _register_schemas(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe_catalog(schemas: dict[str, Any], catalog: Catalog) -> None:
+    """State the deployment's categories and types (extensions included) in the event schema:
+    an enum of categories, and the types of each in the description."""
+    event = schemas.get("EventIn")
+    if not isinstance(event, dict):
+        return
+    sendable = catalog.platform_categories()
+    fields = event.setdefault("properties", {})
+    fields["category"]["enum"] = [c.key for c in sendable]
+    fields["type"]["description"] = "The event type within the category: " + "; ".join(
+        f"{c.key}: " + ", ".join(t.key for t in c.types) for c in sendable
+    )
+    event["x-auditledger-catalog"] = {
+        c.key: {
+            t.key: {
+                p.key: {
+                    "kind": p.kind.value,
+                    "required": p.required,
+                    **({"choices": list(p.choices)} if p.choices else {}),
+                }
+                for p in t.properties
+            }
+            for t in c.types
+        }
+        for c in sendable
+    }

@@ -6,8 +6,8 @@ from functools import lru_cache
 
 from fastapi import Request
 
-from auditledger.source.client_ip import Network, client_ip, parse_networks
 from auditledger.web.context import services
+from auditledger_client.core.client_ip import Network, client_ip, parse_networks
 
 
 @lru_cache(maxsize=8)

@@ -5,6 +5,7 @@ Nothing here ever returns a stack trace. API clients get JSON; people browsing g
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -32,6 +33,12 @@ from auditledger.core.errors import (
 
 log = logging.getLogger(__name__)
 
+INTERNAL_ERROR = "an internal error occurred; it has been logged with this request's id"
+# Built once: the last-resort answer must not depend on anything that could fail now.
+INTERNAL_ERROR_BODY = json.dumps(
+    {"error": {"code": "internal_error", "message": INTERNAL_ERROR}}
+).encode()
+
 STATUS: dict[type[AuditLedgerError], int] = {
     MalformedRequest: 400,
     Unauthenticated: 401,
@@ -55,14 +62,42 @@ def status_of(error: AuditLedgerError) -> int:
     return 400
 
 
+def encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode (lone surrogates) written as ``\\udfff``.
+
+    Error messages quote what the caller sent; a message that cannot be encoded would turn a
+    4xx into a crash while the response is rendered.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def error_body(
     code: str, message: str, problems: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
-    """The JSON error document every API error uses."""
-    body: dict[str, Any] = {"code": code, "message": message}
+    """The JSON error document every API error uses; every text in it encodes cleanly."""
+    body: dict[str, Any] = {"code": code, "message": encodable(message)}
     if problems:
-        body["problems"] = problems
+        body["problems"] = [
+            {key: encodable(str(value)) for key, value in problem.items()} for problem in problems
+        ]
     return {"error": body}
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route answers at ``request``'s path (plus OPTIONS), sorted: each
+    candidate method is matched against the routes as the router would."""
+    from starlette.routing import Match
+
+    methods = {"OPTIONS"}
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            methods.add(method)
+    return sorted(methods)
 
 
 def wants_html(request: Request) -> bool:
@@ -92,6 +127,9 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         problems: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
+        message = encodable(message)
+        if problems:
+            problems = [{k: encodable(str(v)) for k, v in p.items()} for p in problems]
         if render_page is not None and wants_html(request):
             response: Response = await render_page(request, status, message, problems)
         else:
@@ -132,7 +170,15 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
         message = messages.get(exc.status_code, str(exc.detail))
         codes = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "error")
-        return await respond(request, exc.status_code, code, message, None, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route with this path only; several
+            # routes share a path here (GET and POST /events live in different routers).
+            allowed = allowed_methods(app, request)
+            headers["Allow"] = ", ".join(allowed)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
+        return await respond(request, exc.status_code, code, message, None, headers)
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError) -> Response:
@@ -156,9 +202,9 @@ def install_error_handlers(app: FastAPI, render_page: Any = None) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return await respond(
-            request,
-            500,
-            "internal_error",
-            "an internal error occurred; it has been logged with this request's id",
-        )
+        try:
+            return await respond(request, 500, "internal_error", INTERNAL_ERROR)
+        except Exception:
+            # Rendering the error page failed too: the fixed JSON body still answers.
+            log.exception("could not render the error response")
+            return Response(INTERNAL_ERROR_BODY, 500, media_type="application/json")

@@ -19,6 +19,7 @@ from auditledger.retention import policy
 from auditledger.tenancy.model import Organization, Principal, Role
 from auditledger.tenancy.service import org_for_reading
 from auditledger.web.context import services
+from auditledger_client.core.catalog import SEED, Catalog
 
 T = TypeVar("T")
 
@@ -32,6 +33,8 @@ class Reader:
     retention_days: int | None = None
     # Events that occurred before this instant are past retention (purged, or about to be).
     purged_before: datetime | None = None
+    # The deployment's catalog (seed and extensions): filters, choices and labels read it.
+    catalog: Catalog = SEED
 
     @property
     def sees_sources(self) -> bool:
@@ -45,7 +48,7 @@ async def reader_for(request: Request, org_slug: str, principal: Principal) -> R
     organization = await run_in_threadpool(svc.tenancy.org, org_slug)
     role = org_for_reading(principal, organization)
     days = svc.retention.days(organization)
-    return Reader(organization, role, days, policy.cutoff(svc.clock.now(), days))
+    return Reader(organization, role, days, policy.cutoff(svc.clock.now(), days), svc.catalog)
 
 
 def query_items(request: Request, exclude: Collection[str] = ()) -> list[tuple[str, str]]:
@@ -68,3 +71,14 @@ async def in_snapshot(request: Request, work: Callable[[Connection], T]) -> T:
             return work(connection)
 
     return await run_in_threadpool(run)
+
+
+async def record_read(
+    request: Request, reader: Reader, principal: Principal, route: str, filters: str
+) -> None:
+    """Record a credential's read (coalesced per hour, see :mod:`auditledger.export.reads`)
+    before its events are returned."""
+    from auditledger.web.client import request_ip
+
+    audit = request.app.state.read_audit
+    await audit.record(reader.org, principal, route, filters, request_ip(request))

@@ -22,7 +22,7 @@ from auditledger.tenancy.model import Principal
 from auditledger.web.api.responses import EventOut, FiltersOut, ViewOut, error_responses
 from auditledger.web.auth import api_principal
 from auditledger.web.context import services
-from auditledger.web.reading import in_snapshot, query_items, reader_for, single
+from auditledger.web.reading import in_snapshot, query_items, reader_for, record_read, single
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["query"])
 
@@ -68,6 +68,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "from": _DATE_OR_TIME,
     "to": _DATE_OR_TIME,
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "bom": {"type": "boolean"},
 }
 
 
@@ -132,7 +133,7 @@ async def list_events(
 ) -> dict[str, Any]:
     """The newest matching events (at most 500), with a cursor to continue."""
     reader = await reader_for(request, org, principal)
-    flt = parse_filters(query_items(request, exclude=PAGING))
+    flt = parse_filters(query_items(request, exclude=PAGING), reader.catalog)
     limit, after = paging(request)
     view = await in_snapshot(
         request,
@@ -140,6 +141,7 @@ async def list_events(
             c, reader.org, flt, limit=limit, after=after, include_source=reader.sees_sources
         ),
     )
+    await record_read(request, reader, principal, "GET /events", view.description)
     return view_json(view, include_source=reader.sees_sources)
 
 
@@ -168,6 +170,7 @@ async def get_event(
     )
     if event is None:
         raise NotFound(f"no event {event_id!r} in this organization's log")
+    await record_read(request, reader, principal, "GET /events/{id}", f"event {parsed}")
     return event_json(event, include_source=reader.sees_sources)
 
 
@@ -192,7 +195,9 @@ async def get_filters(
 ) -> dict[str, Any]:
     """Projects, models, model versions and actors seen in the log; categories and types."""
     reader = await reader_for(request, org, principal)
-    choices = await in_snapshot(request, lambda c: filter_choices(c, reader.org.id))
+    choices = await in_snapshot(
+        request, lambda c: filter_choices(c, reader.org.id, catalog=reader.catalog)
+    )
     return {
         "projects": _entries(choices.projects),
         "models": _entries(choices.models),

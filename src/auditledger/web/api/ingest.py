@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -12,10 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from auditledger.core.errors import AuditLedgerError
-from auditledger.core.event import EventDraft
-from auditledger.events.wire import BatchIn, EventIn
 from auditledger.ingest.jsonbody import parse_json
-from auditledger.ingest.validate import parse_batch, parse_event
 from auditledger.store.log import Receipt
 from auditledger.tenancy.model import Organization, Principal
 from auditledger.tenancy.service import org_for_ingest
@@ -23,6 +21,8 @@ from auditledger.web.api.responses import BatchReceiptOut, ReceiptOut, error_res
 from auditledger.web.auth import api_principal, find_org
 from auditledger.web.body import read_limited, require_json
 from auditledger.web.context import services
+from auditledger_client.core.event import EventDraft
+from auditledger_client.core.validate import parse_batch, parse_event
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["ingest"])
 
@@ -61,19 +61,24 @@ def _count_rejection(request: Request, error: AuditLedgerError) -> None:
     services(request).metrics.events_rejected.labels(reason=error.code).inc()
 
 
-# (decoded body, its length in bytes, received at, id source) -> drafts
-Parse = Callable[[Any, int, datetime, Callable[[], uuid.UUID]], list[EventDraft]]
+# (decoded body, its length in bytes or None, received at, id source) -> drafts
+Parse = Callable[[Any, int | None, datetime, Callable[[], uuid.UUID]], list[EventDraft]]
 
 # Bodies larger than this are decoded and validated in a worker thread, so that a few large
 # batches do not hold up every other request (health checks included) on the event loop; a
 # small body costs less to parse than a hand-off to a thread.
 OFF_LOOP_BYTES = 256 * 1024
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _decode(
     raw: bytes, parse: Parse, received_at: datetime, new_id: Callable[[], uuid.UUID]
 ) -> list[EventDraft]:
-    return parse(parse_json(raw), len(raw), received_at, new_id)
+    # The length lets validation skip re-encoding a small body, but the re-encoding is also
+    # what finds a lone surrogate, which JSON text can only spell as an escape: a body with
+    # one (or with any escaped surrogate pair) is measured.
+    size = None if _SURROGATE_ESCAPE.search(raw) else len(raw)
+    return parse(parse_json(raw), size, received_at, new_id)
 
 
 async def _ingest(
@@ -118,11 +123,16 @@ async def record_event(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate and durably commit one event. A 2xx means it is committed."""
+    catalog = services(request).catalog
 
     def one(
-        body: Any, size: int, received_at: datetime, new_id: Callable[[], uuid.UUID]
+        body: Any, size: int | None, received_at: datetime, new_id: Callable[[], uuid.UUID]
     ) -> list[EventDraft]:
-        return [parse_event(body, received_at=received_at, new_id=new_id, source_bytes=size)]
+        return [
+            parse_event(
+                body, received_at=received_at, new_id=new_id, source_bytes=size, catalog=catalog
+            )
+        ]
 
     organization, (receipt,) = await _ingest(request, org, principal, one)
     return JSONResponse(
@@ -147,17 +157,16 @@ async def record_batch(
     request: Request, org: str, principal: Annotated[Principal, Depends(api_principal)]
 ) -> JSONResponse:
     """Validate every event, then commit all of them or none."""
+    catalog = services(request).catalog
 
     def batch(
-        body: Any, size: int, received_at: datetime, new_id: Callable[[], uuid.UUID]
+        body: Any, size: int | None, received_at: datetime, new_id: Callable[[], uuid.UUID]
     ) -> list[EventDraft]:
-        return parse_batch(body, received_at=received_at, new_id=new_id, source_bytes=size)
+        return parse_batch(
+            body, received_at=received_at, new_id=new_id, source_bytes=size, catalog=catalog
+        )
 
     organization, receipts = await _ingest(request, org, principal, batch)
     return JSONResponse(
         {"receipts": [receipt_json(organization, r) for r in receipts]}, status_code=201
     )
-
-
-# Referenced by the request bodies above; listed so they appear in the OpenAPI components.
-SCHEMAS = (EventIn, BatchIn)

@@ -25,7 +25,7 @@ from auditledger.web.api.events import (
 )
 from auditledger.web.api.responses import ModelOut, ModelsOut, ViewOut
 from auditledger.web.auth import api_principal
-from auditledger.web.reading import in_snapshot, query_items, reader_for
+from auditledger.web.reading import in_snapshot, query_items, reader_for, record_read
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/models", tags=["models"])
 
@@ -121,4 +121,5 @@ async def get_model_events(
         )
 
     view = await in_snapshot(request, work)
+    await record_read(request, reader, principal, "GET /models/{id}/events", view.description)
     return view_json(view, include_source=reader.sees_sources)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from auditledger import __version__
+from auditledger.integrity.rollback import RECOVERY
 from auditledger.web.api.responses import HealthOut, ReadyOut
 from auditledger.web.context import services
 
@@ -53,6 +54,12 @@ async def readyz(request: Request) -> JSONResponse:
             {"status": "unavailable", "reason": f"database: {type(exc).__name__}"},
             status_code=503,
             headers={"Retry-After": "2"},
+        )
+    if svc.rollback.problem is not None:
+        return JSONResponse(
+            {"status": "unavailable", "reason": f"{svc.rollback.problem}. {RECOVERY}"},
+            status_code=503,
+            headers={"Retry-After": "60"},
         )
     ready = state["migrated"]
     return JSONResponse(

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from auditledger.core.canonical import format_timestamp
 from auditledger.core.errors import Forbidden
 from auditledger.retention import policy
-from auditledger.retention.records import purge_records
+from auditledger.retention.audit import purge_problems
 from auditledger.tenancy.model import Organization, Principal, Role
 from auditledger.tenancy.service import org_for_reading
 from auditledger.web.api.responses import RetentionOut, error_responses
@@ -59,7 +59,9 @@ def _state(request: Request, org: Organization) -> dict[str, Any]:
     svc = services(request)
     days = svc.retention.days(org)
     with svc.db.read() as connection:
-        records = purge_records(connection, org.id)
+        records = purge_problems(
+            connection, org.id, svc.settings.retention_days, svc.settings.retention_floor_days
+        )
     return {
         "organization": org.slug,
         "days": days,
@@ -75,9 +77,9 @@ def _state(request: Request, org: Organization) -> dict[str, Any]:
                 "cutoff": format_timestamp(r.cutoff),
                 "count": r.count,
                 "attested_by_seq": r.attested_seq,
-                "problem": r.problem,
+                "problem": problem,
             }
-            for r in records[-20:]
+            for r, problem in records[-20:]
         ],
     }
 

@@ -35,9 +35,11 @@ router = APIRouter(include_in_schema=False)
 User = Annotated[PageUser, Depends(page_user)]
 
 
-def _parse(items: list[tuple[str, str]]) -> tuple[EventFilter | None, list[Problem]]:
+def _parse(
+    items: list[tuple[str, str]], reader: Reader
+) -> tuple[EventFilter | None, list[Problem]]:
     try:
-        return parse_filters(items), []
+        return parse_filters(items, reader.catalog), []
     except InvalidInput as exc:
         return None, exc.problems
 
@@ -53,9 +55,11 @@ def _view_context(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The filter form and the results (or the problems with the filter) in one snapshot."""
-    flt, problems = _parse([*items, ("project", project_id)] if project_id else items)
+    flt, problems = _parse([*items, ("project", project_id)] if project_id else items, reader)
     chosen_models = [v for k, v in items if k == "model" and v.strip()]
-    choices = filter_choices(connection, reader.org.id, versions_of=chosen_models)
+    choices = filter_choices(
+        connection, reader.org.id, versions_of=chosen_models, catalog=reader.catalog
+    )
     found = None
     chart = None
     if flt is not None:

@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from auditledger.core.canonical import canonical_bytes, event_leaf_hash, format_timestamp
 from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.core.errors import InvalidInput, NotFound
-from auditledger.core.event import Event
 from auditledger.core.keys import VerifierKey
 from auditledger.core.note import parse_note
 from auditledger.events.render import event_json
@@ -35,6 +34,7 @@ from auditledger.web.pages.rows import EventRow, event_row
 from auditledger.web.pages.session import PageUser, page_user
 from auditledger.web.pages.zone import viewer_zone
 from auditledger.web.reading import Reader, reader_for
+from auditledger_client.core.event import Event
 
 router = APIRouter(include_in_schema=False)
 

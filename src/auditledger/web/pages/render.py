@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.templating import Jinja2Templates
 
 from auditledger import __version__
+from auditledger.web.pages.visible import visible
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -20,6 +21,8 @@ _env = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # Every printed value: bidi and control characters shown, never obeyed (pages/visible.py).
+    finalize=visible,
 )
 _env.globals["version"] = __version__
 templates = Jinja2Templates(env=_env)

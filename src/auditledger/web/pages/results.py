@@ -74,7 +74,9 @@ def results(
     base = org_base(reader.org.slug)
     return Results(
         rows=[
-            event_row(e, base=base, zone=zone, with_source=reader.sees_sources)
+            event_row(
+                e, base=base, zone=zone, with_source=reader.sees_sources, catalog=reader.catalog
+            )
             for e in view.page.events
         ],
         with_source=reader.sees_sources,

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import quote
 
-from auditledger.core.event import Event
 from auditledger.events.render import category_label, describe_properties, type_label
 from auditledger.web.pages.zone import local
+from auditledger_client.core.catalog import SEED, Catalog
+from auditledger_client.core.event import Event
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,9 @@ def _subject(event: Event, base: str) -> Link:
     return Link(subject.name or subject.id, href, detail)
 
 
-def event_row(event: Event, *, base: str, zone: str, with_source: bool) -> EventRow:
+def event_row(
+    event: Event, *, base: str, zone: str, with_source: bool, catalog: Catalog = SEED
+) -> EventRow:
     """The row for ``event``; ``base`` is the organization's page prefix (``/orgs/acme``)."""
     project = None
     if event.project is not None:
@@ -90,10 +93,10 @@ def event_row(event: Event, *, base: str, zone: str, with_source: bool) -> Event
     return EventRow(
         event_id=str(event.event_id),
         time=time_cell(event, zone),
-        category=category_label(event.category),
-        type=type_label(event.category, event.type),
+        category=category_label(event.category, catalog),
+        type=type_label(event.category, event.type, catalog),
         subject=_subject(event, base),
-        properties=describe_properties(event),
+        properties=describe_properties(event, catalog),
         project=project,
         actor=Link(event.actor.name, None, event.actor.id),
         actor_is_system=event.actor.type == "system",

@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from auditledger.core.errors import Forbidden, Unauthenticated
 from auditledger.settings import Settings
-from auditledger.source.client_ip import Network, client_ip, parse_networks
 from auditledger.tenancy.model import Organization, Principal, Role, User
 from auditledger.web.auth import SESSION_COOKIE, session_principal
 from auditledger.web.context import services
+from auditledger_client.core.client_ip import Network, client_ip, parse_networks
 
 SIGN_IN_CSRF_COOKIE = "auditledger_signin_csrf"
 

@@ -1,0 +1,192 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx2 as httpx
+
+from .backoff import Backoff
+from .build import WireEvent, wire_event
+from .config import options_from_env
+from .core.catalog import Catalog
+from .core.clock import Clock
+from .model import Actor, DeadLetter, Receipt, Ref
+from .recording import Recorder
+from .runtime import ClientCore
+from .spool import Durability
+from .typed import Event
+
+
+class AuditClient(Recorder[Receipt]):
+    """Records audit events for a platform: validated at the call, spooled, shipped in order.
+
+    Every event is validated against the catalog when it is recorded (an invalid one raises
+    :class:`~auditledger_client.errors.InvalidEvent` right there), gets its id, and is committed
+    to the spool before the call returns. A background thread sends the spool in batches of up
+    to ``batch_size`` events, waiting at most ``linger`` seconds for a batch to fill, and
+    removes events only once the service acknowledged them. Network errors, 429 and 503 are
+    retried with exponential backoff and full jitter (never sooner than ``Retry-After``, which
+    is honoured up to 60 s); a caller who waits (``flush``, ``wait=True``) cuts a pause short.
+    Events the service refuses for good become dead letters (:meth:`dead_letters`).
+
+    ``spool_path`` is required on purpose: a file keeps events across restarts and crashes of
+    this process; ``None`` keeps them in memory only (faster, same order and retries, but
+    events not yet delivered are lost if the process dies). Use one spool file per process.
+    ``catalog`` is the deployment's catalog when it has extensions (default: the seed's).
+    :meth:`from_env` reads every option from ``AUDITLEDGER_*`` environment variables.
+
+    A full spool raises :class:`~auditledger_client.errors.SpoolFull`: the client pushes back
+    rather than drop events. Every error it raises on purpose is a
+    :class:`~auditledger_client.errors.ClientError`.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        *,
+        spool_path: str | Path | None,
+        org: str | None = None,
+        catalog: Catalog | None = None,
+        batch_size: int = 500,
+        linger: float = 0.2,
+        max_spool_events: int = 100_000,
+        max_spool_bytes: int = 512 * 1024 * 1024,
+        durability: Durability = "full",
+        timeout: float = 30.0,
+        ack_timeout: float = 10.0,
+        backoff: Backoff | None = None,
+        transport: httpx.BaseTransport | None = None,
+        on_dead_letter: Callable[[DeadLetter], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._core = ClientCore(
+            server,
+            token,
+            spool_path=spool_path,
+            org=org,
+            catalog=catalog,
+            batch_size=batch_size,
+            linger=linger,
+            max_spool_events=max_spool_events,
+            max_spool_bytes=max_spool_bytes,
+            durability=durability,
+            timeout=timeout,
+            ack_timeout=ack_timeout,
+            backoff=backoff,
+            transport=transport,
+            on_dead_letter=on_dead_letter,
+            on_error=on_error,
+            clock=clock,
+        )
+        self._org = self._core.org
+        self._clock = self._core.clock
+        self._catalog = self._core.catalog
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> AuditClient:
+        """A client configured from ``AUDITLEDGER_SERVER``, ``AUDITLEDGER_TOKEN``,
+        ``AUDITLEDGER_SPOOL_PATH`` and the other variables of ``docs/integration.md``;
+        keyword arguments win over the environment."""
+        return cls(**options_from_env(environ, **options))
+
+    def record(
+        self,
+        event: Event,
+        *,
+        subject: Ref,
+        actor: Actor,
+        project: Ref | None = None,
+        source: str | None = None,
+        timestamp: datetime | None = None,
+        event_id: uuid.UUID | None = None,
+        org: str | None = None,
+        wait: bool = False,
+    ) -> Receipt:
+        """Record ``event`` (see :meth:`Recorder.record`).
+
+        Returns a ``queued`` receipt once the event is in the spool, or, with ``wait=True``,
+        the service's receipt once it is committed. When that cannot happen within
+        ``ack_timeout`` (the service is unreachable, or asks for a longer pause, or does not
+        answer) it raises :class:`~auditledger_client.errors.NotAcknowledged` as soon as that
+        is clear, saying whether the event was withdrawn. ``wait=True`` is for actions that
+        must not proceed unaudited.
+        """
+        self._core.check_open()
+        wire = self.build(
+            event,
+            subject=subject,
+            actor=actor,
+            project=project,
+            source=source,
+            timestamp=timestamp,
+            event_id=event_id,
+            org=org,
+        )
+        return self._submit(wire, wait)
+
+    def record_event(
+        self, event: Mapping[str, Any], *, org: str | None = None, wait: bool = False
+    ) -> Receipt:
+        """Record an event given in the wire format of the ingestion API (a JSON object)."""
+        self._core.check_open()
+        wire = wire_event(
+            event, org=org or self._org or "", clock=self._clock, catalog=self._catalog
+        )
+        return self._submit(wire, wait)
+
+    def _accept(self, wire: WireEvent) -> Receipt:
+        return self._submit(wire, False)
+
+    def _submit(self, event: WireEvent, wait: bool) -> Receipt:
+        if not wait:
+            return self._core.enqueue(event)
+        future = self._core.enqueue_expecting(event)
+        try:
+            return future.result(self._core.ack_timeout)
+        except Exception:  # timed out, or the sender gave up early: settle() says which
+            return self._core.settle(event.id, future)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every event recorded so far is delivered (or dead-lettered);
+        :class:`~auditledger_client.errors.FlushTimeout` if that takes over ``timeout`` s."""
+        self._core.check_open()
+        self._core.sender.flush(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush, then stop; returns within ``timeout`` seconds. Undelivered events stay in the
+        spool file; with a memory-only spool they are lost and this raises ``FlushTimeout``."""
+        self._core.close(timeout)
+
+    @property
+    def pending(self) -> int:
+        """Events waiting in the spool."""
+        return self._core.spool.pending
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last attempt to deliver failed, or None when delivery works."""
+        return self._core.sender.last_error
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Events the service refused for good, with its explanation, oldest first."""
+        self._core.check_open()
+        return self._core.spool.dead_letters()
+
+    def __enter__(self) -> AuditClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,424 @@
+"""Which auditledger event each successful MLflow request is, with its subject and properties.
+
+One :class:`Route` per MLflow REST endpoint that changes state (and the model-version download
+URI, which is how a client fetches a version's artifacts). ``before`` reads from MLflow's
+stores what the request does not carry (old names, descriptions, tags, stages, alias targets)
+*before* the change; ``after`` turns the request, MLflow's answer and those old values into
+events. docs/mlflow.md is this table in prose; the plugin's tests check it row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from auditledger_client import CustomEvent, Event, Ref
+from auditledger_client.events import (
+    DatasetVersionCreate,
+    ExecutionDelete,
+    ExecutionRename,
+    ExecutionRun,
+    ExecutionStop,
+    ModelArchive,
+    ModelCreate,
+    ModelDescriptionChange,
+    ModelRename,
+    ModelVersionApprove,
+    ModelVersionCreate,
+    ModelVersionDownload,
+    ModelVersionReject,
+    ModelVersionTagChange,
+    UserTeamMembershipChange,
+)
+
+Json = Mapping[str, Any]
+FINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+
+
+class Stores(Protocol):
+    """MLflow's tracking and registry stores (``mlflow.server.handlers``), as the plugin uses
+    them; tests may hand in others."""
+
+    def experiment_name(self, experiment_id: str) -> str | None: ...
+    def run(self, run_id: str) -> dict[str, Any] | None: ...
+    def model(self, name: str) -> dict[str, Any] | None: ...
+    def version(self, name: str, version: str) -> dict[str, Any] | None: ...
+    def alias_target(self, name: str, alias: str) -> str | None: ...
+    def user_roles(self, username: str) -> list[str] | None: ...
+    def role_name(self, role_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One event to record: what happened, to what, in which experiment."""
+
+    event: Event
+    subject: Ref
+    project: Ref | None = None
+
+    @property
+    def action(self) -> str:
+        """``category.type``, as fail-closed settings name it."""
+        return f"{self.event.category}.{self.event.type}"
+
+
+Before = Callable[[Json, Stores], Any]
+After = Callable[[Json, Json, Any, Stores], list[Planned]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """An MLflow endpoint and how its successful requests become events."""
+
+    method: str
+    path: str  # after /api/2.0/mlflow/ (or /ajax-api/2.0/mlflow/)
+    after: After
+    before: Before | None = None
+    # The events can be known before the change (nothing in them comes from the answer), so a
+    # fail-closed action can be committed to the audit log first.
+    predictable: bool = False
+
+
+def experiment(experiment_id: str, stores: Stores, name: str | None = None) -> Ref:
+    """The experiment as a project (and as a subject)."""
+    return Ref(str(experiment_id), name or stores.experiment_name(str(experiment_id)))
+
+
+def model_ref(name: str) -> Ref:
+    """A registered model: MLflow names it by its name."""
+    return Ref(name, name)
+
+
+def version_ref(name: str, version: str) -> Ref:
+    """A model version, naming its model."""
+    return Ref(f"{name}/{version}", f"{name} v{version}", parent=model_ref(name))
+
+
+def tags_list(tags: Mapping[str, str]) -> list[str]:
+    """Tags as sorted ``key=value`` strings."""
+    return [f"{k}={v}" for k, v in sorted(tags.items())]
+
+
+# Experiments -------------------------------------------------------------------------------
+
+
+def _experiment_created(body: Json, answer: Json, _old: Any, stores: Stores) -> list[Planned]:
+    exp = experiment(answer["experiment_id"], stores, body.get("name"))
+    values = {
+        "experiment_name": body.get("name", ""),
+        "artifact_location": body.get("artifact_location") or None,
+    }
+    return [Planned(CustomEvent("experiment", "create", values), exp, exp)]
+
+
+def _experiment_name(body: Json, stores: Stores) -> str | None:
+    return stores.experiment_name(str(body.get("experiment_id", "")))
+
+
+def _experiment_renamed(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    new = body.get("new_name")
+    if not new or new == old:
+        return []
+    exp = experiment(body["experiment_id"], stores, new)
+    event = CustomEvent("experiment", "rename", {"old_name": old or "", "new_name": new})
+    return [Planned(event, exp, exp)]
+
+
+def _experiment_event(kind: str) -> After:
+    def after(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+        exp = experiment(body["experiment_id"], stores, old)
+        return [Planned(CustomEvent("experiment", kind), exp, exp)]
+
+    return after
+
+
+# Runs --------------------------------------------------------------------------------------
+
+
+def _run_created(_body: Json, answer: Json, _old: Any, stores: Stores) -> list[Planned]:
+    run = answer["run"]
+    info = run["info"]
+    tags = {t["key"]: t.get("value", "") for t in run.get("data", {}).get("tags", [])}
+    event = ExecutionRun(
+        commit_id=tags.get("mlflow.source.git.commit", ""),
+        environment_id=tags.get("mlflow.project.backend") or tags.get("mlflow.source.type", ""),
+        step_name=tags.get("mlflow.project.entryPoint") or tags.get("mlflow.source.name", ""),
+    )
+    subject = Ref(info["run_id"], info.get("run_name") or None)
+    return [Planned(event, subject, experiment(info["experiment_id"], stores))]
+
+
+def _old_run(body: Json, stores: Stores) -> dict[str, Any] | None:
+    return stores.run(str(body.get("run_id") or body.get("run_uuid") or ""))
+
+
+def _run_updated(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    if old is None:
+        return []
+    project = experiment(old["experiment_id"], stores)
+    planned = []
+    name = body.get("run_name")
+    if name and name != old["name"]:
+        planned.append(
+            Planned(
+                ExecutionRename(old_name=old["name"] or "", new_name=name),
+                Ref(old["run_id"], name),
+                project,
+            )
+        )
+    status = body.get("status")
+    if status in FINAL_STATUSES and old["status"] not in FINAL_STATUSES:
+        planned.append(Planned(ExecutionStop(), Ref(old["run_id"], name or old["name"]), project))
+    return planned
+
+
+def _run_deleted(_body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    if old is None:
+        return []
+    project = experiment(old["experiment_id"], stores)
+    return [Planned(ExecutionDelete(), Ref(old["run_id"], old["name"]), project)]
+
+
+def _run_tag(removed: bool) -> After:
+    def after(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+        if old is None:
+            return []
+        before = dict(old["tags"])
+        tags = dict(before)
+        if removed:
+            tags.pop(body.get("key", ""), None)
+        else:
+            tags[body["key"]] = body.get("value", "")
+        if tags == before:
+            return []
+        event = CustomEvent(
+            "execution", "tag_change", {"old_tags": tags_list(before), "new_tags": tags_list(tags)}
+        )
+        return [
+            Planned(
+                event, Ref(old["run_id"], old["name"]), experiment(old["experiment_id"], stores)
+            )
+        ]
+
+    return after
+
+
+def _inputs_logged(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    if old is None:
+        return []
+    project = experiment(old["experiment_id"], stores)
+    planned = []
+    for item in body.get("datasets") or []:
+        dataset = item.get("dataset") or {}
+        name, digest = dataset.get("name", ""), dataset.get("digest", "")
+        subject = Ref(f"{name}@{digest}", digest or None, parent=Ref(name, name))
+        planned.append(Planned(DatasetVersionCreate(), subject, project))
+    return planned
+
+
+# Registered models and versions -------------------------------------------------------------
+
+
+def _model_created(body: Json, _answer: Json, _old: Any, _stores: Stores) -> list[Planned]:
+    return [Planned(ModelCreate(model_name=body["name"]), model_ref(body["name"]))]
+
+
+def _model_renamed(body: Json, _answer: Json, _old: Any, _stores: Stores) -> list[Planned]:
+    new = body.get("new_name")
+    if not new or new == body["name"]:
+        return []
+    return [Planned(ModelRename(old_name=body["name"], new_name=new), model_ref(new))]
+
+
+def _old_model(body: Json, stores: Stores) -> dict[str, Any] | None:
+    return stores.model(str(body.get("name", "")))
+
+
+def _model_updated(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    if old is None or "description" not in body:
+        return []
+    before, after = old.get("description") or "", body.get("description") or ""
+    if before == after:
+        return []
+    event = ModelDescriptionChange(old_description=before, new_description=after)
+    return [Planned(event, model_ref(body["name"]))]
+
+
+def _model_deleted(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    return [] if old is None else [Planned(ModelArchive(), model_ref(body["name"]))]
+
+
+def _version_project(version: Mapping[str, Any] | None, stores: Stores) -> Ref | None:
+    run_id = (version or {}).get("run_id")
+    run = stores.run(run_id) if run_id else None
+    return experiment(run["experiment_id"], stores) if run else None
+
+
+def _version_created(_body: Json, answer: Json, _old: Any, stores: Stores) -> list[Planned]:
+    version = answer["model_version"]
+    subject = version_ref(version["name"], str(version["version"]))
+    return [Planned(ModelVersionCreate(), subject, _version_project(version, stores))]
+
+
+def _old_version(body: Json, stores: Stores) -> dict[str, Any] | None:
+    return stores.version(str(body.get("name", "")), str(body.get("version", "")))
+
+
+def _version_tag(removed: bool) -> After:
+    def after(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+        if old is None:
+            return []
+        before = dict(old["tags"])
+        tags = dict(before)
+        if removed:
+            tags.pop(body.get("key", ""), None)
+        else:
+            tags[body["key"]] = body.get("value", "")
+        if tags == before:
+            return []
+        event = ModelVersionTagChange(old_tags=tags_list(before), new_tags=tags_list(tags))
+        subject = version_ref(body["name"], str(body["version"]))
+        return [Planned(event, subject, _version_project(old, stores))]
+
+    return after
+
+
+STAGES = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
+
+
+def _stage_changed(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    if old is None:
+        return []
+    new = STAGES.get(str(body.get("stage", "")).lower())
+    if new is None or new == old["stage"]:
+        return []
+    event: Event
+    if new == "Production":
+        event = ModelVersionApprove()  # promoted to production: approved for use
+    elif new == "Archived":
+        event = ModelVersionReject()  # retired: no longer approved for use
+    else:
+        event = CustomEvent(
+            "model_version", "stage_change", {"old_stage": old["stage"], "new_stage": new}
+        )
+    subject = version_ref(body["name"], str(body["version"]))
+    return [Planned(event, subject, _version_project(old, stores))]
+
+
+def _alias_target(body: Json, stores: Stores) -> str | None:
+    return stores.alias_target(str(body.get("name", "")), str(body.get("alias", "")))
+
+
+def _alias_set(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    new = str(body.get("version", ""))
+    if old == new:
+        return []
+    values = {"alias": body["alias"], "old_version": old, "new_version": new}
+    subject = version_ref(body["name"], new)
+    version = stores.version(body["name"], new)
+    return [
+        Planned(
+            CustomEvent("model_version", "alias_change", values),
+            subject,
+            _version_project(version, stores),
+        )
+    ]
+
+
+def _alias_deleted(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    if old is None:
+        return []
+    values = {"alias": body["alias"], "old_version": old, "new_version": None}
+    version = stores.version(body["name"], old)
+    return [
+        Planned(
+            CustomEvent("model_version", "alias_change", values),
+            version_ref(body["name"], old),
+            _version_project(version, stores),
+        )
+    ]
+
+
+def _version_downloaded(body: Json, _answer: Json, _old: Any, stores: Stores) -> list[Planned]:
+    version = stores.version(str(body.get("name", "")), str(body.get("version", "")))
+    subject = version_ref(body["name"], str(body["version"]))
+    return [Planned(ModelVersionDownload(), subject, _version_project(version, stores))]
+
+
+# Users under basic-auth ---------------------------------------------------------------------
+
+
+def _old_roles(body: Json, stores: Stores) -> list[str] | None:
+    return stores.user_roles(str(body.get("username", "")))
+
+
+def _roles_changed(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    username = str(body.get("username", ""))
+    new = stores.user_roles(username)
+    if old is None or new is None or sorted(old) == sorted(new):
+        return []
+    event = UserTeamMembershipChange(old_teams=sorted(old), new_teams=sorted(new))
+    return [Planned(event, Ref(username, username))]
+
+
+def _permission(kind: str) -> After:
+    def after(body: Json, _answer: Json, _old: Any, _stores: Stores) -> list[Planned]:
+        values: dict[str, Any] = {
+            "user_name": body.get("username", ""),
+            "resource_type": body.get("resource_type", ""),
+            "resource_id": str(body.get("resource_id", "")),
+        }
+        if kind == "grant":
+            values["new_permission"] = body.get("permission", "")
+        else:
+            values["old_permission"] = body.get("permission") or "granted"
+        subject = Ref(f"{values['resource_type']}/{values['resource_id']}", values["resource_id"])
+        return [Planned(CustomEvent("permission", kind, values), subject)]
+
+    return after
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "experiments/create", _experiment_created),
+    Route("POST", "experiments/update", _experiment_renamed, _experiment_name, True),
+    Route("POST", "experiments/delete", _experiment_event("delete"), _experiment_name, True),
+    Route("POST", "experiments/restore", _experiment_event("restore"), _experiment_name, True),
+    Route("POST", "runs/create", _run_created),
+    Route("POST", "runs/update", _run_updated, _old_run, True),
+    Route("POST", "runs/delete", _run_deleted, _old_run, True),
+    Route("POST", "runs/set-tag", _run_tag(removed=False), _old_run, True),
+    Route("POST", "runs/delete-tag", _run_tag(removed=True), _old_run, True),
+    Route("POST", "runs/log-inputs", _inputs_logged, _old_run, True),
+    Route("POST", "registered-models/create", _model_created, None, True),
+    Route("POST", "registered-models/rename", _model_renamed, None, True),
+    Route("PATCH", "registered-models/update", _model_updated, _old_model, True),
+    Route("DELETE", "registered-models/delete", _model_deleted, _old_model, True),
+    Route("POST", "model-versions/create", _version_created),
+    Route("POST", "model-versions/set-tag", _version_tag(removed=False), _old_version, True),
+    Route("DELETE", "model-versions/delete-tag", _version_tag(removed=True), _old_version, True),
+    Route("POST", "model-versions/transition-stage", _stage_changed, _old_version, True),
+    Route("POST", "registered-models/alias", _alias_set, _alias_target, True),
+    Route("DELETE", "registered-models/alias", _alias_deleted, _alias_target, True),
+    Route("GET", "model-versions/get-download-uri", _version_downloaded, None, True),
+    Route("POST", "roles/assign", _roles_changed, _old_roles),
+    Route("DELETE", "roles/unassign", _roles_changed, _old_roles),
+    Route("POST", "users/permissions/grant", _permission("grant"), None, True),
+    Route("POST", "users/permissions/revoke", _permission("revoke"), None, True),
+)
+
+_INDEX = {(r.method, r.path): r for r in ROUTES}
+_PREFIXES = (
+    "/api/2.0/mlflow/",
+    "/ajax-api/2.0/mlflow/",
+    "/api/3.0/mlflow/",
+    "/ajax-api/3.0/mlflow/",
+)
+
+
+def route_for(method: str, path: str) -> Route | None:
+    """The route of a request (the UI's ``/ajax-api`` mirrors count as the same), or None."""
+    for prefix in _PREFIXES:
+        if path.startswith(prefix):
+            return _INDEX.get((method.upper(), path[len(prefix) :].rstrip("/")))
+    return None

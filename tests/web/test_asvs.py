@@ -1,0 +1,137 @@
+"""OWASP ASVS 4.0 level 2 gaps found in issue 16 (finding 5), one test each: the idle
+timeout, the password rules, HSTS and Permissions-Policy, and the header-read timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from auditledger.core.errors import InvalidInput
+from auditledger.services import Services
+from auditledger.tenancy.model import Role
+from auditledger.tenancy.passwords import MIN_LENGTH, common_passwords
+from auditledger.web.app import create_app
+from auditledger.web.header_timeout import protocol_with_timeout
+from auditledger_client.core.clock import FrozenClock
+from tests.support.helpers import make_org
+from tests.support.servers import free_port
+
+SQLITE = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+GOOD_PASSWORD = "violet kettle harbour"
+
+
+def signed_in_client(services: Services) -> TestClient:
+    access = make_org(services)
+    user = services.tenancy.create_user("ada@acme.example", "Ada", GOOD_PASSWORD)
+    services.tenancy.add_member(access.org, user, Role.ADMIN)
+    session = services.tenancy.sign_in("ada@acme.example", GOOD_PASSWORD)
+    client = TestClient(create_app(services, manage_services=False), follow_redirects=False)
+    client.cookies.set("auditledger_session", session.token)
+    return client
+
+
+def test_an_unused_session_ends_after_the_idle_timeout(
+    services: Services, clock: FrozenClock
+) -> None:
+    # Sessions lasted 12 hours whatever happened; an abandoned one is now over in 30 minutes.
+    with signed_in_client(services) as client:
+        url = "/api/v1/orgs/acme/events"
+        for _ in range(4):  # used every 20 minutes: alive past the idle timeout
+            clock.advance(timedelta(minutes=20))
+            assert client.get(url).status_code == 200
+        clock.advance(timedelta(minutes=31))
+        assert client.get(url).status_code == 401
+
+
+@SQLITE
+@pytest.mark.parametrize(
+    "password",
+    ["short pass", "password1234", "Password123456!", "qwertyuiop123", "aaaaaaaaaaaaaaaa"],
+)
+def test_short_and_common_passwords_are_refused(services: Services, password: str) -> None:
+    # 8 characters were enough, and "password" followed by anything was fine.
+    with pytest.raises(InvalidInput) as refused:
+        services.tenancy.create_user("ben@acme.example", "Ben", password)
+    (problem,) = refused.value.problems
+    assert problem.field == "password"
+    services.tenancy.create_user("ben@acme.example", "Ben", GOOD_PASSWORD)
+
+
+def test_the_common_password_list_is_bundled() -> None:
+    common = common_passwords()
+    assert len(common) >= 10_000
+    assert {"123456", "password", "qwerty"} <= common
+    assert MIN_LENGTH == 12
+
+
+@SQLITE
+@pytest.mark.parametrize("secure", [False, True])
+def test_hsts_when_secure_and_permissions_policy_always(services: Services, secure: bool) -> None:
+    services.settings = dataclasses.replace(services.settings, secure_cookies=secure)
+    with TestClient(create_app(services, manage_services=False)) as client:
+        response = client.get("/healthz")
+    assert ("strict-transport-security" in response.headers) is secure
+    if secure:
+        assert "max-age=31536000" in response.headers["strict-transport-security"]
+    assert "camera=()" in response.headers["permissions-policy"]
+
+
+@pytest.fixture
+def slow_server() -> Iterator[int]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, http=protocol_with_timeout(1)
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_slow_header_connection_is_cut(slow_server: int) -> None:
+    # One header byte every 0.3 s kept a connection open indefinitely.
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40
+    with socket.create_connection(("127.0.0.1", slow_server), timeout=5) as sock:
+        started = time.monotonic()
+        closed_after = None
+        for byte in request:
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - started
+                break
+            time.sleep(0.3)
+            sock.settimeout(0.01)
+            try:
+                if sock.recv(1) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except TimeoutError:
+                pass
+        assert closed_after is not None, "the slow client was never disconnected"
+        assert closed_after < 5
+    # A normal request on a fresh connection is answered.
+    with socket.create_connection(("127.0.0.1", slow_server), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
