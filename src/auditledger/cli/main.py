@@ -11,6 +11,7 @@ from auditledger.cli import export as export_cli
 from auditledger.cli import integrity, tenancy
 from auditledger.cli import relay as relay_cli
 from auditledger.cli import retention as retention_cli
+from auditledger.cli import streaming as streaming_cli
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 
 app = typer.Typer(
@@ -30,6 +31,8 @@ app.add_typer(integrity.keys, name="keys")
 app.command("checkpoint")(integrity.checkpoint)
 app.command("verify")(integrity.verify)
 app.command("verify-bundle")(integrity.verify_bundle)
+app.add_typer(streaming_cli.destinations, name="destinations")
+app.command("verify-stream")(streaming_cli.verify_stream)
 
 
 def _version(value: bool) -> None:

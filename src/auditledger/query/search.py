@@ -99,6 +99,12 @@ def _conditions(org_id: int, flt: EventFilter) -> list[Any]:
     return conditions
 
 
+def filter_conditions(org_id: int, flt: EventFilter) -> list[Any]:
+    """The SQL conditions on ``events`` that select ``flt``'s events of one organization
+    (for readers that walk the log their own way, such as streaming in sequence order)."""
+    return _conditions(org_id, flt)
+
+
 def _statement(
     org_id: int,
     flt: EventFilter,

@@ -16,7 +16,16 @@ from auditledger.auth.signin import SignInService
 from auditledger.auth.throttle import SignInThrottle
 from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
-from auditledger.web.api import events, export, ingest, models, ops, proofs, retention
+from auditledger.web.api import (
+    destinations,
+    events,
+    export,
+    ingest,
+    models,
+    ops,
+    proofs,
+    retention,
+)
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
 from auditledger.web.pages import audit_log, signin
@@ -100,6 +109,7 @@ def create_app(
     app.include_router(ingest.router)
     app.include_router(export.router)
     app.include_router(retention.router)
+    app.include_router(destinations.router)
     app.include_router(proofs.router)
     app.include_router(proofs.keys_router)
     app.include_router(events.router)
