@@ -23,6 +23,7 @@ def stream_services(settings: Settings, clock: FrozenClock) -> Iterator[Services
         locator=FixedLocator(),
     )
     svc.db.migrate()
+    svc.checkpoints.ensure_key()
     svc.start()
     yield svc
     svc.stop()
