@@ -58,7 +58,7 @@ def test_admins_manage_destinations_and_each_change_is_recorded(
     assert stream_client.get(base, headers=admin).status_code == 404
     everything = json.dumps([created, changed.json(), listing.json()])
     assert SECRET not in everything
-    assert "tok\"" not in everything
+    assert 'tok"' not in everything
     own = stream_services.log.events(acme.org.id, "acme", 3, 20)
     assert [e.type for e in own] == [
         "destination_create",
@@ -148,9 +148,7 @@ def test_cli_manages_destinations(
     database_url: str, stream_services: Services, tmp_path: Path
 ) -> None:
     stream_services.tenancy.create_org("acme", "Acme")
-    runner = CliRunner(
-        env={"COLUMNS": "250", "AUDITLEDGER_STREAM_ALLOWED_NETWORKS": "127.0.0.0/8"}
-    )
+    runner = CliRunner(env={"COLUMNS": "250", "AUDITLEDGER_STREAM_ALLOWED_NETWORKS": "127.0.0.0/8"})
     db = ["--database-url", database_url]
     added = runner.invoke(
         app,
@@ -163,7 +161,8 @@ def test_cli_manages_destinations(
     assert added.exit_code == 0, added.output
     listed = runner.invoke(app, ["destinations", "list", "acme", *db])
     assert listed.exit_code == 0, listed.output
-    assert "siem" in listed.output and "syslog" in listed.output and "project = prj-1" in listed.output
+    for shown in ("siem", "syslog", "project = prj-1"):
+        assert shown in listed.output
     paused = runner.invoke(app, ["destinations", "pause", "acme", "siem", *db])
     assert paused.exit_code == 0, paused.output
     assert "paused" in runner.invoke(app, ["destinations", "list", "acme", *db]).output

@@ -56,7 +56,8 @@ def test_a_captured_stream_verifies(
         app, ["verify-stream", str(path), "--public-key", _key(stream_services)]
     )
     assert result.exit_code == 0, result.output
-    assert "OK" in result.output and "121 events" in result.output
+    assert "OK" in result.output
+    assert "121 events" in result.output
     piped = CliRunner().invoke(
         app, ["verify-stream", "--public-key", _key(stream_services)], input=path.read_text()
     )
@@ -84,7 +85,8 @@ def test_a_tampered_event_is_rejected(
 
     tampered = _edit(lines, 1, rename_actor)
     problems = _problems(stream_services, tampered)
-    assert len(problems) == 1 and "tampered: its actor differs" in problems[0]
+    assert len(problems) == 1
+    assert "tampered: its actor differs" in problems[0]
 
     def rewrite_both(batch: dict[str, object]) -> None:
         record_ = batch["events"][0]  # type: ignore[index]
@@ -101,7 +103,8 @@ def test_a_tampered_event_is_rejected(
         app, ["verify-stream", str(path), "--public-key", _key(stream_services)]
     )
     assert result.exit_code == 1
-    assert "FAILED" in result.output and "tampered" in result.output
+    assert "FAILED" in result.output
+    assert "tampered" in result.output
 
 
 def test_a_dropped_batch_or_a_missing_event_is_a_gap(
@@ -124,7 +127,8 @@ def test_a_checkpoint_signed_by_another_key_is_rejected(
     lines = _capture(stream_services, acme, receiver)
     stranger = generate_key(stream_services.settings.log_origin).verifier
     problems = verify_stream(lines, [stranger]).problems
-    assert problems and all("checkpoint does not verify" in p for p in problems)
+    assert problems
+    assert all("checkpoint does not verify" in p for p in problems)
 
 
 def test_without_source_permission_events_with_sources_cannot_be_content_checked(
@@ -153,10 +157,15 @@ def test_verify_stream_refuses_an_empty_or_unreadable_stream(
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     result = CliRunner().invoke(app, ["verify-stream", str(empty), "--public-key", key])
-    assert result.exit_code == 1 and "no batch" in result.output
+    assert result.exit_code == 1
+    assert "no batch" in result.output
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_text("{not json\n")
     result = CliRunner().invoke(app, ["verify-stream", str(garbage), "--public-key", key])
-    assert result.exit_code == 1 and "not an auditledger-stream batch" in result.output
-    missing = CliRunner().invoke(app, ["verify-stream", str(tmp_path / "nope"), "--public-key", key])
-    assert missing.exit_code == 1 and "cannot read" in missing.output
+    assert result.exit_code == 1
+    assert "not an auditledger-stream batch" in result.output
+    missing = CliRunner().invoke(
+        app, ["verify-stream", str(tmp_path / "nope"), "--public-key", key]
+    )
+    assert missing.exit_code == 1
+    assert "cannot read" in missing.output

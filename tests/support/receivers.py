@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -102,17 +103,18 @@ ruleset(name="keep") {{
 }}
 """
         )
-        self.process = subprocess.Popen(
-            [RSYSLOG, "-n", "-f", str(self.config), "-i", str(self.workdir / "rsyslog.pid")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        self.log = self.workdir / "rsyslogd.out"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [RSYSLOG, "-n", "-f", str(self.config), "-i", str(self.workdir / "rsyslog.pid")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
-        import socket
 
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"rsyslogd exited: {self.process.stderr!r}")
+                raise RuntimeError(f"rsyslogd exited: {self.log.read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self

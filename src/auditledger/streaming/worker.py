@@ -24,6 +24,7 @@ from sqlalchemy import literal
 from auditledger.errors import AuditLedgerError
 from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.store.database import Database
+from auditledger.store.log import read_head
 from auditledger.store.schema import destinations
 from auditledger.streaming.batch import build_batch
 from auditledger.streaming.model import Destination, State, check_allowed_target
@@ -133,6 +134,9 @@ class Deliverer:
         current = self.repo.get(destination.org_id, destination.id)
         if current is None or not self._due(current):
             return False
+        with self.db.read() as connection:
+            if read_head(connection, current.org_id).tree_size <= current.next_seq:
+                return False  # caught up: no checkpoint to sign, nothing to read
         org = self.tenancy.org_by_id(current.org_id)
         try:
             checkpoint, _ = self.checkpoints.checkpoint(org.id, org.slug)
