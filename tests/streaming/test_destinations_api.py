@@ -102,6 +102,7 @@ def test_members_and_other_organizations_cannot_manage(
     [
         ({"transport": "carrier-pigeon"}, "transport"),
         ({"settings": {"url": "ftp://127.0.0.1/"}}, "settings.url"),
+        ({"settings": {"url": "http://user:pw@127.0.0.1/"}}, "settings.url"),
         ({"settings": {"url": "http://127.0.0.1/", "colour": "red"}}, "settings.colour"),
         ({"secrets": {"password": "x"}}, "secrets.password"),
         ({"filters": {"bogus": "x"}}, "bogus"),

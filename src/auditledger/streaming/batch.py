@@ -10,6 +10,7 @@ the log only grew between them. The format is specified in docs/streaming.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, select
 from auditledger.events.render import event_json
 from auditledger.integrity.canonical import canonical_bytes
 from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.merkle import consistency_proof, inclusion_proof
+from auditledger.integrity.merkle import NodeFetcher, NodeId, consistency_proof, inclusion_proof
 from auditledger.query.search import filter_conditions
 from auditledger.store.log import fetch_nodes
 from auditledger.store.rows import row_to_event
@@ -46,6 +47,38 @@ class Batch:
         return not self.records
 
 
+def _prefetched(
+    fetch: NodeFetcher, seqs: list[int], size: int, previous: int | None
+) -> NodeFetcher:
+    """A fetcher holding every node the batch's proofs need, read in one query.
+
+    One query per proof would dominate delivery time; so the proofs are first computed against
+    a fetcher that only records which nodes they ask for (its hashes are placeholders and the
+    results are thrown away), then those nodes are read at once.
+    """
+    wanted: set[NodeId] = set()
+
+    def record(nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        asked = set(nodes)
+        wanted.update(asked)
+        return dict.fromkeys(asked, bytes(32))
+
+    for seq in seqs:
+        inclusion_proof(seq, size, record)
+    if previous is not None and 0 < previous < size:
+        consistency_proof(previous, size, record)
+    cache = fetch(wanted) if wanted else {}
+
+    def cached(nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        asked = set(nodes)
+        missing = asked - cache.keys()
+        if missing:  # not expected; stay correct anyway
+            cache.update(fetch(missing))
+        return {node: cache[node] for node in asked if node in cache}
+
+    return cached
+
+
 def build_batch(
     connection: Connection,
     destination: Destination,
@@ -69,7 +102,12 @@ def build_batch(
         .limit(limit)
     ).all()
     to_seq = rows[-1].seq + 1 if len(rows) == limit else size
-    fetch = partial(fetch_nodes, connection, destination.org_id)
+    fetch = _prefetched(
+        partial(fetch_nodes, connection, destination.org_id),
+        [row.seq for row in rows],
+        size,
+        destination.last_tree_size,
+    )
     records = []
     for row in rows:
         event = row_to_event(org_slug, row)

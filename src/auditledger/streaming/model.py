@@ -142,6 +142,11 @@ def _check_values(transport: Transport, settings: dict[str, Any]) -> list[Proble
         parts = urlsplit(settings["url"])
         if parts.scheme not in ("http", "https") or not parts.hostname:
             problems.append(Problem("settings.url", "must be an http:// or https:// URL"))
+        elif parts.username or parts.password:
+            # Credentials in a URL would be shown and logged: they belong in the secrets.
+            problems.append(
+                Problem("settings.url", "must not hold credentials; set secrets.token instead")
+            )
         if settings.get("format", "json") not in WEBHOOK_FORMATS:
             problems.append(
                 Problem("settings.format", "must be one of: " + ", ".join(WEBHOOK_FORMATS))
