@@ -23,11 +23,8 @@ PIPED_WIDTH = 200
 def _console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     columns = os.environ.get("COLUMNS", "")
-    if stream.isatty():
-        width = None
-    else:
-        width = int(columns) if columns.isdigit() else PIPED_WIDTH
-    return Console(stderr=stderr, width=width)
+    piped = int(columns) if columns.isdigit() else PIPED_WIDTH
+    return Console(stderr=stderr, width=None if stream.isatty() else piped)
 
 
 console = _console()
