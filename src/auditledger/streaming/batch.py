@@ -10,7 +10,6 @@ the log only grew between them. The format is specified in docs/streaming.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy import Connection, select
 from auditledger.events.render import event_json
 from auditledger.integrity.canonical import canonical_bytes
 from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.merkle import NodeFetcher, NodeId, consistency_proof, inclusion_proof
+from auditledger.integrity.merkle import consistency_proof, inclusion_proofs
 from auditledger.query.search import filter_conditions
 from auditledger.store.log import fetch_nodes
 from auditledger.store.rows import row_to_event
@@ -47,38 +46,6 @@ class Batch:
         return not self.records
 
 
-def _prefetched(
-    fetch: NodeFetcher, seqs: list[int], size: int, previous: int | None
-) -> NodeFetcher:
-    """A fetcher holding every node the batch's proofs need, read in one query.
-
-    One query per proof would dominate delivery time; so the proofs are first computed against
-    a fetcher that only records which nodes they ask for (its hashes are placeholders and the
-    results are thrown away), then those nodes are read at once.
-    """
-    wanted: set[NodeId] = set()
-
-    def record(nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
-        asked = set(nodes)
-        wanted.update(asked)
-        return dict.fromkeys(asked, bytes(32))
-
-    for seq in seqs:
-        inclusion_proof(seq, size, record)
-    if previous is not None and 0 < previous < size:
-        consistency_proof(previous, size, record)
-    cache = fetch(wanted) if wanted else {}
-
-    def cached(nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
-        asked = set(nodes)
-        missing = asked - cache.keys()
-        if missing:  # not expected; stay correct anyway
-            cache.update(fetch(missing))
-        return {node: cache[node] for node in asked if node in cache}
-
-    return cached
-
-
 def build_batch(
     connection: Connection,
     destination: Destination,
@@ -102,20 +69,17 @@ def build_batch(
         .limit(limit)
     ).all()
     to_seq = rows[-1].seq + 1 if len(rows) == limit else size
-    fetch = _prefetched(
-        partial(fetch_nodes, connection, destination.org_id),
-        [row.seq for row in rows],
-        size,
-        destination.last_tree_size,
-    )
+    fetch = partial(fetch_nodes, connection, destination.org_id)
+    # Every proof's nodes in one query: one query per event would dominate delivery time.
+    proofs = inclusion_proofs([row.seq for row in rows], size, fetch)
     records = []
-    for row in rows:
+    for row, proof in zip(rows, proofs, strict=True):
         event = row_to_event(org_slug, row)
         record: dict[str, Any] = {
             "id": str(event.event_id),
             "seq": event.seq,
             "leaf_hash": bytes(row.leaf_hash).hex(),
-            "inclusion": [h.hex() for h in inclusion_proof(event.seq, size, fetch)],
+            "inclusion": [h.hex() for h in proof],
             "event": event_json(event, include_source=destination.include_source),
         }
         # The canonical bytes hold the source; without that permission they are sent only
