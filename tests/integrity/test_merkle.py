@@ -428,7 +428,6 @@ def test_known_answer_consistency(first: int, second: int, proof: list[str]) -> 
     )
 
 
-
 def test_many_inclusion_proofs_in_one_fetch_match_the_naive_paths() -> None:
     from auditledger.integrity import merkle
 

@@ -125,9 +125,7 @@ ROWS = [
         "POST", f"{ORG}/destinations", api(writer=403, member=403, admin=201), body="destination"
     ),
     api_row("GET", f"{ORG}/destinations/{{destination}}", ADMIN_ONLY),
-    api_row(
-        "PATCH", f"{ORG}/destinations/{{destination}}", ADMIN_ONLY, body="destination_change"
-    ),
+    api_row("PATCH", f"{ORG}/destinations/{{destination}}", ADMIN_ONLY, body="destination_change"),
     api_row("POST", f"{ORG}/destinations/{{destination}}/pause", ADMIN_ONLY),
     api_row("POST", f"{ORG}/destinations/{{destination}}/resume", ADMIN_ONLY),
     api_row("POST", f"{ORG}/destinations/{{destination}}/retry", ADMIN_ONLY),
