@@ -162,11 +162,11 @@ def test_cli_manages_destinations(
     assert added.exit_code == 0, added.output
     listed = runner.invoke(app, ["destinations", "list", "acme", *db])
     assert listed.exit_code == 0, listed.output
-    for shown in ("siem", "syslog", "project = prj-1"):
+    for shown in ("siem", "transport  syslog", "filters    project = prj-1", "lag        0 events"):
         assert shown in listed.output
     paused = runner.invoke(app, ["destinations", "pause", "acme", "siem", *db])
     assert paused.exit_code == 0, paused.output
-    assert "paused" in runner.invoke(app, ["destinations", "list", "acme", *db]).output
+    assert "state      paused" in runner.invoke(app, ["destinations", "list", "acme", *db]).output
     assert runner.invoke(app, ["destinations", "resume", "acme", "siem", *db]).exit_code == 0
     refused = runner.invoke(
         app,
@@ -177,4 +177,4 @@ def test_cli_manages_destinations(
     assert "settings.url" in refused.output
     deleted = runner.invoke(app, ["destinations", "delete", "acme", "siem", *db])
     assert deleted.exit_code == 0, deleted.output
-    assert "siem" not in runner.invoke(app, ["destinations", "list", "acme", *db]).output
+    assert "no destinations" in runner.invoke(app, ["destinations", "list", "acme", *db]).output

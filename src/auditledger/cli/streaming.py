@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 from auditledger.cli.integrity import verifier_keys
@@ -55,29 +54,30 @@ def list_destinations(
     database_url: DatabaseOption = None,
 ) -> None:
     """Each destination with its state, lag, counters and last error (never its secrets)."""
+    # One block per destination, one field a line: readable at any terminal width.
     with open_services(settings_from(database_url)) as svc:
         organization = svc.tenancy.org(org)
-        table = Table(
-            "name", "transport", "state", "filters", "sources", "next seq", "lag (events)",
-            "lag (s)", "delivered", "failed", "last error", "id",
-        )  # fmt: skip
-        for d in svc.destinations.list(organization):
+        found = svc.destinations.list(organization)
+        if not found:
+            console.print(f"{org} has no destinations")
+        for d in found:
             status = destination_status(svc.db, d, wall_clock())
-            table.add_row(
-                d.name,
-                d.transport.value,
-                d.state.value,
-                d.event_filter.describe(),
-                "yes" if d.include_source else "no",
-                str(d.next_seq),
-                str(status.lag_events),
-                f"{status.lag_seconds:.1f}",
-                str(d.delivered),
-                str(d.failed),
-                d.last_error or "",
-                str(d.id),
-            )
-        console.print(table)
+            fields = {
+                "transport": d.transport.value,
+                "state": d.state.value,
+                "settings": ", ".join(f"{k}={v}" for k, v in sorted(d.settings.items())),
+                "secrets": ", ".join(f"{name}=(set)" for name in d.secret_names()) or "none",
+                "filters": d.event_filter.describe(),
+                "sources": "yes" if d.include_source else "no",
+                "next seq": str(d.next_seq),
+                "lag": f"{status.lag_events} events, {status.lag_seconds:.1f} s",
+                "delivered": str(d.delivered),
+                "failed": str(d.failed),
+                "last error": d.last_error or "none",
+            }
+            console.print(f"[bold]{d.name}[/] ({d.id})", highlight=False, soft_wrap=True)
+            for key, value in fields.items():
+                console.print(f"  {key:<10} {value}", highlight=False, soft_wrap=True, markup=False)
 
 
 @destinations.command("add")
