@@ -23,6 +23,10 @@ from auditledger.settings import Settings
 from auditledger.source.location import Locator, make_locator
 from auditledger.store.database import Database
 from auditledger.store.log import SqlEventLog
+from auditledger.streaming.repository import DestinationRepository
+from auditledger.streaming.service import DestinationService
+from auditledger.streaming.status import StreamCollector
+from auditledger.streaming.worker import Deliverer, wall_clock
 from auditledger.tenancy.repository import TenancyRepository
 from auditledger.tenancy.service import TenancyService
 from auditledger_client.core.catalog import SEED, Catalog
@@ -47,10 +51,12 @@ class Services:
     retention: RetentionService
     checkpoints: CheckpointService
     proofs: ProofService
+    destinations: DestinationService
     rollback: RollbackGuard
     # The seed's catalog plus the deployment's extensions (settings.catalog_extensions).
     catalog: Catalog = SEED
     scheduler: Scheduler | None = None
+    deliverer: Deliverer | None = None
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -78,6 +84,27 @@ class Services:
                 ]
             )
             self.scheduler.start()
+        if self.settings.stream_workers:
+            self.start_deliverer()
+
+    def make_deliverer(self) -> Deliverer:
+        """A deliverer of every streaming destination, from this process's settings."""
+        return Deliverer(
+            self.db,
+            self.destinations.repo,
+            self.tenancy.repo,
+            self.checkpoints,
+            batch_events=self.settings.stream_batch_events,
+            max_attempts=self.settings.stream_max_attempts,
+            lease_seconds=self.settings.stream_lease_seconds,
+            allowed_networks=self.settings.stream_allowed_networks,
+        )
+
+    def start_deliverer(self) -> None:
+        """Stream destinations from this process (several processes share them by lease)."""
+        if self.deliverer is None:
+            self.deliverer = self.make_deliverer()
+            self.deliverer.start()
 
     def _scheduled_purge(self) -> None:
         self.retention.backfill_attestations()
@@ -85,6 +112,9 @@ class Services:
 
     def stop(self) -> None:
         """Stop background jobs, commit what is queued, close connections."""
+        if self.deliverer is not None:
+            self.deliverer.stop()
+            self.deliverer = None
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
@@ -158,6 +188,15 @@ def build_services(
     rollback = RollbackGuard(checkpoints, on_change=lambda behind: metrics.rolled_back.set(behind))
     ingest.gate = rollback.refuse_if_rolled_back
     export = ExportService(db, ingest, checkpoints)
+    destination_repo = DestinationRepository(db)
+    destinations = DestinationService(
+        destination_repo,
+        event_log,
+        ingest,
+        clock,
+        allowed_networks=settings.stream_allowed_networks,
+    )
+    metrics.registry.register(StreamCollector(db, destination_repo, wall_clock))
     return Services(
         settings,
         db,
@@ -172,6 +211,7 @@ def build_services(
         retention,
         checkpoints,
         proofs,
+        destinations,
         rollback,
         catalog,
     )

@@ -198,6 +198,34 @@ SETTINGS: tuple[Setting, ...] = (
         "not valid.",
         _optional_path,
     ),
+    Setting(
+        "stream_allowed_networks",
+        "",
+        "Comma-separated networks streaming destinations may connect to; empty means public "
+        "addresses only (never loopback, private or link-local ones).",
+        _networks,
+    ),
+    Setting("stream_batch_events", 200, "Most events in one streamed batch.", _positive_int),
+    Setting(
+        "stream_max_attempts",
+        8,
+        "Failed deliveries of one batch (with exponential backoff) before a destination is "
+        "dead-lettered and waits for an administrator's retry.",
+        _positive_int,
+    ),
+    Setting(
+        "stream_lease_seconds",
+        5,
+        "How long a process holds a destination's delivery lease without renewing it; a process "
+        "that dies hands its destinations over after this.",
+        _positive_int,
+    ),
+    Setting(
+        "stream_workers",
+        True,
+        "Whether `auditledger serve` delivers streaming destinations.",
+        _bool,
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning or error."),
     Setting("log_format", "json", "Log format: json (one object per line) or console."),
 )
@@ -231,6 +259,11 @@ class Settings:
     credential_cache_seconds: int
     secure_cookies: bool
     catalog_extensions: Path | None
+    stream_allowed_networks: tuple[str, ...]
+    stream_batch_events: int
+    stream_max_attempts: int
+    stream_lease_seconds: int
+    stream_workers: bool
     log_level: str
     log_format: str
 

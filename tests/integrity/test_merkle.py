@@ -426,3 +426,22 @@ def test_known_answer_consistency(first: int, second: int, proof: list[str]) -> 
         bytes.fromhex(KNOWN_ROOTS[second - 1]),
         [bytes.fromhex(h) for h in proof],
     )
+
+
+def test_many_inclusion_proofs_in_one_fetch_match_the_naive_paths() -> None:
+    from auditledger.integrity import merkle
+
+    calls: list[int] = []
+    size = 37
+    fetch = fetch_upto(size)
+
+    def counting(wanted: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        calls.append(1)
+        return fetch(wanted)
+
+    indices = [0, 5, 17, 31, 36]
+    proofs = merkle.inclusion_proofs(indices, size, counting)
+    assert len(calls) == 1
+    assert [tuple(p) for p in proofs] == [path(i, 0, size) for i in indices]
+    with pytest.raises(ValueError, match="not in a tree"):
+        merkle.inclusion_proofs([size], size, counting)

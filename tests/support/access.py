@@ -3,6 +3,7 @@ caller that speaks to the app as any principal (the test: reliability/test_acces
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from starlette.routing import Mount
 
 from auditledger.web.auth import SESSION_COOKIE
 from auditledger.web.pages.session import SIGN_IN_CSRF_COOKIE
+from auditledger_client.core.event import Actor
 from tests.support.helpers import sample_event
 from tests.support.history import PASSWORD
 from tests.support.pages import csrf_token, signed_in
@@ -117,6 +119,19 @@ ROWS = [
     api_row("GET", f"{ORG}/retention", READ),
     api_row("PUT", f"{ORG}/retention", ADMIN_ONLY, body="retention"),
     api_row("PUT", f"{ORG}/legal-hold", ADMIN_ONLY, body="legal_hold"),
+    # Streaming destinations: administrators only, for reading too (settings name targets).
+    api_row("GET", f"{ORG}/destinations", ADMIN_ONLY),
+    api_row(
+        "POST", f"{ORG}/destinations", api(writer=403, member=403, admin=201), body="destination"
+    ),
+    api_row("GET", f"{ORG}/destinations/{{destination}}", ADMIN_ONLY),
+    api_row("PATCH", f"{ORG}/destinations/{{destination}}", ADMIN_ONLY, body="destination_change"),
+    api_row("POST", f"{ORG}/destinations/{{destination}}/pause", ADMIN_ONLY),
+    api_row("POST", f"{ORG}/destinations/{{destination}}/resume", ADMIN_ONLY),
+    api_row("POST", f"{ORG}/destinations/{{destination}}/retry", ADMIN_ONLY),
+    api_row(
+        "DELETE", f"{ORG}/destinations/{{destination}}", api(writer=403, member=403, admin=204)
+    ),
     # Checkpoints and proofs.
     api_row("GET", f"{ORG}/checkpoint", READ),
     api_row("GET", f"{ORG}/checkpoints", READ),
@@ -214,9 +229,26 @@ class Caller:
         }
         return tokens.get(principal)
 
+    def destination(self, row: Row) -> str:
+        """A destination of acme for ``row``: a fresh one to delete, else a standing one."""
+        services = self.world.services
+        org = self.world.acme.org
+        name = f"matrix-{uuid.uuid4().hex[:8]}" if row.method == "DELETE" else "matrix-siem"
+        found = services.destinations.repo.by_name(org.id, name)
+        if found is None:
+            found = services.destinations.create(
+                org,
+                name=name,
+                transport="syslog",
+                settings={"host": "192.0.32.10", "port": 514},  # public, never contacted
+                actor=Actor("system", "matrix", "access matrix"),
+            )
+        return str(found.id)
+
     def url(self, row: Row, org: str = "acme") -> str:
         path = row.route.format(
             org=org,
+            destination=self.destination(row) if "{destination}" in row.route else "",
             event_id=self.world.event_id,
             model_id=MODEL_ID,
             project_id=PROJECT_ID,
@@ -234,6 +266,12 @@ class Caller:
             return {"json": {"days": None}}
         if row.body == "legal_hold":
             return {"json": {"hold": False}}
+        if row.body == "destination":
+            name = f"matrix-{uuid.uuid4().hex[:8]}"
+            target = {"host": "192.0.32.10", "port": 514}
+            return {"json": {"name": name, "transport": "syslog", "settings": target}}
+        if row.body == "destination_change":
+            return {"json": {"filters": {}}}
         if row.body == "sign_in":
             self.client.cookies.set(SIGN_IN_CSRF_COOKIE, "double-submit")
             form = {"username": self.world.acme.member.username, "password": PASSWORD}

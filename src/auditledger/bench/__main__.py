@@ -21,6 +21,7 @@ from auditledger.bench import (
     ingest_http,
     proofs,
     purge,
+    stream,
     verify,
     view_page,
     view_query,
@@ -106,6 +107,9 @@ def run_engine(engine: str, s: Sizes) -> list[Figure]:
     _log(f"{engine}: bulk ingest of {s.bulk:,} events")
     with fresh_database(engine) as database:
         figures.append(ingest_bulk.measure(database, s.bulk))
+    _log(f"{engine}: streaming delivery of {s.bulk:,} events")
+    with fresh_database(engine) as database:
+        figures.append(stream.measure(database, s.bulk))
     _log(f"{engine}: HTTP ingest, {s.http_clients} clients")
     with fresh_database(engine) as database:
         figures += ingest_http.measure(database, clients=s.http_clients, seconds=s.http_seconds)

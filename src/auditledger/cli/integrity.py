@@ -104,7 +104,7 @@ def checkpoint(
             console.print(stored.note, end="", highlight=False, soft_wrap=True)
 
 
-def _verifier_keys(values: list[str]) -> list[VerifierKey]:
+def verifier_keys(values: list[str]) -> list[VerifierKey]:
     found: list[VerifierKey] = []
     for value in values:
         path = Path(value)
@@ -175,7 +175,7 @@ def verify(
     """
     settings = settings_from(database_url)
     try:
-        trusted = _verifier_keys(public_key or [])
+        trusted = verifier_keys(public_key or [])
     except InvalidInput as exc:
         fail(exc)
     saved = _saved(against or [])
@@ -293,7 +293,7 @@ def verify_bundle(
     status 1 if anything is wrong.
     """
     try:
-        trusted = _verifier_keys(public_key)
+        trusted = verifier_keys(public_key)
     except InvalidInput as exc:
         fail(exc)
     report = verify_bundle_file(bundle, trusted)

@@ -12,6 +12,7 @@ from auditledger.cli import export as export_cli
 from auditledger.cli import integrity, tenancy
 from auditledger.cli import relay as relay_cli
 from auditledger.cli import retention as retention_cli
+from auditledger.cli import streaming as streaming_cli
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 from auditledger.core.errors import AuditLedgerError
 
@@ -32,6 +33,8 @@ app.add_typer(integrity.keys, name="keys")
 app.command("checkpoint")(integrity.checkpoint)
 app.command("verify")(integrity.verify)
 app.command("verify-bundle")(integrity.verify_bundle)
+app.add_typer(streaming_cli.destinations, name="destinations")
+app.command("verify-stream")(streaming_cli.verify_stream)
 
 
 def _version(value: bool) -> None:

@@ -17,7 +17,7 @@ retention = typer.Typer(
 )
 
 
-def _operator() -> Actor:
+def operator() -> Actor:
     # Whoever runs the CLI holds the database; the log still says who they were.
     return Actor("system", "cli", f"auditledger CLI (OS user {getpass.getuser()})")
 
@@ -102,7 +102,7 @@ def set_days(
 ) -> None:
     """Set an organization's retention (never below the configured floor)."""
     with open_services(settings_from(database_url), start_writer=True) as svc:
-        updated = svc.retention.set_retention(svc.tenancy.org(org), days, actor=_operator())
+        updated = svc.retention.set_retention(svc.tenancy.org(org), days, actor=operator())
         console.print(f"{org} keeps events for {svc.retention.days(updated)} days")
 
 
@@ -114,7 +114,7 @@ def hold(
 ) -> None:
     """Place a legal hold: nothing of this organization is purged until it is released."""
     with open_services(settings_from(database_url), start_writer=True) as svc:
-        svc.retention.set_legal_hold(svc.tenancy.org(org), True, reason=reason, actor=_operator())
+        svc.retention.set_legal_hold(svc.tenancy.org(org), True, reason=reason, actor=operator())
         console.print(f"legal hold placed on {org}")
 
 
@@ -126,5 +126,5 @@ def release(
 ) -> None:
     """Release a legal hold; the next purge removes what is past retention."""
     with open_services(settings_from(database_url), start_writer=True) as svc:
-        svc.retention.set_legal_hold(svc.tenancy.org(org), False, reason=reason, actor=_operator())
+        svc.retention.set_legal_hold(svc.tenancy.org(org), False, reason=reason, actor=operator())
         console.print(f"legal hold on {org} released")

@@ -144,6 +144,24 @@ def inclusion_proof(index: int, size: int, fetch: NodeFetcher) -> list[bytes]:
     return subtree_hashes(_inclusion_ranges(index, 0, size), fetch)
 
 
+def inclusion_proofs(indices: Sequence[int], size: int, fetch: NodeFetcher) -> list[list[bytes]]:
+    """The audit paths of many leaves of one tree, reading every node they need in one call
+    (what a streamed batch or an export needs: one storage query, not one per leaf)."""
+    for index in indices:
+        if not 0 <= index < size:
+            raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    decompositions = [
+        [perfect_decomposition(a, b) for a, b in _inclusion_ranges(index, 0, size)]
+        for index in indices
+    ]
+    wanted = {node for proof in decompositions for nodes in proof for node in nodes}
+    found = fetch(wanted) if wanted else {}
+    missing = wanted - found.keys()
+    if missing:
+        raise LookupError(f"Merkle nodes missing from storage: {sorted(missing)[:5]}")
+    return [[fold([found[n] for n in nodes]) for nodes in proof] for proof in decompositions]
+
+
 def consistency_proof(first: int, second: int, fetch: NodeFetcher) -> list[bytes]:
     """The proof that the tree of ``first`` leaves is a prefix of that of ``second`` (2.1.4.1)."""
     if not 0 < first <= second:

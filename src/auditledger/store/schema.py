@@ -289,3 +289,36 @@ key_rotations = Table(
     Column("statement", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Streaming destinations (see auditledger.streaming): configuration, the durable cursor
+# (``next_seq``: every earlier event is acknowledged) and the delivery lease, in one row so that
+# advancing the cursor and holding the lease are checked in one conditional UPDATE.
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("transport", String(16), nullable=False),  # webhook, syslog or nats
+    Column("settings", Text, nullable=False),  # canonical JSON, no secrets
+    Column("secrets", Text, nullable=False),  # JSON; write-only through every interface
+    Column("filters", Text, nullable=False),  # JSON list of [name, value] filter items
+    Column("include_source", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),  # active, paused or dead (dead letter)
+    Column("next_seq", BigInteger, nullable=False),
+    # Where the range the next batch declares starts: batches chain exactly, so a receiver can
+    # tell that nothing between two batches was left out.
+    Column("batch_from", BigInteger, nullable=False),
+    Column("last_tree_size", BigInteger, nullable=True),  # checkpoint size of the last batch
+    Column("delivered", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),  # consecutive failures of the current batch
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_delivered_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("org_id", "name"),
+)

@@ -18,7 +18,16 @@ from auditledger.auth.throttle import SignInThrottle
 from auditledger.export.reads import ReadAudit
 from auditledger.integrity.checkpointer import Checkpointer
 from auditledger.services import Services
-from auditledger.web.api import events, export, ingest, models, ops, proofs, retention
+from auditledger.web.api import (
+    destinations,
+    events,
+    export,
+    ingest,
+    models,
+    ops,
+    proofs,
+    retention,
+)
 from auditledger.web.api.event_schema import event_schemas
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
@@ -113,6 +122,7 @@ def create_app(
     app.include_router(ingest.router)
     app.include_router(export.router)
     app.include_router(retention.router)
+    app.include_router(destinations.router)
     app.include_router(proofs.router)
     app.include_router(proofs.keys_router)
     app.include_router(events.router)

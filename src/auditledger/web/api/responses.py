@@ -303,3 +303,38 @@ class ReadyOut(_Shape):
     schema_current: bool | None = None
     queued_events: int | None = None
     locations: str | None = None
+
+
+# Streaming destinations --------------------------------------------------------------------
+
+
+class DestinationOut(_Shape):
+    """A streaming destination; secrets appear only by name, never by value."""
+
+    id: str
+    organization: str
+    name: str
+    transport: str
+    settings: dict[str, str | int]
+    secrets: list[str]
+    filters: list[list[str]]
+    filters_description: str
+    include_source: bool
+    state: str
+    next_seq: int
+    delivered: int
+    failed: int
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    last_delivered_at: str | None
+    lag_events: int
+    lag_seconds: float
+    created_at: str
+    updated_at: str
+
+
+class DestinationListOut(_Shape):
+    """An organization's destinations."""
+
+    destinations: list[DestinationOut]

@@ -35,6 +35,25 @@ def _bare(key: str, label: str, description: str) -> EventTypeSpec:
 
 _WORKLOADS = ("execution", "pipeline")
 
+# What every destination event records about the destination (never its secrets).
+_DESTINATION_PROPERTIES = (
+    PropertySpec("name", "Name", description="The destination's name."),
+    PropertySpec(
+        "transport",
+        "Transport",
+        PropertyKind.ENUM,
+        "How events are delivered.",
+        choices=("webhook", "syslog", "nats"),
+    ),
+    PropertySpec("filters", "Filters", description="The filters, as shown."),
+    PropertySpec(
+        "include_source",
+        "Includes sources",
+        PropertyKind.BOOLEAN,
+        "Whether the destination receives IP addresses and locations.",
+    ),
+)
+
 CATEGORIES: tuple[CategorySpec, ...] = (
     CategorySpec(
         "execution",
@@ -221,8 +240,9 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     CategorySpec(
         "audit_log",
         "Audit log",
-        "auditledger's own actions: reading, exporting and retaining the audit log itself.",
-        subject_types=("audit_log", "user", "export"),
+        "auditledger's own actions: reading, exporting, retaining and streaming the audit log "
+        "itself.",
+        subject_types=("audit_log", "user", "export", "destination"),
         internal=True,
         types=(
             EventTypeSpec(
@@ -363,6 +383,44 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                         "reason", "Reason", description="Why (e.g. a case number).", required=False
                     ),
                 ),
+            ),
+            EventTypeSpec(
+                "destination_create",
+                "Destination create",
+                "A streaming destination was created.",
+                _DESTINATION_PROPERTIES,
+            ),
+            EventTypeSpec(
+                "destination_change",
+                "Destination change",
+                "A streaming destination's settings, filters or secrets were changed.",
+                (
+                    *_DESTINATION_PROPERTIES,
+                    PropertySpec(
+                        "changed",
+                        "Changed",
+                        PropertyKind.STRING_LIST,
+                        "The fields that changed (secret values are never recorded).",
+                    ),
+                ),
+            ),
+            EventTypeSpec(
+                "destination_pause",
+                "Destination pause",
+                "Delivery to a streaming destination was paused.",
+                _DESTINATION_PROPERTIES,
+            ),
+            EventTypeSpec(
+                "destination_resume",
+                "Destination resume",
+                "Delivery to a paused or dead-lettered streaming destination was resumed.",
+                _DESTINATION_PROPERTIES,
+            ),
+            EventTypeSpec(
+                "destination_delete",
+                "Destination delete",
+                "A streaming destination was deleted.",
+                _DESTINATION_PROPERTIES,
             ),
             EventTypeSpec(
                 "purge",
