@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import httpx2 as httpx
 import pytest
-from auditledger.errors import Problem
 
 from auditledger_client.backoff import MAX_RETRY_AFTER, Backoff
+from auditledger_client.core.errors import Problem
 from auditledger_client.delivery import (
     Delivered,
     Deliverer,

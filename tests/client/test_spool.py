@@ -6,10 +6,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from auditledger.errors import Problem
 
 from auditledger_client import SpoolFull, SpoolLocked
 from auditledger_client.build import WireEvent
+from auditledger_client.core.errors import Problem
 from auditledger_client.spool import Spool
 
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
-from auditledger.integrity.keys import generate_key
+from auditledger.core.keys import generate_key
 from auditledger.services import Services
 from auditledger.streaming.verify import verify_stream
 from auditledger_client.core.event import Actor

@@ -11,7 +11,7 @@ import typer
 from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
 from auditledger.cli.integrity import verifier_keys
 from auditledger.cli.retention import operator
-from auditledger.errors import InvalidInput, Problem
+from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import PARAMETERS
 from auditledger.streaming.status import destination_status
 from auditledger.streaming.verify import verify_stream as verify_lines

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from auditledger.core.canonical import canonical_bytes
+from auditledger.core.checkpoint import StoredCheckpoint
+from auditledger.core.merkle import consistency_proof, inclusion_proofs
 from auditledger.events.render import event_json
-from auditledger.integrity.canonical import canonical_bytes
-from auditledger.integrity.checkpoint import StoredCheckpoint
-from auditledger.integrity.merkle import consistency_proof, inclusion_proofs
 from auditledger.query.search import filter_conditions
 from auditledger.store.log import fetch_nodes
 from auditledger.store.rows import row_to_event

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from auditledger.errors import InvalidInput, Problem
+from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter, parse_filters
 
 

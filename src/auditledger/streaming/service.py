@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from auditledger.errors import InvalidInput, NotFound, Problem
+from auditledger.core.errors import InvalidInput, NotFound, Problem
 from auditledger.ingest.service import IngestService
 from auditledger.query.filters import parse_filters
 from auditledger.store.log import SqlEventLog

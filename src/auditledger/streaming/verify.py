@@ -16,11 +16,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditledger.errors import InvalidInput
-from auditledger.integrity.canonical import leaf_hash
-from auditledger.integrity.checkpoint import SignedCheckpoint, open_checkpoint
-from auditledger.integrity.keys import VerifierKey
-from auditledger.integrity.merkle import verify_consistency, verify_inclusion
+from auditledger.core.canonical import leaf_hash
+from auditledger.core.checkpoint import SignedCheckpoint, open_checkpoint
+from auditledger.core.errors import InvalidInput
+from auditledger.core.keys import VerifierKey
+from auditledger.core.merkle import verify_consistency, verify_inclusion
 
 FORMAT = "auditledger-stream"
 # The event fields the canonical bytes fix, as (event JSON key, canonical key).

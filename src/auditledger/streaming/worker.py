@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import literal
 
-from auditledger.errors import AuditLedgerError
+from auditledger.core.errors import AuditLedgerError
 from auditledger.integrity.checkpointer import CheckpointService
 from auditledger.store.database import Database
 from auditledger.store.log import read_head

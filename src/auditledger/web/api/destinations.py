@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from auditledger.errors import Forbidden
-from auditledger.integrity.canonical import format_timestamp
+from auditledger.core.canonical import format_timestamp
+from auditledger.core.errors import Forbidden
 from auditledger.streaming.model import Destination
 from auditledger.streaming.status import destination_status
 from auditledger.streaming.worker import wall_clock
