@@ -158,7 +158,7 @@ def _register_schemas(app: FastAPI) -> None:
         schema = original()
         components = schema.setdefault("components", {})
         assert isinstance(components, dict)
-        components.setdefault("schemas", {}).update(event_schemas())
+        components.setdefault("schemas", {}).update(event_schemas(app.state.services.catalog))
         components["securitySchemes"] = {"bearer": BEARER}
         _describe_catalog(components["schemas"], app.state.services.catalog)
         paths = schema.get("paths", {})
@@ -180,10 +180,13 @@ def _describe_catalog(schemas: dict[str, Any], catalog: Catalog) -> None:
     if not isinstance(event, dict):
         return
     sendable = catalog.platform_categories()
+    # EventIn is the discriminated union of event_schemas; these state the same choices at the
+    # top level too, for readers (and generators) that do not follow the discriminator.
     fields = event.setdefault("properties", {})
-    fields["category"]["enum"] = [c.key for c in sendable]
-    fields["type"]["description"] = "The event type within the category: " + "; ".join(
-        f"{c.key}: " + ", ".join(t.key for t in c.types) for c in sendable
+    fields.setdefault("category", {"type": "string"})["enum"] = [c.key for c in sendable]
+    fields.setdefault("type", {"type": "string"})["description"] = (
+        "The event type within the category: "
+        + "; ".join(f"{c.key}: " + ", ".join(t.key for t in c.types) for c in sendable)
     )
     event["x-auditledger-catalog"] = {
         c.key: {
