@@ -46,6 +46,9 @@ NOT_LOG_TABLES = {
     "purge_proofs": "expiry proofs of purged events (issue 15): each must lead to its leaf hash "
     "and show an expired time, checked by retention.audit (auditledger verify's purge_proof "
     "findings), tests/retention/test_forged_purge.py",
+    "destinations": "streaming configuration and delivery cursors (issue 19), not what the log "
+    "holds: each change is recorded as an audit_log event, and what a destination received "
+    "is checked by auditledger verify-stream",
     "purge_proof_epochs": "the log size when expiry proofs began (issue 15): which purges must "
     "have proofs, checked by retention.audit with the purges, tests/retention",
 }

@@ -429,7 +429,7 @@ def test_known_answer_consistency(first: int, second: int, proof: list[str]) -> 
 
 
 def test_many_inclusion_proofs_in_one_fetch_match_the_naive_paths() -> None:
-    from auditledger.integrity import merkle
+    from auditledger.core import merkle
 
     calls: list[int] = []
     size = 37
