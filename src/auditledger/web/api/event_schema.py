@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from auditledger_client.core.catalog import (
+    SEED,
+    Catalog,
     CategorySpec,
     EventTypeSpec,
     PropertyKind,
     PropertySpec,
-    platform_categories,
 )
 from auditledger_client.core.validate import MAX_LIST_ITEMS, MAX_SAFE_INTEGER
 from auditledger_client.core.wire import (
@@ -154,11 +155,12 @@ def schema_name(cat: CategorySpec, spec: EventTypeSpec | None = None) -> str:
     return f"Event_{cat.key}" + (f"_{spec.key}" if spec else "")
 
 
-def event_schemas() -> dict[str, Schema]:
-    """``EventIn`` (the union), one schema per category and per type, and ``BatchIn``."""
+def event_schemas(catalog: Catalog = SEED) -> dict[str, Schema]:
+    """``EventIn`` (the union), one schema per category and per type, and ``BatchIn``, for
+    the deployment's catalog (the seed's plus its extensions)."""
     schemas: dict[str, Schema] = {}
     by_category: Schema = {}
-    for cat in platform_categories():
+    for cat in catalog.platform_categories():
         by_type: Schema = {}
         for spec in cat.types:
             name = schema_name(cat, spec)
