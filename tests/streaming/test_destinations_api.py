@@ -40,7 +40,7 @@ def test_admins_manage_destinations_and_each_change_is_recorded(
     created = _create(stream_client, acme)
     assert created["secrets"] == ["hmac_key"]
     assert created["next_seq"] == 3  # "from now"
-    assert created["filters_description"] == "category = model"
+    assert created["filters_description"] == "category = Model"
     base = f"/api/v1/orgs/acme/destinations/{created['id']}"
     admin = acme.headers(acme.admin)
     changed = stream_client.patch(

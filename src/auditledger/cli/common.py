@@ -19,16 +19,19 @@ from auditledger.settings import SETTING_INDEX, Settings, load_settings
 # truncate table cells; a terminal keeps its own width.
 PIPED_WIDTH = 200
 
+console = Console()
+err_console = Console(stderr=True)
 
-def _console(*, stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
+
+def fit_consoles() -> None:
+    """Size both consoles for this invocation: the terminal's width, or for piped output
+    ``COLUMNS`` when it asks for more than 80 (the usual inherited default), else 200."""
     columns = os.environ.get("COLUMNS", "")
-    piped = int(columns) if columns.isdigit() else PIPED_WIDTH
-    return Console(stderr=stderr, width=None if stream.isatty() else piped)
+    wanted = int(columns) if columns.isdigit() and int(columns) > 80 else PIPED_WIDTH
+    for each, stream in ((console, sys.stdout), (err_console, sys.stderr)):
+        if not stream.isatty():
+            each.width = wanted
 
-
-console = _console()
-err_console = _console(stderr=True)
 
 DatabaseOption = Annotated[
     str | None,

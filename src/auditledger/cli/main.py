@@ -13,7 +13,14 @@ from auditledger.cli import integrity, tenancy
 from auditledger.cli import relay as relay_cli
 from auditledger.cli import retention as retention_cli
 from auditledger.cli import streaming as streaming_cli
-from auditledger.cli.common import DatabaseOption, console, fail, open_services, settings_from
+from auditledger.cli.common import (
+    DatabaseOption,
+    console,
+    fail,
+    fit_consoles,
+    open_services,
+    settings_from,
+)
 from auditledger.core.errors import AuditLedgerError
 
 app = typer.Typer(
@@ -50,6 +57,7 @@ def main_callback(
     ] = False,
 ) -> None:
     """A tamper-evident audit log for machine-learning platforms."""
+    fit_consoles()
 
 
 @app.command()

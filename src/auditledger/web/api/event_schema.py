@@ -156,8 +156,8 @@ def schema_name(cat: CategorySpec, spec: EventTypeSpec | None = None) -> str:
 
 
 def event_schemas(catalog: Catalog = SEED) -> dict[str, Schema]:
-    """``EventIn`` (the union), one schema per category and per type, and ``BatchIn``, for the
-    deployment's ``catalog`` (its extensions included)."""
+    """``EventIn`` (the union), one schema per category and per type, and ``BatchIn``, for
+    the deployment's catalog (the seed's plus its extensions)."""
     schemas: dict[str, Schema] = {}
     by_category: Schema = {}
     for cat in catalog.platform_categories():
