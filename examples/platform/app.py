@@ -377,7 +377,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"no dataset {dataset_id}")
         platform.audit.record(
             DatumDownload(),
-            subject=Ref(f"{dataset_id}/{name}", name),
+            # Resource ids have pages of their own, so they never hold "/" (a 422 at ingest).
+            subject=Ref(f"{dataset_id}:{name}", name),
             actor=user,
             project=_project(row.project_id),
             source=source_ip(request),
