@@ -390,24 +390,28 @@ def test_the_event_page_reports_a_tampered_proof(visit: Any, site: Site) -> None
         response = route.fetch()
         route.fulfill(response=response, body=response.text().replace(first, altered))
 
-    admin.page.route(f"**/orgs/northwind/events/{event.event_id}", tamper)
-    admin.page.reload()
+    # Fresh navigations (a new query string each) rather than reloads, so that no cached copy
+    # of the page can stand in for the altered one.
+    page_path = f"/orgs/northwind/events/{event.event_id}"
+    admin.page.route(f"**{page_path}*", tamper)
+    admin.goto(page_path + "?tampered=proof")
     admin.page.wait_for_selector(DONE)
     admin.shot("tampered")
     status = admin.page.locator("#verify-status").inner_text()
     assert status.startswith("Verification FAILED in your browser: the inclusion proof leads to")
     assert "not to the checkpoint's root" in status
     # A tampered signature fails too, at the signature step.
-    admin.page.unroute(f"**/orgs/northwind/events/{event.event_id}")
+    admin.page.unroute(f"**{page_path}*")
     note = admin.page.locator("#proof").get_attribute("data-note") or ""
+    assert note
     admin.page.route(
-        f"**/orgs/northwind/events/{event.event_id}",
+        f"**{page_path}*",
         lambda route: route.fulfill(
             response=(r := route.fetch()),
             body=r.text().replace(note, _flip_signature(note)),
         ),
     )
-    admin.page.reload()
+    admin.goto(page_path + "?tampered=signature")
     admin.page.wait_for_selector(DONE)
     assert "Ed25519 signature does not verify" in admin.page.locator("#verify-status").inner_text()
 
