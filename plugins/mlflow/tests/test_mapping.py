@@ -122,7 +122,7 @@ def test_model_versions_tags_stages_aliases_download(ada: MlflowClient, recorded
     version = ada.create_model_version("fraud", f"runs:/{run.info.run_id}/model", run.info.run_id)
     (created,) = recorded.new(1)
     assert kind(created) == "model_version.create"
-    assert created["subject"]["id"] == f"fraud/{version.version}"
+    assert created["subject"]["id"] == f"fraud:{version.version}"
     assert created["subject"]["parent"]["id"] == "fraud"
     assert created["project"] == {"id": exp_id, "name": "registry"}
     ada.set_model_version_tag("fraud", version.version, "validated", "yes")

@@ -91,8 +91,9 @@ def model_ref(name: str) -> Ref:
 
 
 def version_ref(name: str, version: str) -> Ref:
-    """A model version, naming its model."""
-    return Ref(f"{name}/{version}", f"{name} v{version}", parent=model_ref(name))
+    """A model version, naming its model. Resource ids never hold "/" (they have pages of
+    their own; auditledger refuses them at ingest), so the version follows a ":"."""
+    return Ref(f"{name}:{version}", f"{name} v{version}", parent=model_ref(name))
 
 
 def tags_list(tags: Mapping[str, str]) -> list[str]:
@@ -373,7 +374,7 @@ def _permission(kind: str) -> After:
             values["new_permission"] = body.get("permission", "")
         else:
             values["old_permission"] = body.get("permission") or "granted"
-        subject = Ref(f"{values['resource_type']}/{values['resource_id']}", values["resource_id"])
+        subject = Ref(f"{values['resource_type']}:{values['resource_id']}", values["resource_id"])
         return [Planned(CustomEvent("permission", kind, values), subject)]
 
     return after
