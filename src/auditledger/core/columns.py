@@ -305,12 +305,13 @@ class ColumnCheck:
         return sorted(set(self.found[kind]))
 
 
-# As ``store.log._RENAMES``: a rename names its subject from then on in the directory.
-_RENAMES = {("model", "rename"), ("dataset", "rename"), ("user", "user_name_change")}
+# The event types that rename their subject: the directory names it by the new name from then
+# on. One list for the writer (store.log) and the verifier's replay, so the two cannot differ.
+RENAMES = frozenset({("model", "rename"), ("dataset", "rename"), ("user", "user_name_change")})
 
 
 def _renamed_to(category: Any, type_: Any, properties: Any) -> str | None:
-    if (category, type_) not in _RENAMES:
+    if (category, type_) not in RENAMES:
         return None
     try:
         new_name = json.loads(properties).get("new_name")

@@ -24,6 +24,7 @@ import psycopg
 from sqlalchemy import Connection, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from auditledger.core.columns import RENAMES
 from auditledger.core.errors import Conflict, Problem
 from auditledger.core.merkle import (
     EMPTY_ROOT,
@@ -481,12 +482,11 @@ class _OrgAppend:
 # Event types whose subject is called ``new_name`` from that moment on. The event itself keeps
 # the name it was sent with (the old one): names inside events are snapshots, the directory
 # holds what lists, headings and filters call a subject now.
-_RENAMES = {("model", "rename"), ("dataset", "rename"), ("user", "user_name_change")}
 
 
 def _renamed_to(row: dict[str, Any]) -> str | None:
     """The subject's name after ``row`` if it is a rename, else None."""
-    if (row["category"], row["type"]) not in _RENAMES:
+    if (row["category"], row["type"]) not in RENAMES:
         return None
     new_name = json.loads(row["properties"]).get("new_name")
     return new_name if isinstance(new_name, str) and new_name else None
