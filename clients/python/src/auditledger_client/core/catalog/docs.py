@@ -8,8 +8,8 @@ from auditledger_client.core.catalog.model import Catalog, PropertySpec
 HEADER = """\
 # Event catalog
 
-<!-- Generated from src/auditledger/catalog/events.py by `make docs`. Do not edit by hand: -->
-<!-- tests/catalog/test_docs.py fails when this file is stale. -->
+<!-- Generated from clients/python/src/auditledger_client/core/catalog/events.py -->
+<!-- by `make docs`. Do not edit by hand: tests/catalog/test_docs.py fails when it is stale. -->
 
 Every event auditledger records is one of the types below. The platform sends the platform
 categories; the **Audit log** category is recorded by auditledger itself (the audit log audits
