@@ -24,6 +24,7 @@ from auditledger.store.database import Database
 from auditledger.tenancy import tokens
 from auditledger_client.core.clock import FrozenClock
 from tests.support.databases import (
+    DROPPER,
     NOW,
     PG_ADMIN_URL,
     REQUIRE_PG,
@@ -42,15 +43,20 @@ tokens.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelis
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url() -> str:
-    """A PostgreSQL URL with the right to create databases; skips (or fails in CI) if down."""
+def pg_admin_url() -> Iterator[str]:
+    """A PostgreSQL URL with the right to create databases; skips (or fails in CI) if down.
+
+    At the end of the session, waits for the test databases still being dropped.
+    """
     problem = pg_reachable()
     if problem is not None:
         message = f"PostgreSQL unreachable at {PG_ADMIN_URL}: {problem}"
         if REQUIRE_PG:
             pytest.fail(message)
         pytest.skip(message)
-    return PG_ADMIN_URL
+    yield PG_ADMIN_URL
+    failures = DROPPER.drain()
+    assert failures == [], f"test databases that could not be dropped: {failures}"
 
 
 @pytest.fixture(scope="session")
