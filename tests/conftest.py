@@ -8,19 +8,23 @@ cases are skipped, unless ``AUDITLEDGER_REQUIRE_POSTGRES=1`` (set by CI), which 
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from auditledger.services import Services, build_services
 from auditledger.settings import Settings, load_settings
 from auditledger.store.database import Database
+from auditledger.tenancy import tokens
 from auditledger_client.core.clock import FrozenClock
 from tests.support.databases import (
+    DROPPER,
     NOW,
     PG_ADMIN_URL,
     REQUIRE_PG,
@@ -31,23 +35,36 @@ from tests.support.databases import (
 )
 from tests.support.helpers import FixedLocator
 
+# The production argon2id parameters cost about 0.3 s of CPU per hash or check, and tests create
+# and sign in hundreds of accounts; the cheapest argon2id keeps every code path (the stored
+# "$argon2id$" hash, verification, the dummy hash for accounts without a password) at a thousandth
+# of the cost. tests/tenancy/test_tokens.py checks the production parameters themselves.
+tokens.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
 
 @pytest.fixture(scope="session")
-def pg_admin_url() -> str:
-    """A PostgreSQL URL with the right to create databases; skips (or fails in CI) if down."""
+def pg_admin_url() -> Iterator[str]:
+    """A PostgreSQL URL with the right to create databases; skips (or fails in CI) if down.
+
+    At the end of the session, waits for the test databases still being dropped.
+    """
     problem = pg_reachable()
     if problem is not None:
         message = f"PostgreSQL unreachable at {PG_ADMIN_URL}: {problem}"
         if REQUIRE_PG:
             pytest.fail(message)
         pytest.skip(message)
-    return PG_ADMIN_URL
+    yield PG_ADMIN_URL
+    failures = DROPPER.drain()
+    assert failures == [], f"test databases that could not be dropped: {failures}"
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_admin_url: str, worker_id: str) -> Iterator[str]:
+def pg_template(pg_admin_url: str) -> Iterator[str]:
     """A migrated template database, created once per test worker."""
-    name = f"al_tmpl_{worker_id}_{uuid.uuid4().hex[:8]}"
+    # Read from the environment, not xdist's worker_id fixture, so `-p no:xdist` runs work too.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"al_tmpl_{worker}_{uuid.uuid4().hex[:8]}"
     admin_execute(pg_admin_url, f'CREATE DATABASE "{name}"')
     db = Database(with_database(pg_admin_url, name))
     db.migrate()

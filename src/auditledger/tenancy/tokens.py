@@ -19,7 +19,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from auditledger.tenancy.model import CredentialKind
 
 TOKEN_PREFIX = "al"  # noqa: S105 - a public prefix, not a secret
-_hasher = PasswordHasher()
+# argon2-cffi's defaults are RFC 9106's second recommended profile (t=3, 64 MiB, 4 lanes).
+PRODUCTION_HASHER = PasswordHasher()
+_hasher = PRODUCTION_HASHER
 
 
 def _random_base32(nbytes: int) -> str:
@@ -98,6 +100,16 @@ def check_password(password: str, stored: str | None) -> bool:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Hash new passwords with ``hasher``: only the test suite calls this, with cheap parameters.
+
+    A stored hash names its own parameters, so checking it never depends on this choice; no
+    setting or environment variable reaches it, so a deployment cannot weaken its hashes.
+    """
+    global _hasher
+    _hasher = hasher
 
 
 def generate_password() -> str:
