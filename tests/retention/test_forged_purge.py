@@ -19,8 +19,8 @@ from sqlalchemy import insert, text
 from typer.testing import CliRunner
 
 from auditledger.cli.main import app
+from auditledger.core.expiry import make_proof
 from auditledger.core.rowcanon import EVENT_COLUMNS, RowCanonicalizer
-from auditledger.integrity.purge_proof import make_proof
 from auditledger.retention import policy
 from auditledger.retention.records import ranges_json
 from auditledger.services import Services

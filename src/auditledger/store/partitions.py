@@ -89,11 +89,53 @@ def day_end(day: date) -> datetime:
 
 
 def partition_contents(connection: Connection, day: date) -> dict[int, int]:
-    """Per organization, the highest sequence number stored in ``day``'s partition."""
+    """Per organization, the highest sequence number stored in ``day``'s partition.
+
+    Read from the partition's primary key (org_id, seq, ...) a few entries per organization:
+    a skip scan for the organizations, then each one's last seq, never the whole day.
+    """
+    name = partition_name(day)
+    orgs = connection.execute(
+        text(
+            f"WITH RECURSIVE o(id) AS (SELECT min(org_id) FROM {name} "
+            f"UNION ALL SELECT (SELECT min(org_id) FROM {name} WHERE org_id > o.id) "
+            "FROM o WHERE o.id IS NOT NULL) SELECT id FROM o WHERE id IS NOT NULL"
+        )
+    ).scalars()
+    contents = {}
+    for org_id in list(orgs):
+        top = connection.execute(
+            text(f"SELECT max(seq) FROM {name} WHERE org_id = :org"), {"org": org_id}
+        ).scalar_one()
+        contents[int(org_id)] = int(top)
+    return contents
+
+
+def org_seq_ranges(connection: Connection, day: date, org_id: int) -> list[tuple[int, int]]:
+    """The inclusive ranges of the organization's sequence numbers in ``day``'s partition.
+
+    Events mostly arrive in the order they happen, so a day's seqs are usually one run: its
+    first and last seq and its count say so without listing them. Otherwise the runs are
+    found in SQL (gaps and islands over the partition's primary key, already in seq order).
+    """
+    name = partition_name(day)
+    first, last, count = connection.execute(
+        text(f"SELECT min(seq), max(seq), count(*) FROM {name} WHERE org_id = :org"),
+        {"org": org_id},
+    ).one()
+    if not count:
+        return []
+    if last - first + 1 == count:
+        return [(int(first), int(last))]
     rows = connection.execute(
-        text(f"SELECT org_id, max(seq) FROM {partition_name(day)} GROUP BY org_id")
+        text(
+            "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) "
+            f"AS island FROM {name} WHERE org_id = :org) AS numbered "
+            "GROUP BY island ORDER BY min(seq)"
+        ),
+        {"org": org_id},
     )
-    return {int(org_id): int(top) for org_id, top in rows}
+    return [(int(a), int(b)) for a, b in rows]
 
 
 def drop_partition(connection: Connection, day: date) -> None:
