@@ -235,7 +235,7 @@ class RetentionService:
                 ).scalar_one()
             )
             if self.db.is_postgres:
-                plan.day_ranges = _expired_ranges_by_day(connection, org.id, plan.cutoff)
+                plan.day_ranges = partitions.org_ranges_by_day(connection, org.id, plan.cutoff)
                 plan.ranges = merge(r for day in plan.day_ranges.values() for r in day)
             else:
                 plan.ranges = _expired_ranges(connection, org.id, plan.cutoff)
@@ -423,20 +423,6 @@ def _expired_ranges(connection: Connection, org_id: int, cutoff: datetime) -> li
         .order_by(func.min(numbered.c.seq))
     )
     return [(int(first), int(last)) for first, last in rows]
-
-
-def _expired_ranges_by_day(
-    connection: Connection, org_id: int, cutoff: datetime
-) -> dict[date, list[Range]]:
-    """PostgreSQL: per partition wholly before ``cutoff`` (cutoffs are midnights, so every
-    expired event is in one), the organization's ranges in it."""
-    found = {}
-    for day in sorted(partitions.existing_partition_days(connection)):
-        if partitions.day_end(day) <= cutoff:
-            ranges = partitions.org_seq_ranges(connection, day, org_id)
-            if ranges:
-                found[day] = ranges
-    return found
 
 
 def merge(ranges: Iterable[Range]) -> list[Range]:

@@ -111,31 +111,43 @@ def partition_contents(connection: Connection, day: date) -> dict[int, int]:
     return contents
 
 
-def org_seq_ranges(connection: Connection, day: date, org_id: int) -> list[tuple[int, int]]:
-    """The inclusive ranges of the organization's sequence numbers in ``day``'s partition.
+def org_ranges_by_day(
+    connection: Connection, org_id: int, before: datetime
+) -> dict[date, list[tuple[int, int]]]:
+    """Per day's partition, the inclusive ranges of the organization's sequence numbers of
+    events that occurred before ``before`` (a midnight, so whole partitions).
 
-    Events mostly arrive in the order they happen, so a day's seqs are usually one run: its
-    first and last seq and its count say so without listing them. Otherwise the runs are
-    found in SQL (gaps and islands over the partition's primary key, already in seq order).
+    One grouped query reads each expired partition's primary key: events mostly arrive in the
+    order they happen, so a day's seqs are usually one run, which its first and last seq and
+    its count show without listing them. Only a day that is not one run is listed as runs,
+    in SQL (gaps and islands over that partition's primary key, already in seq order).
     """
-    name = partition_name(day)
-    first, last, count = connection.execute(
-        text(f"SELECT min(seq), max(seq), count(*) FROM {name} WHERE org_id = :org"),
-        {"org": org_id},
-    ).one()
-    if not count:
-        return []
-    if last - first + 1 == count:
-        return [(int(first), int(last))]
     rows = connection.execute(
         text(
-            "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) "
-            f"AS island FROM {name} WHERE org_id = :org) AS numbered "
-            "GROUP BY island ORDER BY min(seq)"
+            "SELECT tableoid::regclass::text, min(seq), max(seq), count(*) FROM events "
+            "WHERE org_id = :org AND occurred_at < :before GROUP BY tableoid"
         ),
-        {"org": org_id},
+        {"org": org_id, "before": before},
     )
-    return [(int(a), int(b)) for a, b in rows]
+    found: dict[date, list[tuple[int, int]]] = {}
+    for name, first, last, count in rows:
+        match = _NAME.match(name)
+        if match is None:
+            raise ValueError(f"events partition {name!r} is not a day's")
+        day = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
+        if last - first + 1 == count:
+            found[day] = [(int(first), int(last))]
+            continue
+        runs = connection.execute(
+            text(
+                "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER "
+                f"(ORDER BY seq) AS island FROM {partition_name(day)} WHERE org_id = :org) "
+                "AS numbered GROUP BY island ORDER BY min(seq)"
+            ),
+            {"org": org_id},
+        )
+        found[day] = [(int(a), int(b)) for a, b in runs]
+    return dict(sorted(found.items()))
 
 
 def drop_partition(connection: Connection, day: date) -> None:
