@@ -13,7 +13,9 @@ For each organization that is not on legal hold, in this order:
    (``retention.proven``). Records always precede removal: a crash can leave recorded events
    not yet removed (the next run removes them), never removed events without a record.
 3. **Remove**. On PostgreSQL, the expired days' partitions whose rows are all recorded are
-   detached and dropped, in one transaction; anything else (SQLite, or a day shared with an
+   detached, in one transaction, then dropped in another (:meth:`RetentionService.reclaim`:
+   dropping a table's files is the slow part, and a crash in between leaves only detached
+   tables for the next run to drop); anything else (SQLite, or a day shared with an
    organization whose events must stay) is deleted by seq range in bounded batches, each its
    own short transaction, authorized row by row by the table's delete trigger.
 
@@ -90,6 +92,7 @@ class PurgeReport:
     dry_run: bool
     orgs: list[OrgPurge]
     skipped: str | None = None  # why nothing was done (another purge held the lock)
+    reclaimed: int = 0  # detached partitions dropped (PostgreSQL)
 
     @property
     def total(self) -> int:
@@ -189,8 +192,11 @@ class RetentionService:
 
     # -- purge -----------------------------------------------------------------------------------
 
-    def purge(self, *, org_slug: str | None = None, dry_run: bool = False) -> PurgeReport:
-        """Purge every organization (or one) of events past retention."""
+    def purge(
+        self, *, org_slug: str | None = None, dry_run: bool = False, reclaim: bool = True
+    ) -> PurgeReport:
+        """Purge every organization (or one) of events past retention; with ``reclaim``, also
+        drop the partitions it detached (else :meth:`reclaim` does, later)."""
         now = self.clock.now()
         with self._exclusive() as acquired:
             if not acquired:
@@ -209,6 +215,7 @@ class RetentionService:
                         )
                         plan.count, plan.ranges, plan.day_ranges = 0, [], {}
             self._remove(plans)
+            reclaimed = self.reclaim() if reclaim else 0
         for plan in plans:
             if plan.count:
                 log.info(
@@ -217,7 +224,15 @@ class RetentionService:
                     plan.org.slug,
                     plan.cutoff.isoformat(),
                 )
-        return PurgeReport(now, False, plans)
+        return PurgeReport(now, False, plans, reclaimed=reclaimed)
+
+    def reclaim(self) -> int:
+        """PostgreSQL: drop the partitions purges detached (their events are already out of
+        the log); returns how many. Nothing to do on SQLite."""
+        if not self.db.is_postgres:
+            return 0
+        with self.db.write() as connection:
+            return partitions.drop_detached(connection)
 
     def _exclusive(self) -> AbstractContextManager[bool]:
         # One purge at a time across every process of the deployment.
@@ -325,13 +340,16 @@ class RetentionService:
                 # the lock is held for catalogue changes only (no row is read or deleted).
                 connection.execute(text("SET LOCAL lock_timeout = '2s'"))
                 connection.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
-                days = sorted(partitions.existing_partition_days(connection))
-                dropped = [
+                days = [
                     day
-                    for day in days
+                    for day in sorted(partitions.existing_partition_days(connection))
                     if partitions.day_end(day) <= latest_cutoff
-                    and self._drop_if_fully_recorded(connection, day, expired_before)
                 ]
+                contents = partitions.partition_contents(connection, days)
+                dropped = [
+                    day for day in days if _fully_recorded(day, contents[day], expired_before)
+                ]
+                partitions.detach_partitions(connection, dropped)
         except DBAPIError as exc:  # a lock timeout: the rows go by deletion instead
             log.warning("could not drop expired partitions: %s", str(exc).splitlines()[0])
             dropped = []
@@ -339,23 +357,6 @@ class RetentionService:
             plan.partitions_dropped += len(dropped)
             plan.dropped_days.update(dropped)
         self.db.forget_partitions()
-
-    @staticmethod
-    def _drop_if_fully_recorded(
-        connection: Connection, day: date, planned: dict[int, OrgPurge]
-    ) -> bool:
-        """Drop ``day``'s partition if every row in it is expired and recorded by this run."""
-        contents = partitions.partition_contents(connection, day)
-        for org_id, top_seq in contents.items():
-            plan = planned.get(org_id)
-            if (
-                plan is None  # held, or not part of this run: its rows must stay
-                or plan.cutoff < partitions.day_end(day)
-                or top_seq >= plan.log_size  # appended after the plan: not recorded
-            ):
-                return False
-        partitions.drop_partition(connection, day)
-        return True
 
     def _delete_rows(self, plan: OrgPurge) -> int:
         ranges = plan.ranges
@@ -423,6 +424,20 @@ def _expired_ranges(connection: Connection, org_id: int, cutoff: datetime) -> li
         .order_by(func.min(numbered.c.seq))
     )
     return [(int(first), int(last)) for first, last in rows]
+
+
+def _fully_recorded(day: date, contents: dict[int, int], planned: dict[int, OrgPurge]) -> bool:
+    """Whether every row of ``day``'s partition (``contents``: each organization's highest
+    seq in it) is expired and recorded by this run, so the whole day can go."""
+    for org_id, top_seq in contents.items():
+        plan = planned.get(org_id)
+        if (
+            plan is None  # held, or not part of this run: its rows must stay
+            or plan.cutoff < partitions.day_end(day)
+            or top_seq >= plan.log_size  # appended after the plan: not recorded
+        ):
+            return False
+    return True
 
 
 def merge(ranges: Iterable[Range]) -> list[Range]:
