@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditledger.integrity import midstate
-from auditledger.integrity.purge_proof import ExpiryProof, ProofError, make_proof, proven_occurrence
+from auditledger.core import midstate
+from auditledger.core.expiry import ExpiryProof, ProofError, make_proof, proven_occurrence
 
 
 @pytest.mark.parametrize("blocks", [0, 1, 2, 9])

@@ -63,7 +63,7 @@ def test_events_removed_by_retention_are_not_reported(
             org_slug=org.slug,
             origin=services.checkpoints.origin(org.slug),
             verifiers=services.checkpoints.verifiers(),
-            purged=lambda seq: seq < 3,  # the retention issue will say which were purged
+            purged=lambda seq, *_: seq < 3,  # the retention issue will say which were purged
         )
     assert report.seqs("missing") == [3]
 

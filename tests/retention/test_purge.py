@@ -329,3 +329,32 @@ def test_postgres_drops_expired_days_whole(
             )
         )
         assert {row[0] for row in tables} == {"events_p20260106"}
+        # The detached days' tables are dropped too, not only set aside.
+        aside = connection.execute(
+            text("SELECT count(*) FROM pg_class WHERE relname LIKE 'purged_events_p%'")
+        ).scalar_one()
+        assert aside == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine_kind", ["postgres"], indirect=True)
+def test_detached_days_are_out_of_the_log_until_reclaimed(
+    services: Services, org: Organization, clock: FrozenClock
+) -> None:
+    old = record(services, org, at("2026-01-01T09:00:00+00:00"))
+    clock.set(at("2026-11-25T12:00:00+00:00"))
+    report = services.retention.purge(reclaim=False)  # as if it stopped before the drop
+    assert report.orgs[0].partitions_dropped >= 1
+    assert old not in remaining(services, org)
+    with services.db.read() as connection:
+        aside = connection.execute(
+            text("SELECT relname FROM pg_class WHERE relname LIKE 'purged_events_p%'")
+        ).scalars()
+        assert "purged_events_p20260101" in set(aside)
+    assert services.retention.reclaim() >= 1
+    assert services.retention.reclaim() == 0
+    with services.db.read() as connection:
+        left = connection.execute(
+            text("SELECT count(*) FROM pg_class WHERE relname LIKE 'purged_events_p%'")
+        ).scalar_one()
+        assert left == 0

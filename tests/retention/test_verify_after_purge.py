@@ -102,3 +102,47 @@ def test_a_forged_purge_record_covers_nothing(services: Services, clock: FrozenC
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 1, 1, 9, tzinfo=UTC))
+
+
+def test_leaves_from_before_ingest_time_proofs_are_proven_by_the_purge(
+    services: Services, clock: FrozenClock
+) -> None:
+    # A log written before migration 0009: its leaves keep no expiry proof, so the purge
+    # computes each from the row it removes (purge_proofs), and verify accepts those.
+    org = services.tenancy.create_org("acme", "Acme")
+    when = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    drafts = [
+        parse_event(sample_event(timestamp=when.isoformat()), received_at=when) for _ in range(6)
+    ]
+    services.ingest.ingest_blocking(org, drafts, when)
+    with services.db.write() as connection:
+        if services.db.is_postgres:
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            connection.execute(text("DROP TRIGGER leaves_append_only_update"))
+        connection.execute(
+            text(
+                "UPDATE leaves SET expiry_prefix_len = NULL, expiry_midstate = NULL, "
+                "expiry_suffix = NULL WHERE org_id = :o AND seq < 4"
+            ),
+            {"o": org.id},
+        )
+        if not services.db.is_postgres:  # put the guard back as migration 0001 made it
+            connection.execute(
+                text(
+                    "CREATE TRIGGER leaves_append_only_update BEFORE UPDATE ON leaves "
+                    "BEGIN SELECT RAISE(ABORT, 'auditledger: leaves are append-only'); END"
+                )
+            )
+    services.checkpoints.ensure_key()
+    services.checkpoints.checkpoint(org.id, org.slug)
+    clock.set(datetime(2026, 11, 25, 12, tzinfo=UTC))
+    assert services.retention.purge().total == 6
+    with services.db.read() as connection:
+        stored = connection.execute(
+            text("SELECT seq FROM purge_proofs WHERE org_id = :o ORDER BY seq"), {"o": org.id}
+        ).scalars()
+        assert list(stored) == [0, 1, 2, 3]  # only the leaves without a proof of their own
+    code, output = verify(services)
+    assert code == 0, output
+    assert "6 purged by retention (proven)" in output

@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from auditledger.core.canonical import TimestampText, event_leaf_hash
+from auditledger.core.canonical import TimestampText, canonical_bytes, leaf_hash
 from auditledger.core.columns import ColumnCheck, digests_of
+from auditledger.core.expiry import make_proof
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import Frontier
 from auditledger.integrity.source import SqlLogSource, open_source
@@ -85,9 +86,9 @@ def event_row(connection: Connection, org_id: int, seq: int) -> dict[str, Any]:
 
 
 def rewrite_event(services: Services, org: Organization, seq: int, **changes: Any) -> None:
-    """Change the event at ``seq`` and rewrite every leaf hash, tree node, idempotency digest,
-    directory entry and the head to match: what an attacker who knows the format would do to
-    hide the change from every check but the signed checkpoints."""
+    """Change the event at ``seq`` and rewrite every leaf hash, expiry proof, tree node,
+    idempotency digest, directory entry and the head to match: what an attacker who knows the
+    format would do to hide the change from every check but the signed checkpoints."""
     with tampering(services) as connection:
         before = SqlLogSource(connection, org.id, services.db).event_rows(seq, seq + 1)[0]
         connection.execute(
@@ -100,12 +101,20 @@ def rewrite_event(services: Services, org: Organization, seq: int, **changes: An
         ).all()
         frontier = Frontier()
         for row in rows:
-            leaf = event_leaf_hash(row_to_event(org.slug, row))
+            canonical = canonical_bytes(row_to_event(org.slug, row))
+            leaf = leaf_hash(canonical)
+            proof = make_proof(row.seq, canonical)
             nodes = frontier.append(leaf)
             connection.execute(
                 update(leaves)
                 .where(leaves.c.org_id == org.id, leaves.c.seq == row.seq)
-                .values(leaf_hash=leaf, nodes=nodes)
+                .values(
+                    leaf_hash=leaf,
+                    nodes=nodes,
+                    expiry_prefix_len=proof.prefix_len,
+                    expiry_midstate=proof.midstate,
+                    expiry_suffix=proof.suffix,
+                )
             )
         connection.execute(
             update(log_heads).where(log_heads.c.org_id == org.id).values(root_hash=frontier.root())

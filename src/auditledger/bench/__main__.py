@@ -2,7 +2,8 @@
 
 ``--quick`` runs small sizes in under a minute (CI runs it so the harness cannot rot) and only
 writes ``bench/results-quick.json``; a full run writes ``docs/benchmarks.md`` and
-``bench/results.json``. ``--size`` sets the large log size (default 1,000,000).
+``bench/results.json``. ``--size`` sets the large log size (default 1,000,000); ``--only purge``
+runs the retention purge part alone and only prints it.
 """
 
 from __future__ import annotations
@@ -101,9 +102,11 @@ def view_figures(
     return figures
 
 
-def run_engine(engine: str, s: Sizes) -> list[Figure]:
-    """Every figure of one engine."""
+def run_engine(engine: str, s: Sizes, only: str | None = None) -> list[Figure]:
+    """Every figure of one engine (or, with ``only="purge"``, the purge's alone)."""
     figures: list[Figure] = []
+    if only == "purge":
+        return _purge_figures(engine, s)
     _log(f"{engine}: bulk ingest of {s.bulk:,} events")
     with fresh_database(engine) as database:
         figures.append(ingest_bulk.measure(database, s.bulk))
@@ -138,11 +141,13 @@ def run_engine(engine: str, s: Sizes) -> list[Figure]:
             figures += export_csv.measure(database, services, org)
         finally:
             services.stop()
-    if engine == "postgres":
-        _log(f"{engine}: retention purge of {s.purge:,} expired events")
-        with fresh_database(engine) as database:
-            figures.append(purge.measure(database, s.purge))
-    return figures
+    return figures + _purge_figures(engine, s)
+
+
+def _purge_figures(engine: str, s: Sizes) -> list[Figure]:
+    _log(f"{engine}: retention purge of {s.purge:,} expired events")
+    with fresh_database(engine) as database:
+        return [purge.measure(database, s.purge)]
 
 
 NOTES = """\
@@ -162,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1_000_000, help="large log size")
     parser.add_argument("--engines", default="sqlite,postgres", help="comma-separated")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
+    parser.add_argument(
+        "--only",
+        choices=["purge"],
+        help="run one part alone and print its figures (no result files are written)",
+    )
     args = parser.parse_args(argv)
     s = sizes(args.quick, args.size)
     pg = postgres_version()
@@ -173,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures: list[Figure] = []
     for engine in engines:
-        figures += run_engine(engine, s)
+        figures += run_engine(engine, s, args.only)
+    if args.only:
+        _print(figures)
+        return 0
     command = "make bench-quick" if args.quick else "make bench"
     write(
         args.root,
@@ -185,11 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         markdown_path=None if args.quick else args.root / "docs" / "benchmarks.md",
     )
     _log(f"done in {time.perf_counter() - started:.0f} s")
-    for f in figures:
-        ratio = f" (x{f.ratio:.2f})" if f.ratio is not None else ""
-        met = {True: "ok", False: "MISSED", None: "-"}[f.met]
-        print(f"{met:6} {f.engine:8} {f.name}: {f.value:,.2f} {f.unit}{ratio}")
+    _print(figures)
     return 0
+
+
+def _print(figures: list[Figure]) -> None:
+    for f in figures:
+        ratio = f" (x{f.ratio:.2f} of baseline)" if f.ratio is not None else ""
+        met = {True: "ok", False: "MISSED", None: "-"}[f.met]
+        print(f"{met:6} {f.engine:8} {f.name}: {f.value:,.2f} {f.unit}{ratio}; {f.detail}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditledger.core.canonical import CANONICAL_VERSION, TimestampText
+from auditledger.core.expiry import ExpiryProof, LeafHasher
 
 # (seq, leaf hash of the stored event, or None when its row cannot be re-encoded)
 EventHash = tuple[int, bytes | None]
@@ -81,6 +82,7 @@ class RowCanonicalizer:
     def __init__(self, org_slug: str) -> None:
         self._org = _quote(org_slug)
         self._timestamp = TimestampText()
+        self._leaves: LeafHasher | None = None
 
     def canonical_bytes(self, row: Sequence[Any]) -> bytes:
         """The canonical bytes (version 1) of an event row given in :data:`EVENT_COLUMNS`
@@ -140,6 +142,12 @@ class RowCanonicalizer:
     def leaf_hash(self, row: Sequence[Any]) -> bytes:
         """The RFC 6962 leaf hash of an event row."""
         return hashlib.sha256(b"\x00" + self.canonical_bytes(row)).digest()
+
+    def leaf_and_proof(self, row: Sequence[Any]) -> tuple[bytes, ExpiryProof]:
+        """The leaf hash of an event row and its expiry proof, in one SHA-256 pass."""
+        if self._leaves is None:
+            self._leaves = LeafHasher()
+        return self._leaves.leaf_and_proof(row[0], self.canonical_bytes(row))
 
     def hash_rows(self, rows: Sequence[Sequence[Any]]) -> list[EventHash]:
         """(seq, leaf hash, or None if the row cannot be re-encoded) of each row."""

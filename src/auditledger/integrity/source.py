@@ -24,9 +24,10 @@ from auditledger.store.database import Database
 from auditledger.store.log import read_head
 from auditledger.store.schema import checkpoints
 
-# A stored leaf: (seq, leaf hash, the Merkle nodes its row holds). A plain tuple, because the
-# verifier touches millions of them.
-LeafRow = tuple[int, bytes, bytes]
+# A stored leaf: (seq, leaf hash, the Merkle nodes its row holds, and its expiry proof's
+# prefix length, midstate and suffix, null for leaves older than ingest-time proofs). A plain
+# tuple, because the verifier touches millions of them.
+LeafRow = tuple[int, bytes, bytes, int | None, bytes | None, bytes | None]
 
 
 class LogSource(Protocol):
@@ -73,7 +74,7 @@ _LEAF_EVIDENCE_SQL = (
 )
 _DIRECTORY_SQL = "SELECT kind, ref_id, name, parent_id, last_seen FROM directory WHERE org_id = ?"
 _LEAVES_SQL = (
-    "SELECT seq, leaf_hash, nodes FROM leaves "
+    "SELECT seq, leaf_hash, nodes, expiry_prefix_len, expiry_midstate, expiry_suffix FROM leaves "
     "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
 _SPAN_SQL = text(

@@ -5,7 +5,9 @@ One pass in sequence order over the leaves and events:
 1. every stored event is re-encoded (canonical bytes v1) and hashed; the hash must equal its
    stored leaf hash, so a changed event names its own sequence number;
 2. every sequence number below the head has exactly one leaf and one event (or its event was
-   purged by retention: the ``purged`` hook says which), and nothing is stored past the head;
+   purged by retention: the ``purged`` hook says which, given the leaf's expiry proof), and
+   nothing is stored past the head; a stored event's leaf holds the expiry proof of exactly
+   that event (what a later purge relies on);
 3. the Merkle tree is recomputed from the leaf hashes, and the nodes each leaf row stores must
    equal the recomputed ones (proofs are served from those nodes);
 4. the recomputed root must equal the log head's root, and, at each checkpoint's size, the root
@@ -32,9 +34,10 @@ from auditledger.core.columns import (
     checkpoint_metadata_problems,
 )
 from auditledger.core.errors import InvalidInput
+from auditledger.core.expiry import ExpiryProof, ProofError
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
-from auditledger.core.rowcanon import UNREADABLE, EventHash, RowCanonicalizer
+from auditledger.core.rowcanon import UNREADABLE, RowCanonicalizer
 from auditledger.integrity.source import LeafRow, LogSource
 
 PAGE = 10_000
@@ -42,6 +45,10 @@ PAGE = 10_000
 # What each kind of per-event finding means, as the report says it.
 SEQ_FINDINGS = {
     "altered": "stored event differs from its leaf hash (changed after it was recorded)",
+    "expiry": (
+        "the leaf's expiry proof is not that of its event (a purge of it could not prove "
+        "that it had expired)"
+    ),
     "unreadable": "stored event cannot be read (a column holds what auditledger never writes)",
     "missing": "event missing (not covered by a purge)",
     "duplicate": "more than one stored event has this sequence number (forged rows)",
@@ -147,8 +154,20 @@ class _Claim:
     stored: bool
 
 
-def _nothing_purged(seq: int) -> bool:
+# Whether retention purged the event at a seq, given its leaf's expiry proof (None for leaves
+# older than ingest-time proofs) and leaf hash.
+PurgedHook = Callable[[int, ExpiryProof | None, bytes], bool]
+
+
+def _nothing_purged(seq: int, proof: ExpiryProof | None, leaf_hash: bytes) -> bool:
     return False
+
+
+def _leaf_proof(leaf: LeafRow) -> ExpiryProof | None:
+    seq, _hash, _nodes, prefix_len, midstate, suffix = leaf
+    if prefix_len is None or midstate is None or suffix is None:
+        return None
+    return ExpiryProof(seq, prefix_len, bytes(midstate), bytes(suffix))
 
 
 def _problem_text(error: InvalidInput) -> str:
@@ -173,7 +192,7 @@ class _Pass:
         org_slug: str,
         tree_size: int,
         wanted_roots: set[int],
-        purged: Callable[[int], bool],
+        purged: PurgedHook,
     ) -> None:
         self.canon = RowCanonicalizer(org_slug)
         self.tree_size = tree_size
@@ -204,19 +223,40 @@ class _Pass:
         ):
             self._aligned_page(leaves, rows)
         else:
-            self._irregular_page(start, end, leaves, self.canon.hash_rows(rows))
+            self._irregular_page(start, end, leaves, rows)
+
+    def _hash(self, row: Sequence[Any], leaf: LeafRow | None) -> bytes:
+        """The row's leaf hash; where the leaf keeps an expiry proof, also checks that it is
+        this row's (the same SHA-256 pass gives both)."""
+        if leaf is None or leaf[4] is None:
+            return self.canon.leaf_hash(row)
+        try:
+            computed, proof = self.canon.leaf_and_proof(row)
+        except ProofError:  # not v1 bytes: no proof of it can match, the hash says the rest
+            computed = self.canon.leaf_hash(row)
+            if computed == leaf[1]:
+                self.found["expiry"].add(leaf[0])
+            return computed
+        if computed == leaf[1] and (proof.prefix_len, proof.midstate, proof.suffix) != (
+            leaf[3],
+            leaf[4],
+            leaf[5],
+        ):
+            self.found["expiry"].add(leaf[0])
+        return computed
 
     def _aligned_page(self, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> None:
         # The common case, kept lean (it is most of the verifier's time): exactly one leaf
         # and one event for every seq of the page, in order.
-        leaf_hash = self.canon.leaf_hash
+        hash_ = self._hash
         frontier = self.frontier
         append = frontier.append
         wanted, roots = self.wanted, self.roots
         altered, nodes_differ = self.found["altered"], self.found["nodes"]
-        for (seq, stored, stored_nodes), row in zip(leaves, rows, strict=True):
+        for leaf, row in zip(leaves, rows, strict=True):
+            seq, stored, stored_nodes = leaf[0], leaf[1], leaf[2]
             try:
-                if leaf_hash(row) != stored:
+                if hash_(row, leaf) != stored:
                     altered.add(seq)
             except UNREADABLE:
                 self.found["unreadable"].add(seq)
@@ -226,12 +266,17 @@ class _Pass:
                 roots[frontier.size] = frontier.root()
 
     def _irregular_page(
-        self, start: int, end: int, leaves: list[LeafRow], events: list[EventHash]
+        self, start: int, end: int, leaves: list[LeafRow], rows: list[Sequence[Any]]
     ) -> None:
         leaf_at = {leaf[0]: leaf for leaf in leaves if start <= leaf[0] < end}
         hashes_at: dict[int, list[bytes | None]] = {}
-        for seq, computed in events:
+        for row in rows:
+            seq = row[0]
             if start <= seq < end:
+                try:
+                    computed: bytes | None = self._hash(row, leaf_at.get(seq))
+                except UNREADABLE:
+                    computed = None
                 hashes_at.setdefault(seq, []).append(computed)
         for seq in range(start, end):
             leaf = leaf_at.get(seq)
@@ -252,7 +297,7 @@ class _Pass:
                 # Its event, if intact and alone, still tells us the leaf hash.
                 self._leaf(seq, here[0] if len(here) == 1 else None, None)
                 continue
-            if not here and not self.purged(seq):
+            if not here and not self.purged(seq, _leaf_proof(leaf), leaf[1]):
                 self.found["missing"].add(seq)
             self._leaf(seq, leaf[1], leaf[2])
 
@@ -276,13 +321,14 @@ def verify_log(
     origin: str,
     verifiers: Sequence[VerifierKey],
     against: Sequence[SavedCheckpoint] = (),
-    purged: Callable[[int], bool] = _nothing_purged,
+    purged: PurgedHook = _nothing_purged,
     progress: Callable[[int, int], None] | None = None,
     page_size: int = PAGE,
 ) -> VerifyReport:
     """Check the whole stored log of one organization; see the module docstring.
 
-    ``purged(seq)`` says whether retention purged that event (its absence is then expected);
+    ``purged(seq, proof, leaf_hash)`` says whether retention purged that event (its absence is
+    then expected), given the expiry proof its leaf keeps (None for older leaves);
     ``progress(done, total)`` is called after each page of sequence numbers.
     """
     size, head_root = source.head()

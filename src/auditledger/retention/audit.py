@@ -8,13 +8,14 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, select
 
 from auditledger.core.canonical import format_timestamp
-from auditledger.integrity.purge_proof import ProofError, proven_occurrence
+from auditledger.core.expiry import ExpiryProof, ProofError, proven_occurrence
 from auditledger.integrity.verify import Finding, SeqRanges
-from auditledger.retention.proven import Rules, epoch, iter_proofs, proof_summary
+from auditledger.retention.proven import Rules, epoch, iter_proofs, leaf_proof_count, proof_summary
 from auditledger.retention.records import PurgeRecord, Range, compress, purge_records
 from auditledger.store.schema import purge_attestations
 
@@ -51,6 +52,8 @@ def purge_problems(
         problem = record.problem or rules.problem(record, attestations.get(record.purge_id))
         if problem is None and (record.attested_seq or 0) >= legacy_below:
             count, latest = proof_summary(connection, org_id, record.purge_id)
+            # Leaves with ingest-time proofs, counted where they show an expired event.
+            count += leaf_proof_count(connection, org_id, record.ranges, record.cutoff)
             if count != record.count:
                 problem = f"it has expiry proofs for {count} of its {record.count} events"
             elif latest is not None and latest >= record.cutoff:
@@ -79,6 +82,29 @@ class _Spans:
         """Whether ``seq`` is in the set."""
         index = bisect.bisect_right(self._starts, seq) - 1
         return index >= 0 and self._ranges[index][0] <= seq <= self._ranges[index][1]
+
+
+class _Cutoffs:
+    """For a seq, the latest cutoff of the valid purges that cover it (None if none does)."""
+
+    def __init__(self, given: Iterable[tuple[Range, datetime]]) -> None:
+        spans = list(given)
+        points = sorted({p for (first, last), _ in spans for p in (first, last + 1)})
+        best: list[datetime | None] = [None] * len(points)
+        for (first, last), cutoff in spans:
+            for index in range(bisect.bisect_left(points, first), len(points)):
+                if points[index] > last:
+                    break
+                current = best[index]
+                if current is None or cutoff > current:
+                    best[index] = cutoff
+        self._points = points
+        self._best = best
+
+    def get(self, seq: int) -> datetime | None:
+        """The latest cutoff that applies to ``seq``."""
+        index = bisect.bisect_right(self._points, seq) - 1
+        return self._best[index] if index >= 0 else None
 
 
 @dataclass
@@ -114,6 +140,9 @@ class ProvenPurges:
             if claim.valid:
                 valid[record.purge_id] = record
         self._legacy = _Spans(span for span, c in claims if c.valid and c.legacy)
+        self._cutoffs = _Cutoffs(
+            (span, c.record.cutoff) for span, c in claims if c.valid and not c.legacy
+        )
         self._claimed = _Spans(span for span, _ in claims)
         proven: list[int] = []
         bad: list[str] = []
@@ -136,15 +165,12 @@ class ProvenPurges:
             else:
                 proven.append(proof.seq)
         self._proven = _Spans(compress(proven))
-        for line in bad[:20]:
-            self.findings.append(Finding("purge_proof", line))
-        if len(bad) > 20:
-            self.findings.append(Finding("purge_proof", f"and {len(bad) - 20} more bad proofs"))
+        self._bad = bad
         self.unproven = SeqRanges()
         self.hits = 0
         self.legacy_hits = 0
 
-    def __call__(self, seq: int) -> bool:
+    def __call__(self, seq: int, proof: ExpiryProof | None, leaf_hash: bytes) -> bool:
         if self._proven.covers(seq):
             self.hits += 1
             return True
@@ -152,6 +178,22 @@ class ProvenPurges:
             self.hits += 1
             self.legacy_hits += 1
             return True
+        cutoff = self._cutoffs.get(seq)
+        if cutoff is not None and proof is not None:
+            # The proof its leaf has kept since ingest: it leads to the leaf hash and shows an
+            # occurrence before the cutoff of a valid purge that covers the seq.
+            try:
+                occurred = proven_occurrence(proof, leaf_hash)
+            except ProofError as exc:
+                self._bad.append(str(exc))
+            else:
+                if occurred < cutoff:
+                    self.hits += 1
+                    return True
+                self._bad.append(
+                    f"seq {seq}: occurred {format_timestamp(occurred)}, not before the cutoff "
+                    f"{format_timestamp(cutoff)} of any valid purge that covers it"
+                )
         if self._claimed.covers(seq):
             self.unproven.add(seq)
         return False
@@ -159,6 +201,11 @@ class ProvenPurges:
     def final_findings(self) -> list[Finding]:
         """The findings, including every removed event no valid purge proves expired."""
         findings = list(self.findings)
+        bad = self._bad
+        for line in bad[:20]:
+            findings.append(Finding("purge_proof", line))
+        if len(bad) > 20:
+            findings.append(Finding("purge_proof", f"and {len(bad) - 20} more bad proofs"))
         if self.unproven.ranges:
             findings.append(
                 Finding(

@@ -9,8 +9,10 @@ A purge is legitimate only if everything it removed had expired. ``verify`` (and
    default; never less than the floor);
 3. the log holds no legal hold in force when the purge ran (the latest ``legal_hold_change``
    before it did not place one);
-4. every removed event has an expiry proof (:mod:`integrity.purge_proof`) that leads to its
-   leaf hash and proves it occurred before the cutoff.
+4. every removed event has an expiry proof (:mod:`core.expiry`) that leads to its leaf hash
+   and proves it occurred before the cutoff: the one its ``leaves`` row has kept since ingest
+   or, for leaves written before ingest-time proofs, one the purge computed from the row and
+   stored in ``purge_proofs``.
 
 A removed event without such a proof counts as missing, named by its sequence number. Purges
 attested before expiry proofs existed (below the organization's ``purge_proof_epochs`` size)
@@ -25,14 +27,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, or_, select
 
 from auditledger.core.canonical import format_timestamp
+from auditledger.core.expiry import ExpiryProof, ProofError, make_proof, proven_occurrence
 from auditledger.core.rowcanon import EVENT_COLUMNS, RowCanonicalizer
-from auditledger.integrity.purge_proof import ExpiryProof, ProofError, make_proof, proven_occurrence
 from auditledger.retention import policy
-from auditledger.retention.records import PurgeRecord, Range
+from auditledger.retention.records import PurgeRecord, Range, compress
 from auditledger.store.schema import events, leaves, purge_proof_epochs, purge_proofs
 
 PROOF_BATCH = 5_000
@@ -50,15 +53,19 @@ def write_proofs(
     ranges: Sequence[Range],
     cutoff: datetime,
 ) -> int:
-    """Store an expiry proof of every event of ``ranges`` that occurred before ``cutoff``.
+    """Store an expiry proof of every event of ``ranges`` that occurred before ``cutoff`` and
+    whose leaf has none from ingest (leaves written before migration 0009); returns how many.
 
-    Raises :class:`UnprovablePurge` if a row does not hash to its leaf: a purge must not
-    launder an altered event into a "purged" one.
+    Only those rows are read. Raises :class:`UnprovablePurge` if one does not hash to its
+    leaf: a purge must not launder an altered event into a "purged" one.
     """
+    legacy = _without_leaf_proofs(connection, org_id, ranges)
+    if not legacy:
+        return 0
     canon = RowCanonicalizer(org_slug)
     columns = [events.c[name] for name in EVENT_COLUMNS]
     written = 0
-    for first, last in ranges:
+    for first, last in legacy:
         rows = connection.execute(
             select(*columns, leaves.c.leaf_hash)
             .join(leaves, (leaves.c.org_id == events.c.org_id) & (leaves.c.seq == events.c.seq))
@@ -98,6 +105,58 @@ def write_proofs(
             connection.execute(insert(purge_proofs), batch)
             written += len(batch)
     return written
+
+
+_RANGES_PER_QUERY = 200
+
+
+def _in_ranges(column: Any, ranges: Sequence[Range]) -> ColumnElement[bool]:
+    return or_(*(and_(column >= first, column <= last) for first, last in ranges))
+
+
+def _without_leaf_proofs(
+    connection: Connection, org_id: int, ranges: Sequence[Range]
+) -> list[Range]:
+    """The seqs of ``ranges`` whose leaves keep no ingest-time expiry proof (a partial index
+    holds exactly those, so this reads nothing of the others)."""
+    found: list[int] = []
+    for offset in range(0, len(ranges), _RANGES_PER_QUERY):
+        chunk = ranges[offset : offset + _RANGES_PER_QUERY]
+        found.extend(
+            int(seq)
+            for (seq,) in connection.execute(
+                select(leaves.c.seq)
+                .where(
+                    leaves.c.org_id == org_id,
+                    leaves.c.expiry_midstate.is_(None),
+                    _in_ranges(leaves.c.seq, chunk),
+                )
+                .order_by(leaves.c.seq)
+            )
+        )
+    return compress(sorted(found))
+
+
+def leaf_proof_count(
+    connection: Connection, org_id: int, ranges: Sequence[Range], cutoff: datetime
+) -> int:
+    """How many seqs of ``ranges`` have an ingest-time expiry proof in their leaf claiming an
+    occurrence before ``cutoff`` (the claim, as ``leaves.occurred_at`` states it; ``verify``
+    checks the proofs themselves)."""
+    total = 0
+    for offset in range(0, len(ranges), _RANGES_PER_QUERY):
+        chunk = ranges[offset : offset + _RANGES_PER_QUERY]
+        total += int(
+            connection.execute(
+                select(func.count()).where(
+                    leaves.c.org_id == org_id,
+                    leaves.c.expiry_midstate.is_not(None),
+                    leaves.c.occurred_at < cutoff,
+                    _in_ranges(leaves.c.seq, chunk),
+                )
+            ).scalar_one()
+        )
+    return total
 
 
 @dataclass(frozen=True)

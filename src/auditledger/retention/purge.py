@@ -3,17 +3,21 @@
 For each organization that is not on legal hold, in this order:
 
 1. **Plan**, in one snapshot: the log size, and the sequence numbers of every event that
-   occurred before the cutoff, as ranges (computed in SQL).
-2. **Record** the purge in ``purges`` with an expiry proof of every event it will remove
-   (``retention.proven``: what later proves each had expired), then append an
-   ``audit_log.purge`` event (its id is the purge id, so re-appending after a crash is a
-   duplicate, not a second event) and keep that event's canonical bytes as the purge's
-   attestation. Records always precede removal: a crash can leave recorded events not yet
-   removed (the next run removes them), never removed events without a record.
-3. **Remove**. On PostgreSQL, a day's partition whose rows are all recorded is detached and
-   dropped; anything else (SQLite, or a day shared with an organization whose events must stay)
-   is deleted in bounded batches, each its own short transaction, authorized row by row by the
-   table's delete trigger.
+   occurred before the cutoff, as ranges (on PostgreSQL per expired day's partition, from its
+   primary key; on SQLite in one SQL query).
+2. **Record** the purge in ``purges``, then append an ``audit_log.purge`` event (its id is the
+   purge id, so re-appending after a crash is a duplicate, not a second event) and keep that
+   event's canonical bytes as the purge's attestation. What later proves each removed event had
+   expired is its expiry proof, kept in its ``leaves`` row since ingest, so the rows to remove
+   are not read; only leaves older than ingest-time proofs get a proof computed from their row
+   (``retention.proven``). Records always precede removal: a crash can leave recorded events
+   not yet removed (the next run removes them), never removed events without a record.
+3. **Remove**. On PostgreSQL, the expired days' partitions whose rows are all recorded are
+   detached, in one transaction, then dropped in another (:meth:`RetentionService.reclaim`:
+   dropping a table's files is the slow part, and a crash in between leaves only detached
+   tables for the next run to drop); anything else (SQLite, or a day shared with an
+   organization whose events must stay) is deleted by seq range in bounded batches, each its
+   own short transaction, authorized row by row by the table's delete trigger.
 
 Concurrent purges (several servers, the CLI) are serialised: a PostgreSQL advisory lock, or a
 lock file beside the SQLite database; a purge that finds the lock taken does nothing.
@@ -24,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -75,6 +79,9 @@ class OrgPurge:
     purge_id: uuid.UUID | None = None
     partitions_dropped: int = 0
     rows_deleted: int = 0
+    # PostgreSQL: the ranges of each expired day's partition (what dropping it removes).
+    day_ranges: dict[date, list[Range]] = field(default_factory=dict)
+    dropped_days: set[date] = field(default_factory=set)
 
 
 @dataclass
@@ -85,6 +92,7 @@ class PurgeReport:
     dry_run: bool
     orgs: list[OrgPurge]
     skipped: str | None = None  # why nothing was done (another purge held the lock)
+    reclaimed: int = 0  # detached partitions dropped (PostgreSQL)
 
     @property
     def total(self) -> int:
@@ -184,8 +192,11 @@ class RetentionService:
 
     # -- purge -----------------------------------------------------------------------------------
 
-    def purge(self, *, org_slug: str | None = None, dry_run: bool = False) -> PurgeReport:
-        """Purge every organization (or one) of events past retention."""
+    def purge(
+        self, *, org_slug: str | None = None, dry_run: bool = False, reclaim: bool = True
+    ) -> PurgeReport:
+        """Purge every organization (or one) of events past retention; with ``reclaim``, also
+        drop the partitions it detached (else :meth:`reclaim` does, later)."""
         now = self.clock.now()
         with self._exclusive() as acquired:
             if not acquired:
@@ -202,8 +213,9 @@ class RetentionService:
                         log.error(
                             "not purging %s: %s; run `auditledger verify`", plan.org.slug, exc
                         )
-                        plan.count, plan.ranges = 0, []
+                        plan.count, plan.ranges, plan.day_ranges = 0, [], {}
             self._remove(plans)
+            reclaimed = self.reclaim() if reclaim else 0
         for plan in plans:
             if plan.count:
                 log.info(
@@ -212,7 +224,15 @@ class RetentionService:
                     plan.org.slug,
                     plan.cutoff.isoformat(),
                 )
-        return PurgeReport(now, False, plans)
+        return PurgeReport(now, False, plans, reclaimed=reclaimed)
+
+    def reclaim(self) -> int:
+        """PostgreSQL: drop the partitions purges detached (their events are already out of
+        the log); returns how many. Nothing to do on SQLite."""
+        if not self.db.is_postgres:
+            return 0
+        with self.db.write() as connection:
+            return partitions.drop_detached(connection)
 
     def _exclusive(self) -> AbstractContextManager[bool]:
         # One purge at a time across every process of the deployment.
@@ -229,7 +249,11 @@ class RetentionService:
                     select(log_heads.c.tree_size).where(log_heads.c.org_id == org.id)
                 ).scalar_one()
             )
-            plan.ranges = _expired_ranges(connection, org.id, plan.cutoff)
+            if self.db.is_postgres:
+                plan.day_ranges = partitions.org_ranges_by_day(connection, org.id, plan.cutoff)
+                plan.ranges = merge(r for day in plan.day_ranges.values() for r in day)
+            else:
+                plan.ranges = _expired_ranges(connection, org.id, plan.cutoff)
         plan.count = sum(last - first + 1 for first, last in plan.ranges)
         return plan
 
@@ -247,6 +271,7 @@ class RetentionService:
                 )
             )
             # In the same transaction: a purge is recorded with its proofs or not at all.
+            # (Only leaves from before ingest-time proofs need one; usually none do.)
             write_proofs(
                 connection, plan.org.id, plan.org.slug, plan.purge_id, plan.ranges, plan.cutoff
             )
@@ -309,41 +334,39 @@ class RetentionService:
     def _drop_partitions(self, work: list[OrgPurge], plans: list[OrgPurge]) -> None:
         expired_before = {p.org.id: p for p in plans if not p.held}
         latest_cutoff = max(p.cutoff for p in work)
-        with self.db.read() as connection:
-            days = sorted(partitions.existing_partition_days(connection))
-        for day in days:
-            if partitions.day_end(day) > latest_cutoff:
-                break
-            if self._drop_if_fully_recorded(day, expired_before):
-                for plan in work:
-                    plan.partitions_dropped += 1
-        self.db.forget_partitions()
-
-    def _drop_if_fully_recorded(self, day: date, planned: dict[int, OrgPurge]) -> bool:
-        """Drop ``day``'s partition if every row in it is expired and recorded by this run."""
         try:
             with self.db.write() as connection:
-                # Give up quickly rather than queue behind a long export and stall ingestion.
+                # Give up quickly rather than queue behind a long export and stall ingestion;
+                # the lock is held for catalogue changes only (no row is read or deleted).
                 connection.execute(text("SET LOCAL lock_timeout = '2s'"))
                 connection.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
-                contents = partitions.partition_contents(connection, day)
-                for org_id, top_seq in contents.items():
-                    plan = planned.get(org_id)
-                    if (
-                        plan is None  # held, or not part of this run: its rows must stay
-                        or plan.cutoff < partitions.day_end(day)
-                        or top_seq >= plan.log_size  # appended after the plan: not recorded
-                    ):
-                        return False
-                partitions.drop_partition(connection, day)
-                return True
+                days = [
+                    day
+                    for day in sorted(partitions.existing_partition_days(connection))
+                    if partitions.day_end(day) <= latest_cutoff
+                ]
+                contents = partitions.partition_contents(connection, days)
+                dropped = [
+                    day for day in days if _fully_recorded(day, contents[day], expired_before)
+                ]
+                partitions.detach_partitions(connection, dropped)
         except DBAPIError as exc:  # a lock timeout: the rows go by deletion instead
-            log.warning("could not drop partition of %s: %s", day, str(exc).splitlines()[0])
-            return False
+            log.warning("could not drop expired partitions: %s", str(exc).splitlines()[0])
+            dropped = []
+        for plan in work:
+            plan.partitions_dropped += len(dropped)
+            plan.dropped_days.update(dropped)
+        self.db.forget_partitions()
 
     def _delete_rows(self, plan: OrgPurge) -> int:
+        ranges = plan.ranges
+        if plan.day_ranges:
+            # What the dropped partitions held is gone already: delete only the rest.
+            ranges = merge(
+                r for day, rs in plan.day_ranges.items() if day not in plan.dropped_days for r in rs
+            )
         deleted = 0
-        for first, last in _chunks(plan.ranges, BATCH_ROWS):
+        for first, last in _chunks(ranges, BATCH_ROWS):
             with self.db.write() as connection:
                 connection.execute(
                     insert(purge_authorizations).values(org_id=plan.org.id, cutoff=plan.cutoff)
@@ -401,6 +424,31 @@ def _expired_ranges(connection: Connection, org_id: int, cutoff: datetime) -> li
         .order_by(func.min(numbered.c.seq))
     )
     return [(int(first), int(last)) for first, last in rows]
+
+
+def _fully_recorded(day: date, contents: dict[int, int], planned: dict[int, OrgPurge]) -> bool:
+    """Whether every row of ``day``'s partition (``contents``: each organization's highest
+    seq in it) is expired and recorded by this run, so the whole day can go."""
+    for org_id, top_seq in contents.items():
+        plan = planned.get(org_id)
+        if (
+            plan is None  # held, or not part of this run: its rows must stay
+            or plan.cutoff < partitions.day_end(day)
+            or top_seq >= plan.log_size  # appended after the plan: not recorded
+        ):
+            return False
+    return True
+
+
+def merge(ranges: Iterable[Range]) -> list[Range]:
+    """Inclusive ranges sorted, with adjacent and overlapping ones joined."""
+    merged: list[Range] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _chunks(ranges: list[Range], size: int) -> Iterator[Range]:

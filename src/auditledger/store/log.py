@@ -301,7 +301,7 @@ class _OrgAppend:
                 seq = frontier.size
                 row = draft_row(self.org_id, seq, request.received_at, draft, pending.location)
                 # The verifier's encoder, from the very row stored: one definition of the bytes.
-                leaf = self.canonical.leaf_hash([row[column] for column in EVENT_COLUMNS])
+                leaf, proof = self.canonical.leaf_and_proof([row[c] for c in EVENT_COLUMNS])
                 nodes = frontier.append(leaf)
                 event_rows.append(row)
                 leaf_rows.append(
@@ -313,6 +313,9 @@ class _OrgAppend:
                         "nodes": nodes,
                         "request_digest": pending.digest,
                         "occurred_at": draft.occurred_at,
+                        "expiry_prefix_len": proof.prefix_len,
+                        "expiry_midstate": proof.midstate,
+                        "expiry_suffix": proof.suffix,
                     }
                 )
                 receipt = Receipt(draft.event_id, seq, leaf, duplicate=False)

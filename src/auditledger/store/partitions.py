@@ -10,13 +10,14 @@ jump) is created on demand by the writer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
 _NAME = re.compile(r"^events_p(\d{8})$")
 _LOCK_KEY = 727348002
+_DETACHED_PREFIX = "purged_"
 DAYS_AHEAD = 7
 
 
@@ -88,16 +89,99 @@ def day_end(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
 
 
-def partition_contents(connection: Connection, day: date) -> dict[int, int]:
-    """Per organization, the highest sequence number stored in ``day``'s partition."""
+def partition_contents(connection: Connection, days: Sequence[date]) -> dict[date, dict[int, int]]:
+    """Per day's partition, per organization, the highest sequence number stored in it.
+
+    Read from each partition's primary key (org_id, seq, ...) a few entries per organization,
+    in one statement for every day: a skip scan for the organizations, and each one's last seq,
+    never the rows themselves.
+    """
+    if not days:
+        return {}
+    parts = []
+    for day in days:
+        name = partition_name(day)
+        parts.append(
+            f"SELECT '{day.isoformat()}' AS day, id, "
+            f"(SELECT max(seq) FROM {name} WHERE org_id = o.id) AS top FROM ("
+            f"WITH RECURSIVE r(id) AS (SELECT min(org_id) FROM {name} "
+            f"UNION ALL SELECT (SELECT min(org_id) FROM {name} WHERE org_id > r.id) "
+            "FROM r WHERE r.id IS NOT NULL) SELECT id FROM r WHERE id IS NOT NULL) AS o"
+        )
+    contents: dict[date, dict[int, int]] = {day: {} for day in days}
+    for day_text, org_id, top in connection.execute(text(" UNION ALL ".join(parts))):
+        contents[date.fromisoformat(day_text)][int(org_id)] = int(top)
+    return contents
+
+
+def org_ranges_by_day(
+    connection: Connection, org_id: int, before: datetime
+) -> dict[date, list[tuple[int, int]]]:
+    """Per day's partition, the inclusive ranges of the organization's sequence numbers of
+    events that occurred before ``before`` (a midnight, so whole partitions).
+
+    One grouped query reads each expired partition's primary key: events mostly arrive in the
+    order they happen, so a day's seqs are usually one run, which its first and last seq and
+    its count show without listing them. Only a day that is not one run is listed as runs,
+    in SQL (gaps and islands over that partition's primary key, already in seq order).
+    """
     rows = connection.execute(
-        text(f"SELECT org_id, max(seq) FROM {partition_name(day)} GROUP BY org_id")
+        text(
+            "SELECT tableoid::regclass::text, min(seq), max(seq), count(*) FROM events "
+            "WHERE org_id = :org AND occurred_at < :before GROUP BY tableoid"
+        ),
+        {"org": org_id, "before": before},
     )
-    return {int(org_id): int(top) for org_id, top in rows}
+    found: dict[date, list[tuple[int, int]]] = {}
+    for name, first, last, count in rows:
+        match = _NAME.match(name)
+        if match is None:
+            raise ValueError(f"events partition {name!r} is not a day's")
+        day = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
+        if last - first + 1 == count:
+            found[day] = [(int(first), int(last))]
+            continue
+        runs = connection.execute(
+            text(
+                "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER "
+                f"(ORDER BY seq) AS island FROM {partition_name(day)} WHERE org_id = :org) "
+                "AS numbered GROUP BY island ORDER BY min(seq)"
+            ),
+            {"org": org_id},
+        )
+        found[day] = [(int(a), int(b)) for a, b in runs]
+    return dict(sorted(found.items()))
 
 
-def drop_partition(connection: Connection, day: date) -> None:
-    """Detach and drop ``day``'s partition: expiring a day of events without deleting rows."""
-    name = partition_name(day)
-    connection.execute(text(f"ALTER TABLE events DETACH PARTITION {name}"))
-    connection.execute(text(f"DROP TABLE {name}"))
+def detach_partitions(connection: Connection, days: Sequence[date]) -> None:
+    """Take the days' partitions out of ``events`` (catalogue changes: no row is read) and set
+    them aside under names of their own, for :func:`drop_detached` to drop; each day's name is
+    free again at once, should a late event of a longer-kept organization need it."""
+    statements = []
+    for day in days:
+        name = partition_name(day)
+        statements.append(f"ALTER TABLE events DETACH PARTITION {name}")
+        statements.append(f"ALTER TABLE {name} RENAME TO {_DETACHED_PREFIX}{name}")
+    if statements:
+        connection.exec_driver_sql("; ".join(statements))
+
+
+def drop_detached(connection: Connection) -> int:
+    """Drop every partition :func:`detach_partition` set aside; returns how many.
+
+    Separate from detaching because dropping a table removes its files and its indexes' at
+    commit, which on some file systems takes far longer than the detach: the events are out of
+    the log at the detach, and their storage is given back here, as VACUUM gives back what a
+    DELETE leaves.
+    """
+    names = connection.execute(
+        text(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE :pattern "
+            "ORDER BY relname"
+        ),
+        {"pattern": f"{_DETACHED_PREFIX}events_p%"},
+    ).scalars()
+    aside = [name for name in names if _NAME.match(name.removeprefix(_DETACHED_PREFIX))]
+    if aside:
+        connection.execute(text(f"DROP TABLE {', '.join(aside)}"))
+    return len(aside)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from auditledger.store.types import UTCDateTime
@@ -160,8 +161,22 @@ leaves = Table(
     # when this matches and a conflict when it does not.
     Column("request_digest", LargeBinary(32), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
+    # The event's expiry proof (core.expiry), computed at ingest in the same pass as the leaf
+    # hash: what proves, after a purge removed the event, that it had expired. Null only for
+    # leaves written before migration 0009 (their purge computes the proof from the row).
+    Column("expiry_prefix_len", Integer, nullable=True),
+    Column("expiry_midstate", LargeBinary(32), nullable=True),
+    Column("expiry_suffix", LargeBinary, nullable=True),
     PrimaryKeyConstraint("org_id", "seq"),
     UniqueConstraint("org_id", "event_id"),
+    # Finds the few leaves without an ingest-time proof without reading the others.
+    Index(
+        "ix_leaves_without_expiry",
+        "org_id",
+        "seq",
+        postgresql_where=text("expiry_midstate IS NULL"),
+        sqlite_where=text("expiry_midstate IS NULL"),
+    ),
 )
 
 # What the filters offer: the projects, models, versions and actors seen in an organization's

@@ -12,6 +12,10 @@ the end of a JSON object that auditledger wrote: a quote inside a string is esca
 
 The tail also carries the event's type and up to 63 bytes before ``,"timestamp"`` (the end of
 the subject); nothing else of the event survives the purge.
+
+Ingestion computes each event's proof in the same pass as its leaf hash (:class:`LeafHasher`)
+and stores it in the event's ``leaves`` row, which no purge removes: a purge then keeps nothing
+per event and never re-reads the rows it removes.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from auditledger.integrity.midstate import BLOCK, midstate, resume
+from auditledger.core.midstate import BLOCK, PrefixHasher, midstate, resume
 
 _MARK = b',"timestamp":"'
 _TAIL = re.compile(
@@ -42,14 +46,32 @@ class ProofError(ValueError):
     """An expiry proof that does not prove anything (the message says why)."""
 
 
-def make_proof(seq: int, canonical: bytes) -> ExpiryProof:
-    """The expiry proof of the event at ``seq`` with these canonical bytes."""
-    message = b"\x00" + canonical
+def _cut(seq: int, message: bytes) -> int:
     mark = message.rfind(_MARK)
     if mark < 0 or _TAIL.search(message, mark) is None:
         raise ProofError(f"seq {seq}: not canonical event bytes (version 1)")
-    cut = mark - mark % BLOCK
+    return mark - mark % BLOCK
+
+
+def make_proof(seq: int, canonical: bytes) -> ExpiryProof:
+    """The expiry proof of the event at ``seq`` with these canonical bytes."""
+    message = b"\x00" + canonical
+    cut = _cut(seq, message)
     return ExpiryProof(seq, cut, midstate(message[:cut]), message[cut:])
+
+
+class LeafHasher:
+    """Leaf hashes with their expiry proofs, one SHA-256 pass each (one instance per thread)."""
+
+    def __init__(self) -> None:
+        self._hasher = PrefixHasher()
+
+    def leaf_and_proof(self, seq: int, canonical: bytes) -> tuple[bytes, ExpiryProof]:
+        """(the leaf hash of these canonical bytes, the event's expiry proof)."""
+        message = b"\x00" + canonical
+        cut = _cut(seq, message)
+        leaf, state = self._hasher.digest_and_midstate(message, cut)
+        return leaf, ExpiryProof(seq, cut, state, message[cut:])
 
 
 def proven_occurrence(proof: ExpiryProof, leaf_hash: bytes) -> datetime:
