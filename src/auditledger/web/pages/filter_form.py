@@ -76,6 +76,7 @@ class FilterForm:
     multi: dict[str, list[Select]] = field(default_factory=dict)
     presets: list[Preset] = field(default_factory=list)
     sources: list[str] | None = None  # the IP filter's values; None: not offered (members)
+    search: str = ""  # the search box's text (``q``)
 
 
 def _current(items: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -221,7 +222,14 @@ def organization_form(
             else []
         ),
         sources=current.get("ip", []) if with_sources else None,
+        search=_search(current, with_sources),
     )
+
+
+def _search(current: dict[str, list[str]], with_sources: bool) -> str:
+    text = current.get("q", [""])[0]
+    # A member's page never carries an address, not even one they typed (the search refused it).
+    return text if with_sources or "ip:" not in text.lower() else ""
 
 
 def model_form(
@@ -236,4 +244,5 @@ def model_form(
         zones=zone_names(),
         versions=_options(versions, current.get("version", [])),
         version_param="version",
+        search=current.get("q", [""])[0],
     )
