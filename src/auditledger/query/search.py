@@ -361,7 +361,7 @@ def _newest_text_hits(
 
     terms = [(t.words, t.prefix) for t in flt.text]
     batch = max(4 * wanted, 2000)
-    while True:
+    for _ in range(2):
         hits = search_index.newest_hits(connection, org_id, terms, batch)
         exhausted = len(hits) < batch
         rows = rows_where(events.c.seq.in_(search_index.seq_list(hits))) if hits else []
@@ -370,6 +370,13 @@ def _newest_text_hits(
         if len(rows) >= wanted:
             break
         batch *= 4
+    else:
+        # A common word that the other filters make rare: their index leads, each row checked
+        # against the set of hits (one pass over the index's postings).
+        statement = _statement(
+            org_id, flt, newest_first=True, after=after, limit=wanted, include_source=include_source
+        )
+        return list(connection.execute(statement).all())
     oldest_hit, last_time = min(hits), rows[-1].occurred_at
     late = rows_where(
         events.c.seq < oldest_hit,

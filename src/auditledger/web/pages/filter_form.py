@@ -217,7 +217,7 @@ def organization_form(
         multi=multi,
         # A member's page never carries an address, not even one they typed.
         presets=(
-            presets(action, [i for i in items if with_sources or i[0] != "ip"], now, zone)
+            presets(action, [i for i in items if with_sources or not _names_source(i)], now, zone)
             if now is not None and action
             else []
         ),
@@ -226,10 +226,15 @@ def organization_form(
     )
 
 
+def _names_source(item: tuple[str, str]) -> bool:
+    name, value = item
+    return name == "ip" or (name == "q" and "ip:" in value.lower())
+
+
 def _search(current: dict[str, list[str]], with_sources: bool) -> str:
     text = current.get("q", [""])[0]
     # A member's page never carries an address, not even one they typed (the search refused it).
-    return text if with_sources or "ip:" not in text.lower() else ""
+    return "" if not with_sources and _names_source(("q", text)) else text
 
 
 def model_form(
