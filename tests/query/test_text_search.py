@@ -197,8 +197,8 @@ def test_a_tampered_index_cannot_add_an_event(
     assert "zebracorn" not in event_words(victim)
     with services.db.write() as connection:
         if services.db.is_postgres:
-            # The index is the database's own function of the row; the nearest forgery is a
-            # function that says every row holds every word.
+            # The index is a generated column only the database writes; the nearest forgery
+            # is a function that says every row holds the word (new rows would believe it).
             connection.exec_driver_sql("DROP INDEX ix_events_search")
             connection.exec_driver_sql(
                 search_index.POSTGRES_DDL[0]

@@ -230,4 +230,6 @@ def _is_search_index(difference: Any) -> bool:
     kind, item = difference[0], difference[1]
     if kind == "remove_table":
         return bool(item.name.startswith(search_index.TABLE))
+    if kind == "remove_column":
+        return bool(difference[2] == "events" and difference[3].name == search_index.COLUMN)
     return bool(kind == "remove_index" and item.name == search_index.INDEX)

@@ -7,9 +7,9 @@ members may not see). Text is split into lower-case runs of letters and digits.
 * **SQLite**: ``events_search``, a contentless FTS5 table (migration ``0009_i17_search``) kept
   in step by triggers on ``events`` (insert, and the retention purge's delete). Its rowid is
   ``org_id * 2**40 + seq``, so a hit names one event of one organization.
-* **PostgreSQL**: a GIN index on ``auditledger_search_vector(...)``, an immutable function of
-  the row's own columns; the database derives every entry from the row, and every daily
-  partition inherits the index.
+* **PostgreSQL**: a stored generated column ``search_vector`` (``auditledger_search_vector(...)``,
+  an immutable function of the row's own columns) with a GIN index; only the database writes
+  it, and every daily partition inherits both.
 
 Either way the index only narrows: the query layer checks each row it returns against the
 row's own words (``query.search_syntax.terms_hold``), so a tampered index can hide events from
@@ -34,6 +34,7 @@ from auditledger.store.schema import events
 # The derived objects' names (schema checks leave them out of the declared tables).
 TABLE = "events_search"
 INDEX = "ix_events_search"
+COLUMN = "search_vector"
 
 # Rowids of events_search: organization in the high bits, sequence number in the low 40.
 ORG_SHIFT = 1 << 40
@@ -98,8 +99,11 @@ POSTGRES_DDL = [
               'strict $.**') AS v WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean'))
          )), '[^[:alnum:]]+', ' ', 'g'));
        END $$""",
-    f"""CREATE INDEX ix_events_search ON events USING gin (
-         auditledger_search_vector({", ".join((*SEARCHED, "properties"))}))""",
+    # Stored, so a query reads each candidate's words instead of recomputing them; generated,
+    # so only the database ever writes it (from the row itself).
+    f"""ALTER TABLE events ADD COLUMN {COLUMN} tsvector GENERATED ALWAYS AS (
+         auditledger_search_vector({", ".join((*SEARCHED, "properties"))})) STORED""",
+    f"CREATE INDEX {INDEX} ON events USING gin ({COLUMN})",
 ]
 
 
@@ -213,8 +217,6 @@ def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
 
 @compiles(TextMatch, "postgresql")
 def _compile_postgres(element: TextMatch, compiler: Any, **kw: Any) -> str:
-    vector = func.auditledger_search_vector(
-        *[events.c[name] for name in SEARCHED], events.c.properties
-    )
+    vector: ColumnElement[Any] = literal_column(f"events.{COLUMN}")
     condition = vector.op("@@")(cast(literal(tsquery(element.phrases)), TSQUERY))
     return str(compiler.process(condition, **kw))
