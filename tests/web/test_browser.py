@@ -505,3 +505,64 @@ def test_rows_are_visible_at_1440x900_without_scrolling(
         assert ZONE.lower() in header.lower()  # the time zone is named where the times are
     finally:
         context.close()
+
+
+def _words(e: Event) -> set[str]:
+    parent = e.subject.parent.name if e.subject.parent else None
+    texts = [e.subject.id, e.subject.name, parent, e.project.name if e.project else None]
+    texts += [e.actor.id, e.actor.name, *(str(v) for v in e.properties.values())]
+    return {w for t in texts if t for w in re.findall(r"[^\W_]+", t.lower())}
+
+
+def test_a_search_typed_in_the_box_narrows_the_table(visit: Any, site: Site) -> None:
+    admin = visit("admin")
+    admin.sign_in("admin@northwind.example")
+    page = admin.page
+    model_id = busiest_model(site)
+    name = next(
+        e.subject.name
+        for e in site.events["northwind"]
+        if e.subject.id == model_id and e.subject.name
+    )
+    word = re.findall(r"[^\W_]+", name.lower())[0]
+    box = page.get_by_label("Search", exact=True)
+    box.fill(f"{word} category:model")
+    with page.expect_navigation():
+        box.press("Enter")
+    admin.shot("searched")
+    newest = sorted(site.events["northwind"], key=lambda e: (e.occurred_at, e.seq), reverse=True)
+    wanted = [str(e.event_id) for e in newest if e.category == "model" and word in _words(e)]
+    assert wanted
+    assert admin.row_ids() == wanted[:500]
+    assert page.get_by_label("Search", exact=True).input_value() == f"{word} category:model"
+    export = page.get_by_role("link", name="Export CSV").get_attribute("href")
+    assert export is not None
+    assert "q=" in export
+
+    box = page.get_by_label("Search", exact=True)
+    box.fill('"unclosed')
+    with page.expect_navigation():
+        box.press("Enter")
+    admin.shot("search-mistake")
+    assert "is not closed" in page.locator("main").inner_text()
+    assert admin.row_ids() == []
+    # The refused search is a 422 page, which Chromium reports on the console: expected here.
+    assert any("422" in p for p in admin.problems)
+    admin.problems = [p for p in admin.problems if "422" not in p]
+
+
+def test_a_member_cannot_search_by_source(visit: Any, site: Site) -> None:
+    member = visit("member")
+    member.sign_in("member@northwind.example")
+    page = member.page
+    address = next(e.source.ip for e in site.events["northwind"] if e.source)
+    box = page.get_by_label("Search", exact=True)
+    box.fill(f"ip:{address}")
+    with page.expect_navigation():
+        box.press("Enter")
+    member.shot("refused")
+    text = page.locator("main").inner_text()
+    assert "only administrators may search by source address" in text
+    assert address not in page.content()
+    assert any("422" in p for p in member.problems)
+    member.problems = [p for p in member.problems if "422" not in p]

@@ -22,6 +22,7 @@ from auditledger.bench import (
     ingest_http,
     proofs,
     purge,
+    search,
     stream,
     verify,
     view_page,
@@ -133,6 +134,8 @@ def run_engine(engine: str, s: Sizes, only: str | None = None) -> list[Figure]:
             figures += view_figures(engine, small, large, s)
             _log(f"{engine}: the 500-row Audit Log page")
             figures.append(view_page.measure(engine, services, org, s.query_repeats))
+            _log(f"{engine}: search (q)")
+            figures.append(search.measure(engine, services, org, s.query_repeats))
             _log(f"{engine}: inclusion proofs")
             figures.append(proofs.measure(engine, services, org))
             _log(f"{engine}: verify")

@@ -12,6 +12,7 @@ from auditledger.cli import export as export_cli
 from auditledger.cli import integrity, tenancy
 from auditledger.cli import relay as relay_cli
 from auditledger.cli import retention as retention_cli
+from auditledger.cli import search as search_cli
 from auditledger.cli import streaming as streaming_cli
 from auditledger.cli.common import (
     DatabaseOption,
@@ -36,6 +37,7 @@ app.command("export")(export_cli.export)
 app.command("purge")(retention_cli.purge)
 app.command("relay")(relay_cli.relay)
 app.add_typer(retention_cli.retention, name="retention")
+app.add_typer(search_cli.search_cli, name="search-index")
 app.add_typer(integrity.keys, name="keys")
 app.command("checkpoint")(integrity.checkpoint)
 app.command("verify")(integrity.verify)

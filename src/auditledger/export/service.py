@@ -67,8 +67,9 @@ def export_filename(org: Organization, flt: EventFilter, fmt: str) -> str:
     the project, model or version the export is about (by id: names change, ids do not), and
     the range."""
     raw = dict(flt.raw)
-    start = raw.get("from", "start")[:10] if flt.since else "start"
-    end = raw.get("to", "now")[:10] if flt.until else "now"
+    # A search's after:/before: bound the range without a from/to: named by the bound's day.
+    start = (raw.get("from") or flt.since.date().isoformat())[:10] if flt.since else "start"
+    end = (raw.get("to") or flt.until.date().isoformat())[:10] if flt.until else "now"
     span = "all" if not (flt.since or flt.until) else f"{start}-to-{end}"
     about = []
     for kind, plural, values in (
@@ -80,6 +81,8 @@ def export_filename(org: Organization, flt: EventFilter, fmt: str) -> str:
             about.append(f"{kind}-{values[0][:60]}")
         elif values:
             about.append(f"{len(values)}-{plural}")
+    if raw.get("q"):
+        about.append("search")
     name = "-".join(["auditledger", org.slug, *about, span]) + f".{fmt}"
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 

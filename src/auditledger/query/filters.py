@@ -18,16 +18,17 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditledger.core.errors import InvalidInput, Problem
+from auditledger.query.search_syntax import SearchQuery, Term, parse_search
 from auditledger_client.core.catalog import SEED, Catalog
 
 # Query-string names, in the order the description lists them.
 MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject", "ip")
-PARAMETERS = ("from", "to", "tz", *MULTI_VALUED)
+PARAMETERS = ("q", "from", "to", "tz", *MULTI_VALUED)
 MAX_VALUES = 50
 
 
@@ -51,6 +52,15 @@ class EventFilter:
     # Source addresses: an exact address, or a prefix ending in "*" ("193.166.3.*"). Only
     # readers who may see sources may use it (the query refuses it otherwise).
     sources: tuple[str, ...] = ()
+    # The search box (``q``): words and phrases every event must hold, and projects, models
+    # and actors named by id or current name, as (kind, value) pairs.
+    text: tuple[Term, ...] = ()
+    named: tuple[tuple[str, str], ...] = ()
+    # The search's own category, type and source qualifiers: alternatives among themselves,
+    # but AND with the form's filters of the same kind (a search only narrows).
+    search_categories: tuple[str, ...] = ()
+    search_types: tuple[tuple[str, str], ...] = ()
+    search_sources: tuple[str, ...] = ()
     # What the user typed, kept for links and descriptions ("from" may have been a date).
     raw: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -68,6 +78,11 @@ class EventFilter:
                 self.actors,
                 self.subjects,
                 self.sources,
+                self.text,
+                self.named,
+                self.search_categories,
+                self.search_types,
+                self.search_sources,
             )
         )
 
@@ -103,6 +118,8 @@ class EventFilter:
         if self.types:
             parts.append(label("type", [f"{c}.{t}" for c, t in self.types]))
         raw = dict(self.raw)
+        if raw.get("q"):
+            parts.insert(0, f"search {raw['q'].strip()[:200]!r}")
         if self.since or self.until:
             start = raw.get("from") or (self.since.isoformat() if self.since else "the beginning")
             end = raw.get("to") or (self.until.isoformat() if self.until else "now")
@@ -219,19 +236,22 @@ def _source(value: str, problems: list[Problem]) -> str:
     return value
 
 
-def parse_filters(params: Sequence[tuple[str, str]], catalog: Catalog = SEED) -> EventFilter:
+def parse_filters(
+    params: Sequence[tuple[str, str]], catalog: Catalog = SEED, *, allow_search: bool = True
+) -> EventFilter:
     """Parse query-string items into a filter, or raise :class:`InvalidInput` naming each
     problem. Blank values are ignored (an empty form field means "any"). Categories and types
-    are those of ``catalog`` (the deployment's, extensions included)."""
+    are those of ``catalog`` (the deployment's, extensions included). ``allow_search=False``
+    refuses ``q`` (streaming destinations select their batches in SQL alone, without the
+    search's check of each row against its own words)."""
     problems: list[Problem] = []
     values: dict[str, list[str]] = {}
     raw: list[tuple[str, str]] = []
+    accepted = PARAMETERS if allow_search else PARAMETERS[1:]
     for name, value in params:
-        if name not in PARAMETERS:
+        if name not in accepted:
             shown = name[:80] if name.isidentifier() else json.dumps(name[:80])
-            problems.append(
-                Problem(shown, "is not a filter; filters are: " + ", ".join(PARAMETERS))
-            )
+            problems.append(Problem(shown, "is not a filter; filters are: " + ", ".join(accepted)))
             continue
         if not value.strip():
             continue
@@ -241,7 +261,7 @@ def parse_filters(params: Sequence[tuple[str, str]], catalog: Catalog = SEED) ->
             continue
         raw.append((name, value))
         values.setdefault(name, []).append(value.strip())
-    for name in ("from", "to", "tz"):
+    for name in ("q", "from", "to", "tz"):
         if len(values.get(name, [])) > 1:
             problems.append(Problem(name, "may be given only once"))
     for name in MULTI_VALUED:
@@ -280,9 +300,7 @@ def parse_filters(params: Sequence[tuple[str, str]], catalog: Catalog = SEED) ->
             )
     types = _types(values.get("type", []), problems, catalog)
     sources = tuple(dict.fromkeys(_source(v, problems) for v in values.get("ip", [])))
-    if problems:
-        raise InvalidInput("the filters are not valid", problems)
-    return EventFilter(
+    flt = EventFilter(
         since=since,
         until=until,
         projects=tuple(dict.fromkeys(values.get("project", []))),
@@ -294,4 +312,76 @@ def parse_filters(params: Sequence[tuple[str, str]], catalog: Catalog = SEED) ->
         subjects=tuple(dict.fromkeys(values.get("subject", []))),
         sources=sources,
         raw=tuple(raw),
+    )
+    if values.get("q") and not problems:
+        try:
+            flt = with_search(flt, parse_search(values["q"][0]), zone, catalog)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InvalidInput("the filters are not valid", problems)
+    return flt
+
+
+def _as_search(found: list[Problem], qualifier: str) -> list[Problem]:
+    """Problems of a qualifier's value, named as the search's (the field the user typed in)."""
+    return [Problem("q", f"{qualifier}: {p.message}") for p in found]
+
+
+def with_search(
+    flt: EventFilter, query: SearchQuery, zone: ZoneInfo, catalog: Catalog = SEED
+) -> EventFilter:
+    """``flt`` narrowed by a parsed search (AND with every filter it already has)."""
+    problems: list[Problem] = []
+    found: list[Problem] = []
+    types = _types(query.values("type"), found, catalog)
+    problems += _as_search(found, "type")
+    categories = query.values("category")
+    for category in categories:
+        if catalog.category(category) is None:
+            problems.append(
+                Problem(
+                    "q",
+                    f"category: unknown category {category[:80]!r}; categories: "
+                    + ", ".join(catalog.index),
+                )
+            )
+    found = []
+    sources = tuple(dict.fromkeys(_source(v, found) for v in query.values("ip")))
+    problems += _as_search(found, "ip")
+    since, until = flt.since, flt.until
+    for name in ("after", "before"):
+        for value in query.values(name):
+            try:
+                # Strictly after the end of the day (or the instant), strictly before its start.
+                bound = parse_instant(value, zone=zone, end_of_day=name == "after")
+            except ValueError:
+                problems.append(
+                    Problem(
+                        "q",
+                        f"{name}: {value[:40]!r} is not a date (2026-05-01) or a date-time "
+                        "(2026-05-01T08:00:00+02:00)",
+                    )
+                )
+                continue
+            tick = timedelta(microseconds=1)
+            if name == "after":
+                bound = bound + tick if bound < datetime.max.replace(tzinfo=UTC) else bound
+                since = bound if since is None else max(since, bound)
+            else:
+                bound = bound - tick if bound > datetime.min.replace(tzinfo=UTC) else bound
+                until = bound if until is None else min(until, bound)
+    if problems:
+        raise InvalidInput("the search is not valid", problems)
+    # Several values of one qualifier are alternatives; a qualifier and a filter of the same
+    # kind both apply (their intersection), so the search only ever narrows the filters.
+    return replace(
+        flt,
+        since=since,
+        until=until,
+        text=query.terms,
+        named=tuple((k, v) for k, v in query.qualifiers if k in ("actor", "project", "model")),
+        search_categories=tuple(dict.fromkeys(categories)),
+        search_types=types,
+        search_sources=sources,
     )

@@ -19,7 +19,7 @@ from auditledger.query.search import DirectoryEntry, directory_entries, director
 from auditledger_client.core.event import Ref
 
 # Query-string names the model view accepts; ``version`` is a model version id of this model.
-MODEL_VIEW_PARAMETERS = ("version", "from", "to", "tz")
+MODEL_VIEW_PARAMETERS = ("q", "version", "from", "to", "tz")
 
 
 @dataclass(frozen=True)

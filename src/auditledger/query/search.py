@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,10 +20,13 @@ from sqlalchemy import Connection, Select, and_, func, literal, or_, select, tup
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
-from auditledger.store import partitions
+from auditledger.query.search_syntax import searched_words, terms_hold
+from auditledger.store import partitions, search_index
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves
+from auditledger.store.search_index import SEARCHED, TextMatch
 from auditledger.store.types import from_micros, to_micros
+from auditledger.tenancy.model import USER_ACTOR_PREFIX
 from auditledger_client.core.event import Event
 
 VIEW_LIMIT = 500
@@ -99,18 +102,59 @@ def filter_conditions(org_id: int, flt: EventFilter) -> list[Any]:
     if flt.actors:
         conditions.append(any_of(c.actor_id, flt.actors))
     if flt.sources:
-        exact = [v for v in flt.sources if not v.endswith("*")]
-        prefixes = [v[:-1] for v in flt.sources if v.endswith("*")]
-        # Prefixes hold only hex digits, dots and colons (checked when parsed): no LIKE escapes.
-        conditions.append(
-            or_(
-                *([c.source_ip.in_(exact)] if exact else []),
-                *[c.source_ip.like(prefix + "%") for prefix in prefixes],
-            )
-        )
+        conditions.append(_source_condition(flt.sources))
     if flt.up_to_seq is not None:
         conditions.append(c.seq <= flt.up_to_seq)
+    conditions.extend(_search_conditions(org_id, flt))
     return conditions
+
+
+# Which column a search's ``actor:``, ``project:`` and ``model:`` narrow.
+_NAMED_COLUMNS = {"actor": "actor_id", "project": "project_id", "model": "model_id"}
+
+
+def _search_conditions(org_id: int, flt: EventFilter) -> list[Any]:
+    c = events.c
+    conditions: list[Any] = []
+    if flt.search_categories:
+        conditions.append(c.category.in_(flt.search_categories))
+    if flt.search_types:
+        conditions.append(or_(*[and_(c.category == k, c.type == t) for k, t in flt.search_types]))
+    if flt.search_sources:
+        conditions.append(_source_condition(flt.search_sources))
+    for kind, column in _NAMED_COLUMNS.items():
+        values = [v for k, v in flt.named if k == kind]
+        if not values:
+            continue
+        d = directory.c
+        # By id or by current name (any case); a person also by their username alone.
+        alternatives = [d.ref_id.in_(values), func.lower(d.name).in_([v.lower() for v in values])]
+        if kind == "actor":
+            alternatives.append(d.ref_id.in_([f"{USER_ACTOR_PREFIX}{v}" for v in values]))
+        known = select(d.ref_id).where(d.org_id == org_id, d.kind == kind, or_(*alternatives))
+        conditions.append(c[column].in_(known))
+    if flt.text:
+        conditions.append(TextMatch(org_id, [(t.words, t.prefix) for t in flt.text]))
+    return conditions
+
+
+def _source_condition(sources: Sequence[str]) -> Any:
+    c = events.c
+    exact = [v for v in sources if not v.endswith("*")]
+    prefixes = [v[:-1] for v in sources if v.endswith("*")]
+    # Prefixes hold only hex digits, dots and colons (checked when parsed): no LIKE escapes.
+    return or_(
+        *([c.source_ip.in_(exact)] if exact else []),
+        *[c.source_ip.like(prefix + "%") for prefix in prefixes],
+    )
+
+
+def holds_search(
+    flt: EventFilter, texts: Sequence[str | None], properties: str | Mapping[str, Any] | None
+) -> bool:
+    """Whether an event's own columns hold the search's words (True without a search): the
+    check on the real row behind every index hit."""
+    return not flt.text or terms_hold(flt.text, searched_words(texts, properties))
 
 
 def check_source_access(flt: EventFilter, include_source: bool) -> None:
@@ -120,6 +164,11 @@ def check_source_access(flt: EventFilter, include_source: bool) -> None:
         raise InvalidInput(
             "the filters are not valid",
             [Problem("ip", "only administrators may filter by source address")],
+        )
+    if flt.search_sources and not include_source:
+        raise InvalidInput(
+            "the search is not valid",
+            [Problem("q", "ip: only administrators may search by source address")],
         )
 
 
@@ -135,6 +184,10 @@ def fixed_contents(
         select(func.max(events.c.seq)).where(events.c.org_id == org_id)
     ).scalar()
     bounded = replace(flt, up_to_seq=-1 if head is None else int(head))
+    if flt.text:
+        # Counted as delivered: each index hit checked against its row (see iterate_rows).
+        rows = iterate_rows(connection, org_id, bounded, include_source=True, raw=True)
+        return bounded, sum(1 for _ in rows)
     count = connection.execute(
         select(func.count()).select_from(events).where(*filter_conditions(org_id, bounded))
     ).scalar()
@@ -151,11 +204,12 @@ def _statement(
     include_source: bool,
     with_hash: bool = False,
     window: tuple[datetime | None, datetime | None] = (None, None),
+    extra: Sequence[Any] = (),
 ) -> Select[Any]:
     columns: list[Any] = [
         col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS
     ]
-    conditions = filter_conditions(org_id, flt)
+    conditions = [*filter_conditions(org_id, flt), *extra]
     # Plain bounds on the partition key let PostgreSQL plan only the partitions concerned.
     if window[0] is not None:
         conditions.append(events.c.occurred_at >= window[0])
@@ -248,7 +302,10 @@ def page(
         anchor = min(anchors) if anchors else anchor
         lookback = _FIRST_LOOKBACK
     rows: Sequence[Any] = []
-    while True:
+    by_index = bool(flt.text) and newest_first and not _is_postgres(connection)
+    if by_index:
+        rows = _newest_text_hits(connection, org_id, flt, after, limit + 1, include_source)
+    while not by_index:
         low = _earlier(anchor, lookback) if lookback is not None else None
         bounded = low is not None and (flt.since is None or low > flt.since)
         rows = connection.execute(
@@ -266,9 +323,86 @@ def page(
             break
         lookback = _wider(lookback, len(rows), limit + 1)
     has_more = len(rows) > limit
-    found = _rows_to_events(org_slug, rows[:limit], include_source)
-    cursor = Cursor(found[-1].occurred_at, found[-1].seq) if has_more and found else None
+    shown = rows[:limit]
+    found = [e for e in _rows_to_events(org_slug, shown, include_source) if _holds(flt, e)]
+    # The position of the last row read, kept or not: the next page starts after it.
+    cursor = Cursor(shown[-1].occurred_at, shown[-1].seq) if has_more and shown else None
     return Page(found, cursor, has_more)
+
+
+def _newest_text_hits(
+    connection: Connection,
+    org_id: int,
+    flt: EventFilter,
+    after: Cursor | None,
+    wanted: int,
+    include_source: bool,
+) -> Sequence[Any]:
+    """The ``wanted`` newest rows matching a search, on SQLite, exactly, without reading every
+    hit of a common word or every event for a rare one.
+
+    FTS5 gives hits newest-by-sequence first and stops early; sequence order is close to (not
+    the same as) time order. So: take the newest hits (more each round until enough rows pass
+    the other filters, or the hits run out), then look for the only rows that could still be
+    missing, those older by sequence but at least as new in time as the last row kept.
+    """
+
+    def rows_where(*extra: Any, limit: int = wanted) -> list[Any]:
+        statement = _statement(
+            org_id,
+            replace(flt, text=()),
+            newest_first=True,
+            after=after,
+            limit=limit,
+            include_source=include_source,
+            extra=extra,
+        )
+        return list(connection.execute(statement).all())
+
+    terms = [(t.words, t.prefix) for t in flt.text]
+    batch = max(4 * wanted, 2000)
+    for _ in range(2):
+        hits = search_index.newest_hits(connection, org_id, terms, batch)
+        exhausted = len(hits) < batch
+        rows = rows_where(events.c.seq.in_(search_index.seq_list(hits))) if hits else []
+        if exhausted:
+            return rows
+        if len(rows) >= wanted:
+            break
+        batch *= 4
+    else:
+        # A common word that the other filters make rare: their index leads, each row checked
+        # against the set of hits (one pass over the index's postings).
+        statement = _statement(
+            org_id, flt, newest_first=True, after=after, limit=wanted, include_source=include_source
+        )
+        return list(connection.execute(statement).all())
+    oldest_hit, last_time = min(hits), rows[-1].occurred_at
+    late = rows_where(
+        events.c.seq < oldest_hit,
+        events.c.occurred_at >= literal(last_time, events.c.occurred_at.type),
+        limit=1_000_000,
+    )
+    late = [r for r in late if search_index.is_hit(connection, org_id, terms, r.seq)]
+    if not late:
+        return rows
+    merged = sorted([*rows, *late], key=lambda r: (r.occurred_at, r.seq), reverse=True)
+    return merged[:wanted]
+
+
+def _holds(flt: EventFilter, event: Event) -> bool:
+    if not flt.text:
+        return True
+    subject, parent, project = event.subject, event.subject.parent, event.project
+    texts = [
+        subject.id,
+        subject.name,
+        parent.name if parent else None,
+        project.name if project else None,
+        event.actor.id,
+        event.actor.name,
+    ]
+    return holds_search(flt, texts, event.properties)
 
 
 def row_columns(*, include_source: bool, with_hash: bool) -> list[str]:
@@ -308,8 +442,10 @@ def iterate_rows(
             for start, end in ((partitions.day_start(d), partitions.day_end(d)) for d in days)
             if (flt.since is None or end > flt.since) and (flt.until is None or start <= flt.until)
         ]
-    time_at = row_columns(include_source=include_source, with_hash=with_hash).index("occurred_at")
-    seq_at = row_columns(include_source=include_source, with_hash=with_hash).index("seq")
+    names = row_columns(include_source=include_source, with_hash=with_hash)
+    time_at, seq_at = names.index("occurred_at"), names.index("seq")
+    text_at = [names.index(name) for name in SEARCHED]
+    properties_at = names.index("properties")
     for window in windows:
         after: Cursor | None = None
         while True:
@@ -326,7 +462,14 @@ def iterate_rows(
                 )
             )
             rows: Sequence[Any] = result.cursor.fetchall() if raw else result.all()
-            yield from rows
+            if flt.text:
+                yield from (
+                    row
+                    for row in rows
+                    if holds_search(flt, [row[i] for i in text_at], row[properties_at])
+                )
+            else:
+                yield from rows
             if len(rows) < page_size:
                 break
             last = rows[-1]

@@ -82,7 +82,7 @@ class Destination:
     @property
     def event_filter(self) -> EventFilter:
         """The view's filter this destination delivers."""
-        return parse_filters(self.filters)
+        return parse_filters(self.filters, allow_search=False)
 
     def secret_names(self) -> list[str]:
         """Which secrets are set (their values never leave the service)."""

@@ -87,7 +87,7 @@ class DestinationService:
         kind = check_transport(transport)
         clean, secret_values = check_settings(kind, settings, secrets or {})
         _check_name(name)
-        parse_filters(filters)  # the same rules as the view's filters
+        parse_filters(filters, allow_search=False)  # the same rules as the view's filters
         check_allowed_target(kind, clean, self.allowed_networks)
         size = self.log.head(org.id).tree_size
         if start_seq is not None and not 0 <= start_seq <= size:
@@ -161,7 +161,7 @@ class DestinationService:
         if secrets is not None:
             values["secrets"] = clean_secrets
         if filters is not None:
-            parse_filters(filters)
+            parse_filters(filters, allow_search=False)
             if tuple(filters) != destination.filters:
                 values["filters"] = [list(item) for item in filters]
                 changed.append("filters")

@@ -38,6 +38,12 @@ READ_ERRORS = error_responses(
 )
 
 FILTER_HELP = {
+    "q": (
+        'Search: words and "quoted phrases" (all must match; `word*` a prefix) over subject,'
+        " parent, project and actor names and ids and property values, and qualifiers"
+        " `actor:` `project:` `model:` (id or current name) `type:` `category:` `ip:`"
+        " (administrators only) `before:` `after:` (dates, exclusive). See docs/search.md."
+    ),
     "from": "Start, inclusive: a date (2026-05-01, the whole day in `tz`) or a date-time.",
     "to": "End, inclusive: a date (through the end of that day in `tz`) or a date-time.",
     "tz": "IANA time zone for dates and date-times without an offset (default UTC).",

@@ -76,6 +76,7 @@ class FilterForm:
     multi: dict[str, list[Select]] = field(default_factory=dict)
     presets: list[Preset] = field(default_factory=list)
     sources: list[str] | None = None  # the IP filter's values; None: not offered (members)
+    search: str = ""  # the search box's text (``q``)
 
 
 def _current(items: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -216,12 +217,24 @@ def organization_form(
         multi=multi,
         # A member's page never carries an address, not even one they typed.
         presets=(
-            presets(action, [i for i in items if with_sources or i[0] != "ip"], now, zone)
+            presets(action, [i for i in items if with_sources or not _names_source(i)], now, zone)
             if now is not None and action
             else []
         ),
         sources=current.get("ip", []) if with_sources else None,
+        search=_search(current, with_sources),
     )
+
+
+def _names_source(item: tuple[str, str]) -> bool:
+    name, value = item
+    return name == "ip" or (name == "q" and "ip:" in value.lower())
+
+
+def _search(current: dict[str, list[str]], with_sources: bool) -> str:
+    text = current.get("q", [""])[0]
+    # A member's page never carries an address, not even one they typed (the search refused it).
+    return "" if not with_sources and _names_source(("q", text)) else text
 
 
 def model_form(
@@ -236,4 +249,5 @@ def model_form(
         zones=zone_names(),
         versions=_options(versions, current.get("version", [])),
         version_param="version",
+        search=current.get("q", [""])[0],
     )

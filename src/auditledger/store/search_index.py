@@ -1,0 +1,222 @@
+"""The full-text search index over events: derived data, one shape per engine.
+
+What is searched: the subject's id and name, the parent's name, the project's name, the
+actor's id and name, and every property value (never the source address or location, which
+members may not see). Text is split into lower-case runs of letters and digits.
+
+* **SQLite**: ``events_search``, a contentless FTS5 table (migration ``0009_i17_search``) kept
+  in step by triggers on ``events`` (insert, and the retention purge's delete). Its rowid is
+  ``org_id * 2**40 + seq``, so a hit names one event of one organization.
+* **PostgreSQL**: a stored generated column ``search_vector`` (``auditledger_search_vector(...)``,
+  an immutable function of the row's own columns) with a GIN index; only the database writes
+  it, and every daily partition inherits both.
+
+Either way the index only narrows: the query layer checks each row it returns against the
+row's own words (``query.search_syntax.terms_hold``), so a tampered index can hide events from
+a search but never add one. ``rebuild`` recreates it from the events table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, func, literal, literal_column, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import cast
+from sqlalchemy.types import Boolean, Integer
+
+from auditledger.store.database import Database
+from auditledger.store.schema import events
+
+# The derived objects' names (schema checks leave them out of the declared tables).
+TABLE = "events_search"
+INDEX = "ix_events_search"
+COLUMN = "search_vector"
+
+# Rowids of events_search: organization in the high bits, sequence number in the low 40.
+ORG_SHIFT = 1 << 40
+
+# The searched columns, in the order both engines concatenate them.
+SEARCHED = (
+    "subject_id",
+    "subject_name",
+    "parent_name",
+    "project_name",
+    "actor_id",
+    "actor_name",
+)
+
+
+def _sqlite_body(row: str) -> str:
+    """The SQLite expression of one event's searched text (``row`` is NEW, OLD or events)."""
+    texts = " || ' ' || ".join(f"coalesce({row}.{name}, '')" for name in SEARCHED)
+    values = (
+        "(SELECT group_concat(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE value END, ' ') FROM json_tree({row}.properties) "
+        "WHERE type NOT IN ('object', 'array', 'null'))"
+    )
+    return f"{texts} || ' ' || coalesce({values}, '')"
+
+
+def _sqlite_key(row: str) -> str:
+    return f"{row}.org_id * {ORG_SHIFT} + {row}.seq"
+
+
+SQLITE_DDL = [
+    # Contentless: the events table holds the text; this holds only the postings. remove_
+    # diacritics 0 keeps "é" distinct from "e", as PostgreSQL's index and the re-check do.
+    """CREATE VIRTUAL TABLE events_search USING fts5(
+         body, content='', tokenize='unicode61 remove_diacritics 0')""",
+    f"""CREATE TRIGGER events_search_insert AFTER INSERT ON events BEGIN
+         INSERT INTO events_search (rowid, body) VALUES ({_sqlite_key("NEW")},
+           {_sqlite_body("NEW")});
+       END""",
+    # A contentless table forgets a row only when told the text it indexed for it.
+    f"""CREATE TRIGGER events_search_delete AFTER DELETE ON events BEGIN
+         INSERT INTO events_search (events_search, rowid, body) VALUES ('delete',
+           {_sqlite_key("OLD")}, {_sqlite_body("OLD")});
+       END""",
+]
+
+SQLITE_FILL = (
+    f"INSERT INTO events_search (rowid, body) SELECT {_sqlite_key('events')}, "
+    f"{_sqlite_body('events')} FROM events"
+)
+
+_PG_ARGS = ", ".join(f"{name} text" for name in (*SEARCHED, "properties"))
+POSTGRES_DDL = [
+    # plpgsql: never inlined, so queries spell the same expression the index holds. lower()
+    # and [:alnum:] follow the database's ctype (C.UTF-8 or a UTF-8 locale: Unicode letters).
+    f"""CREATE FUNCTION auditledger_search_vector({_PG_ARGS}) RETURNS tsvector
+       LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+       BEGIN
+         RETURN to_tsvector('simple', regexp_replace(lower(concat_ws(' ',
+           subject_id, subject_name, parent_name, project_name, actor_id, actor_name,
+           (SELECT string_agg(v #>> '{{}}', ' ') FROM jsonb_path_query(properties::jsonb,
+              'strict $.**') AS v WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean'))
+         )), '[^[:alnum:]]+', ' ', 'g'));
+       END $$""",
+    # Stored, so a query reads each candidate's words instead of recomputing them; generated,
+    # so only the database ever writes it (from the row itself).
+    f"""ALTER TABLE events ADD COLUMN {COLUMN} tsvector GENERATED ALWAYS AS (
+         auditledger_search_vector({", ".join((*SEARCHED, "properties"))})) STORED""",
+    f"CREATE INDEX {INDEX} ON events USING gin ({COLUMN})",
+]
+
+
+def create(connection: Connection) -> None:
+    """Create the index (the migration's work), filled from the events already stored."""
+    if connection.dialect.name == "postgresql":
+        for statement in POSTGRES_DDL:
+            connection.exec_driver_sql(statement)
+        return
+    for statement in SQLITE_DDL:
+        connection.exec_driver_sql(statement)
+    connection.exec_driver_sql(SQLITE_FILL)
+
+
+def rebuild(db: Database) -> int:
+    """Recreate every entry from the events table; returns how many events it indexed."""
+    if db.is_postgres:
+        # A partitioned index is rebuilt partition by partition, outside any transaction.
+        with db.engines.writer.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.exec_driver_sql("REINDEX INDEX ix_events_search")
+    else:
+        with db.write() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO events_search (events_search) VALUES ('delete-all')"
+            )
+            connection.exec_driver_sql(SQLITE_FILL)
+    with db.read() as connection:
+        return int(connection.execute(select(func.count()).select_from(events)).scalar() or 0)
+
+
+def newest_hits(
+    connection: Connection,
+    org_id: int,
+    phrases: Sequence[tuple[tuple[str, ...], bool]],
+    limit: int,
+) -> list[int]:
+    """SQLite: the sequence numbers of up to ``limit`` hits, highest first (FTS5 walks its
+    postings backwards and stops)."""
+    low = org_id * ORG_SHIFT
+    rows = connection.exec_driver_sql(
+        "SELECT rowid FROM events_search WHERE events_search MATCH ? AND rowid BETWEEN ? AND ? "
+        "ORDER BY rowid DESC LIMIT ?",
+        (fts5_query(phrases), low, low + ORG_SHIFT - 1, limit),
+    )
+    return [int(rowid) - low for (rowid,) in rows]
+
+
+def is_hit(
+    connection: Connection, org_id: int, phrases: Sequence[tuple[tuple[str, ...], bool]], seq: int
+) -> bool:
+    """SQLite: whether the index lists event ``seq`` for these phrases (one posting lookup)."""
+    found = connection.exec_driver_sql(
+        "SELECT 1 FROM events_search WHERE events_search MATCH ? AND rowid = ?",
+        (fts5_query(phrases), org_id * ORG_SHIFT + seq),
+    ).first()
+    return found is not None
+
+
+def seq_list(seqs: Sequence[int]) -> Any:
+    """``seq IN (...)`` for thousands of values: one JSON parameter rather than one each."""
+    return select(literal_column("value", Integer)).select_from(
+        func.json_each(json.dumps(list(seqs)))
+    )
+
+
+class TextMatch(ColumnElement[bool]):
+    """``events`` rows whose indexed text holds every phrase (each a tuple of words; the last
+    word of a phrase a prefix when its flag is set). Compiled per engine."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, org_id: int, phrases: Sequence[tuple[tuple[str, ...], bool]]) -> None:
+        self.org_id = org_id
+        self.phrases = tuple(phrases)
+
+
+def fts5_query(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
+    """The FTS5 MATCH text: each phrase quoted (words are letters and digits only)."""
+    return " ".join(f'"{" ".join(w)}"' + ("*" if prefix else "") for w, prefix in phrases)
+
+
+def tsquery(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
+    """The PostgreSQL tsquery text: words of a phrase joined by ``<->``, phrases by ``&``."""
+    parts = []
+    for found, prefix in phrases:
+        quoted = [f"'{w}'" for w in found]
+        if prefix:
+            quoted[-1] += ":*"
+        parts.append("(" + " <-> ".join(quoted) + ")")
+    return " & ".join(parts)
+
+
+@compiles(TextMatch, "sqlite")
+def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
+    low = element.org_id * ORG_SHIFT
+    rowid: ColumnElement[int] = literal_column("events_search.rowid", Integer)
+    hits = (
+        select(rowid - low)
+        .select_from(text("events_search"))
+        .where(
+            text("events_search MATCH :search_match").bindparams(
+                search_match=fts5_query(element.phrases)
+            ),
+            rowid.between(low, low + ORG_SHIFT - 1),
+        )
+    )
+    return str(compiler.process(events.c.seq.in_(hits.scalar_subquery()), **kw))
+
+
+@compiles(TextMatch, "postgresql")
+def _compile_postgres(element: TextMatch, compiler: Any, **kw: Any) -> str:
+    vector: ColumnElement[Any] = literal_column(f"events.{COLUMN}")
+    condition = vector.op("@@")(cast(literal(tsquery(element.phrases)), TSQUERY))
+    return str(compiler.process(condition, **kw))
