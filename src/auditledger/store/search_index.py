@@ -4,7 +4,7 @@ What is searched: the subject's id and name, the parent's name, the project's na
 actor's id and name, and every property value (never the source address or location, which
 members may not see). Text is split into lower-case runs of letters and digits.
 
-* **SQLite**: ``events_search``, a contentless FTS5 table (migration ``0009_i17_search``) kept
+* **SQLite**: ``events_search``, a contentless FTS5 table (migration ``0010_i17_search``) kept
   in step by triggers on ``events`` (insert, and the retention purge's delete). Its rowid is
   ``org_id * 2**40 + seq``, so a hit names one event of one organization.
 * **PostgreSQL**: a stored generated column ``search_vector`` (``auditledger_search_vector(...)``,

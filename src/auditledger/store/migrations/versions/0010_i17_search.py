@@ -4,8 +4,8 @@ Derived data, filled here from the events already stored and kept in step from t
 triggers on insert and the purge's delete; PostgreSQL: an index on an immutable function of the
 row). See ``auditledger.store.search_index``; ``auditledger search-index rebuild`` recreates it.
 
-Revision ID: 0009_i17_search
-Revises: 0008_i19
+Revision ID: 0010_i17_search
+Revises: 0009_i15p_leaf_expiry_proofs
 Create Date: 2026-12-02
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from auditledger.store import search_index
 
-revision = "0009_i17_search"
-down_revision = "0008_i19"
+revision = "0010_i17_search"
+down_revision = "0009_i15p_leaf_expiry_proofs"
 branch_labels = None
 depends_on = None
 
