@@ -43,6 +43,7 @@ class Sizes:
     http_seconds: float
     purge: int
     query_repeats: int
+    stream_lag_seconds: float
 
 
 def sizes(quick: bool, large: int) -> Sizes:
@@ -56,6 +57,7 @@ def sizes(quick: bool, large: int) -> Sizes:
             http_seconds=2,
             purge=5_000,
             query_repeats=5,
+            stream_lag_seconds=5,
         )
     return Sizes(
         small=max(1, large // 10),
@@ -65,6 +67,7 @@ def sizes(quick: bool, large: int) -> Sizes:
         http_seconds=10,
         purge=large,
         query_repeats=30,
+        stream_lag_seconds=20,
     )
 
 
@@ -101,18 +104,35 @@ def view_figures(
     return figures
 
 
-def run_engine(engine: str, s: Sizes) -> list[Figure]:
-    """Every figure of one engine."""
+PARTS = ("ingest", "stream", "http", "view", "purge")
+
+
+def run_engine(engine: str, s: Sizes, parts: tuple[str, ...] = PARTS) -> list[Figure]:
+    """Every figure of one engine (of the chosen ``parts``)."""
     figures: list[Figure] = []
-    _log(f"{engine}: bulk ingest of {s.bulk:,} events")
-    with fresh_database(engine) as database:
-        figures.append(ingest_bulk.measure(database, s.bulk))
-    _log(f"{engine}: streaming delivery of {s.bulk:,} events")
-    with fresh_database(engine) as database:
-        figures.append(stream.measure(database, s.bulk))
-    _log(f"{engine}: HTTP ingest, {s.http_clients} clients")
-    with fresh_database(engine) as database:
-        figures += ingest_http.measure(database, clients=s.http_clients, seconds=s.http_seconds)
+    if "ingest" in parts:
+        _log(f"{engine}: bulk ingest of {s.bulk:,} events")
+        with fresh_database(engine) as database:
+            figures.append(ingest_bulk.measure(database, s.bulk))
+    if "stream" in parts:
+        _log(f"{engine}: streaming delivery of {s.bulk:,} events, then lag at half ingest")
+        with fresh_database(engine) as database:
+            figures += stream.measure(database, s.bulk, lag_seconds=s.stream_lag_seconds)
+    if "http" in parts:
+        _log(f"{engine}: HTTP ingest, {s.http_clients} clients")
+        with fresh_database(engine) as database:
+            figures += ingest_http.measure(database, clients=s.http_clients, seconds=s.http_seconds)
+    if "view" in parts:
+        figures += _view_part(engine, s)
+    if engine == "postgres" and "purge" in parts:
+        _log(f"{engine}: retention purge of {s.purge:,} expired events")
+        with fresh_database(engine) as database:
+            figures.append(purge.measure(database, s.purge))
+    return figures
+
+
+def _view_part(engine: str, s: Sizes) -> list[Figure]:
+    figures: list[Figure] = []
     with fresh_database(engine) as database:
         services = open_services(database)
         try:
@@ -138,10 +158,6 @@ def run_engine(engine: str, s: Sizes) -> list[Figure]:
             figures += export_csv.measure(database, services, org)
         finally:
             services.stop()
-    if engine == "postgres":
-        _log(f"{engine}: retention purge of {s.purge:,} expired events")
-        with fresh_database(engine) as database:
-            figures.append(purge.measure(database, s.purge))
     return figures
 
 
@@ -162,7 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1_000_000, help="large log size")
     parser.add_argument("--engines", default="sqlite,postgres", help="comma-separated")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated, of {', '.join(PARTS)}; a run of only some parts writes "
+        "bench/results-parts.json and leaves docs/benchmarks.md alone",
+    )
     args = parser.parse_args(argv)
+    parts = tuple(p for p in args.parts.split(",") if p)
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}; use {', '.join(PARTS)}")
+    partial = set(parts) != set(PARTS)
     s = sizes(args.quick, args.size)
     pg = postgres_version()
     engines = [e for e in args.engines.split(",") if e]
@@ -173,16 +200,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures: list[Figure] = []
     for engine in engines:
-        figures += run_engine(engine, s)
+        figures += run_engine(engine, s, parts)
     command = "make bench-quick" if args.quick else "make bench"
+    if partial:
+        command = (
+            f"python -m auditledger.bench {'--quick ' if args.quick else ''}--parts {args.parts}"
+        )
     write(
         args.root,
         machine,
         figures,
         command=command,
         notes=NOTES,
-        json_name="results-quick.json" if args.quick else "results.json",
-        markdown_path=None if args.quick else args.root / "docs" / "benchmarks.md",
+        json_name="results-parts.json"
+        if partial
+        else "results-quick.json"
+        if args.quick
+        else "results.json",
+        markdown_path=None if args.quick or partial else args.root / "docs" / "benchmarks.md",
     )
     _log(f"done in {time.perf_counter() - started:.0f} s")
     for f in figures:
