@@ -159,3 +159,45 @@ def test_bad_tls_settings_are_refused_naming_the_field(
             actor=ADMIN,
         )
     assert field in [p.field for p in refused.value.problems]
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+def test_the_cli_reads_pem_files_and_never_shows_a_secret(
+    database_url: str, stream_services: Services, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from auditledger.cli.main import app
+
+    pki = make_pki(tmp_path / "pki")
+    stream_services.tenancy.create_org("acme", "Acme")
+    runner = CliRunner(env={"COLUMNS": "250", "AUDITLEDGER_STREAM_ALLOWED_NETWORKS": "127.0.0.0/8"})
+    db = ["--database-url", database_url]
+    added = runner.invoke(
+        app,
+        [
+            "destinations", "add", "acme", "siem", "--transport", "syslog",
+            "--setting", "host=127.0.0.1", "--setting", "port=6514", "--setting", "tls=true",
+            "--setting", f"tls_ca=@{pki.ca.cert_file}",
+            "--setting", f"tls_client_cert=@{pki.client.cert_file}",
+            "--secret", f"tls_client_key=@{pki.client.key_file}", *db,
+        ],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    org = stream_services.tenancy.org("acme")
+    stored = stream_services.destinations.get(org, "siem")
+    assert stored.settings["tls"] is True
+    assert stored.settings["tls_ca"] == pki.ca.cert_pem
+    assert stored.secrets == {"tls_client_key": pki.client.key_pem}
+    listed = runner.invoke(app, ["destinations", "list", "acme", *db])
+    assert listed.exit_code == 0, listed.output
+    assert "tls_client_key=(set)" in listed.output
+    key_body = pki.client.key_pem.splitlines()[1]
+    assert key_body not in listed.output
+    missing = runner.invoke(
+        app,
+        ["destinations", "add", "acme", "x", "--transport", "syslog", "--setting", "host=127.0.0.1",
+         "--setting", "port=1", "--setting", "tls=true", "--setting", "tls_ca=@/no/such/file", *db],
+    )  # fmt: skip
+    assert missing.exit_code == 1
+    assert "--setting" in missing.output

@@ -36,6 +36,9 @@ from auditledger.streaming.tls import TlsConfigError, client_context
 
 SIGNATURE_HEADER = "X-Auditledger-Signature"
 TIMEOUT_SECONDS = 10.0
+# How long a TLS syslog connection waits after the handshake for a refusal (see
+# _check_not_refused); paid once per batch.
+TLS_SETTLE_SECONDS = 0.5
 
 
 class DeliveryError(Exception):
@@ -169,12 +172,31 @@ def send_syslog(destination: Destination, batch: Batch) -> None:
                 _write_and_close(connection, b"".join(frames))
             else:
                 with context.wrap_socket(connection, server_hostname=host) as secured:
+                    _check_not_refused(secured)
                     secured.sendall(b"".join(frames))
                     _close_tls(secured)
     except ssl.SSLCertVerificationError as exc:
         raise DeliveryError(f"syslog: TLS: {exc.verify_message}") from None
     except OSError as exc:
         raise DeliveryError(f"syslog: {type(exc).__name__}: {exc}") from None
+
+
+def _check_not_refused(connection: ssl.SSLSocket) -> None:
+    # A receiver may refuse the client after the handshake (rsyslog checks the client
+    # certificate then, and TLS 1.3 lets the client finish first) by just closing. Frames sent
+    # into that close could end in what looks like a clean close, so wait a moment for it
+    # first: a receiver that keeps the connection open has accepted the client.
+    connection.settimeout(TLS_SETTLE_SECONDS)
+    try:
+        data = connection.recv(1)
+    except TimeoutError:
+        data = None  # still open: accepted
+    except (ssl.SSLError, ConnectionError) as exc:
+        raise DeliveryError(f"syslog: TLS: the receiver refused the connection ({exc})") from None
+    finally:
+        connection.settimeout(TIMEOUT_SECONDS)
+    if data == b"":
+        raise DeliveryError("syslog: TLS: the receiver closed the connection after the handshake")
 
 
 def _close_tls(connection: ssl.SSLSocket) -> None:
