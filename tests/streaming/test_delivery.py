@@ -152,7 +152,7 @@ def test_retries_run_out_into_a_dead_letter_that_an_admin_retries(
     _due_now(stream_services, destination)
     drain(deliverer)
     assert receiver.events() == []  # a dead letter waits for a person
-    stream_services.destinations.resume(acme.org, dead, actor=ADMIN, source_ip=None)
+    stream_services.destinations.transition(acme.org, dead, "retry", actor=ADMIN, source_ip=None)
     drain(deliverer)
     assert _seqs(receiver) == list(range(7))  # create, 5 events, the resume itself
 
@@ -164,7 +164,9 @@ def test_a_paused_destination_receives_nothing_until_resumed(
     record(stream_services, acme.org, 4)
     drain(stream_services.make_deliverer())
     assert receiver.events() == []
-    stream_services.destinations.resume(acme.org, destination, actor=ADMIN, source_ip=None)
+    stream_services.destinations.transition(
+        acme.org, destination, "resume", actor=ADMIN, source_ip=None
+    )
     drain(stream_services.make_deliverer())
     assert _seqs(receiver) == list(range(6))
 

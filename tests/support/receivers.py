@@ -1,4 +1,5 @@
-"""Real receivers on 127.0.0.1 for the streaming tests: an HTTP webhook and rsyslog."""
+"""Real receivers on 127.0.0.1 for the streaming tests: an HTTP webhook and rsyslog (over TCP,
+or TLS through Debian's ``rsyslog-gnutls`` driver)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.support.servers import free_port
+from tests.support.tls import Pki
 
 
 class WebhookReceiver:
@@ -83,18 +85,37 @@ RSYSLOG = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 class Rsyslog:
     """Debian's rsyslogd in the foreground with its own config: TCP in, one file out."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, *, tls: Pki | None = None, require_client_cert: bool = False
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.output = workdir / "received.log"
         self.config = workdir / "rsyslog.conf"
         self.process: subprocess.Popen[bytes] | None = None
+        self.tls = tls
+        self.require_client_cert = require_client_cert
+
+    def _tls_config(self) -> tuple[str, str]:
+        """The global() parameters and the imtcp module parameters for TLS (GnuTLS driver)."""
+        if self.tls is None:
+            return "", ""
+        driver = (
+            'DefaultNetstreamDriver="gtls"'
+            f' DefaultNetstreamDriverCAFile="{self.tls.ca.cert_file}"'
+            f' DefaultNetstreamDriverCertFile="{self.tls.server.cert_file}"'
+            f' DefaultNetstreamDriverKeyFile="{self.tls.server.key_file}"'
+        )
+        mode = "x509/certvalid" if self.require_client_cert else "anon"
+        module = f' StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.Authmode="{mode}"'
+        return driver, module
 
     def __enter__(self) -> Rsyslog:
+        driver, module = self._tls_config()
         self.config.write_text(
             f"""
-global(workDirectory="{self.workdir}")
-module(load="imtcp")
+global(workDirectory="{self.workdir}" {driver})
+module(load="imtcp"{module})
 template(name="raw" type="string" string="%rawmsg%\\n")
 input(type="imtcp" port="{self.port}" address="127.0.0.1" ruleset="keep")
 ruleset(name="keep") {{

@@ -2,8 +2,8 @@
 
 ``--quick`` runs small sizes in under a minute (CI runs it so the harness cannot rot) and only
 writes ``bench/results-quick.json``; a full run writes ``docs/benchmarks.md`` and
-``bench/results.json``. ``--size`` sets the large log size (default 1,000,000); ``--only purge``
-runs the retention purge part alone and only prints it.
+``bench/results.json``. ``--size`` sets the large log size (default 1,000,000); ``--parts``
+runs some parts alone (e.g. ``--parts purge``) and writes ``bench/results-parts.json``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class Sizes:
     http_seconds: float
     purge: int
     query_repeats: int
+    stream_lag_seconds: float
 
 
 def sizes(quick: bool, large: int) -> Sizes:
@@ -58,6 +59,7 @@ def sizes(quick: bool, large: int) -> Sizes:
             http_seconds=2,
             purge=5_000,
             query_repeats=5,
+            stream_lag_seconds=5,
         )
     return Sizes(
         small=max(1, large // 10),
@@ -67,6 +69,7 @@ def sizes(quick: bool, large: int) -> Sizes:
         http_seconds=10,
         purge=large,
         query_repeats=30,
+        stream_lag_seconds=20,
     )
 
 
@@ -103,20 +106,35 @@ def view_figures(
     return figures
 
 
-def run_engine(engine: str, s: Sizes, only: str | None = None) -> list[Figure]:
-    """Every figure of one engine (or, with ``only="purge"``, the purge's alone)."""
+PARTS = ("ingest", "stream", "http", "view", "purge")
+
+
+def run_engine(engine: str, s: Sizes, parts: tuple[str, ...] = PARTS) -> list[Figure]:
+    """Every figure of one engine (of the chosen ``parts``)."""
     figures: list[Figure] = []
-    if only == "purge":
-        return _purge_figures(engine, s)
-    _log(f"{engine}: bulk ingest of {s.bulk:,} events")
-    with fresh_database(engine) as database:
-        figures.append(ingest_bulk.measure(database, s.bulk))
-    _log(f"{engine}: streaming delivery of {s.bulk:,} events")
-    with fresh_database(engine) as database:
-        figures.append(stream.measure(database, s.bulk))
-    _log(f"{engine}: HTTP ingest, {s.http_clients} clients")
-    with fresh_database(engine) as database:
-        figures += ingest_http.measure(database, clients=s.http_clients, seconds=s.http_seconds)
+    if "ingest" in parts:
+        _log(f"{engine}: bulk ingest of {s.bulk:,} events")
+        with fresh_database(engine) as database:
+            figures.append(ingest_bulk.measure(database, s.bulk))
+    if "stream" in parts:
+        _log(f"{engine}: streaming delivery of {s.bulk:,} events, then lag at half ingest")
+        with fresh_database(engine) as database:
+            figures += stream.measure(database, s.bulk, lag_seconds=s.stream_lag_seconds)
+    if "http" in parts:
+        _log(f"{engine}: HTTP ingest, {s.http_clients} clients")
+        with fresh_database(engine) as database:
+            figures += ingest_http.measure(database, clients=s.http_clients, seconds=s.http_seconds)
+    if "view" in parts:
+        figures += _view_part(engine, s)
+    if "purge" in parts:
+        _log(f"{engine}: retention purge of {s.purge:,} expired events")
+        with fresh_database(engine) as database:
+            figures.append(purge.measure(database, s.purge))
+    return figures
+
+
+def _view_part(engine: str, s: Sizes) -> list[Figure]:
+    figures: list[Figure] = []
     with fresh_database(engine) as database:
         services = open_services(database)
         try:
@@ -144,13 +162,7 @@ def run_engine(engine: str, s: Sizes, only: str | None = None) -> list[Figure]:
             figures += export_csv.measure(database, services, org)
         finally:
             services.stop()
-    return figures + _purge_figures(engine, s)
-
-
-def _purge_figures(engine: str, s: Sizes) -> list[Figure]:
-    _log(f"{engine}: retention purge of {s.purge:,} expired events")
-    with fresh_database(engine) as database:
-        return [purge.measure(database, s.purge)]
+    return figures
 
 
 NOTES = """\
@@ -171,11 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="sqlite,postgres", help="comma-separated")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
     parser.add_argument(
-        "--only",
-        choices=["purge"],
-        help="run one part alone and print its figures (no result files are written)",
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated, of {', '.join(PARTS)}; a run of only some parts writes "
+        "bench/results-parts.json and leaves docs/benchmarks.md alone",
     )
     args = parser.parse_args(argv)
+    parts = tuple(p for p in args.parts.split(",") if p)
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}; use {', '.join(PARTS)}")
+    partial = set(parts) != set(PARTS)
     s = sizes(args.quick, args.size)
     pg = postgres_version()
     engines = [e for e in args.engines.split(",") if e]
@@ -186,19 +204,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures: list[Figure] = []
     for engine in engines:
-        figures += run_engine(engine, s, args.only)
-    if args.only:
-        _print(figures)
-        return 0
+        figures += run_engine(engine, s, parts)
     command = "make bench-quick" if args.quick else "make bench"
+    if partial:
+        command = (
+            f"python -m auditledger.bench {'--quick ' if args.quick else ''}--parts {args.parts}"
+        )
     write(
         args.root,
         machine,
         figures,
         command=command,
         notes=NOTES,
-        json_name="results-quick.json" if args.quick else "results.json",
-        markdown_path=None if args.quick else args.root / "docs" / "benchmarks.md",
+        json_name="results-parts.json"
+        if partial
+        else "results-quick.json"
+        if args.quick
+        else "results.json",
+        markdown_path=None if args.quick or partial else args.root / "docs" / "benchmarks.md",
     )
     _log(f"done in {time.perf_counter() - started:.0f} s")
     _print(figures)

@@ -13,6 +13,7 @@ from auditledger.cli.integrity import verifier_keys
 from auditledger.cli.retention import operator
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import PARAMETERS
+from auditledger.streaming.model import BOOLEAN_SETTINGS, PEM_SETTINGS
 from auditledger.streaming.status import destination_status
 from auditledger.streaming.verify import verify_stream as verify_lines
 from auditledger.streaming.worker import wall_clock
@@ -29,8 +30,23 @@ def _pairs(values: list[str], option: str) -> dict[str, Any]:
         key, sep, text = value.partition("=")
         if not sep or not key:
             fail(InvalidInput(f"bad {option}", [Problem(option, f"{value!r} is not KEY=VALUE")]))
-        found[key] = int(text) if key == "port" and text.isdigit() else text
+        found[key] = _value(key, text, option)
     return found
+
+
+def _value(key: str, text: str, option: str) -> Any:
+    """A setting's value from the command line: ports are numbers, ``tls`` and ``tls_verify``
+    true or false, and PEM text may be read from a file with ``@path``."""
+    if key == "port" and text.isdigit():
+        return int(text)
+    if key in BOOLEAN_SETTINGS and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if key in PEM_SETTINGS and text.startswith("@"):
+        try:
+            return Path(text[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(InvalidInput(f"bad {option}", [Problem(option, f"cannot read {text[1:]}: {exc}")]))
+    return text
 
 
 def _filters(values: list[str]) -> list[tuple[str, str]]:
@@ -86,11 +102,18 @@ def add(
     name: Annotated[str, typer.Argument(help="A name for the destination.")],
     transport: Annotated[str, typer.Option(help="webhook, syslog or nats.")],
     setting: Annotated[
-        list[str], typer.Option("--setting", help="KEY=VALUE, e.g. url=https://siem/in. Repeat.")
+        list[str],
+        typer.Option(
+            "--setting",
+            help="KEY=VALUE, e.g. url=https://siem/in, tls=true, tls_ca=@ca.pem. Repeat.",
+        ),
     ],
     secret: Annotated[
         list[str] | None,
-        typer.Option("--secret", help="KEY=VALUE, e.g. hmac_key=...; never shown again."),
+        typer.Option(
+            "--secret",
+            help="KEY=VALUE, e.g. hmac_key=... or tls_client_key=@key.pem; never shown again.",
+        ),
     ] = None,
     filter_: Annotated[
         list[str] | None,
@@ -130,10 +153,10 @@ def _act(action: str, org: str, destination: str, database_url: str | None) -> N
         found = svc.destinations.get(organization, destination)
         if action == "delete":
             svc.destinations.delete(organization, found, actor=operator(), source_ip=None)
-        elif action == "pause":
-            svc.destinations.pause(organization, found, actor=operator(), source_ip=None)
         else:
-            svc.destinations.resume(organization, found, actor=operator(), source_ip=None)
+            svc.destinations.transition(
+                organization, found, action, actor=operator(), source_ip=None
+            )
         console.print(f"{action}: {found.name} ({found.id})")
 
 
@@ -155,6 +178,16 @@ def resume(
 ) -> None:
     """Deliver again from the cursor (after a pause, or a dead letter's retry)."""
     _act("resume", org, destination, database_url)
+
+
+@destinations.command("retry")
+def retry(
+    org: Annotated[str, typer.Argument(help="Organization slug.")],
+    destination: Annotated[str, typer.Argument(help="Destination name or id.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Retry a dead-lettered destination from its cursor (recorded as a resume)."""
+    _act("retry", org, destination, database_url)
 
 
 @destinations.command("delete")

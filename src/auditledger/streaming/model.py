@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter, parse_filters
+from auditledger.streaming.tls import TlsConfigError, client_context
 
 
 class Transport(StrEnum):
@@ -41,15 +42,28 @@ class State(StrEnum):
 # Per transport: the settings it accepts (name -> required) and its secret names.
 SETTINGS: dict[Transport, dict[str, bool]] = {
     Transport.WEBHOOK: {"url": True, "format": False},
-    Transport.SYSLOG: {"host": True, "port": True, "app_name": False},
+    Transport.SYSLOG: {
+        "host": True,
+        "port": True,
+        "app_name": False,
+        "tls": False,
+        "tls_ca": False,
+        "tls_verify": False,
+        "tls_client_cert": False,
+    },
     Transport.NATS: {"url": True, "subject_prefix": False},
 }
 SECRETS: dict[Transport, tuple[str, ...]] = {
     Transport.WEBHOOK: ("hmac_key", "token"),
-    Transport.SYSLOG: (),
+    Transport.SYSLOG: ("tls_client_key",),
     Transport.NATS: ("token",),
 }
 WEBHOOK_FORMATS = ("json", "splunk_hec")
+# Settings that are true or false, and settings (and secrets) that hold PEM text.
+BOOLEAN_SETTINGS = frozenset({"tls", "tls_verify"})
+PEM_SETTINGS = frozenset({"tls_ca", "tls_client_cert", "tls_client_key"})
+MAX_PEM = 64 * 1024
+MAX_SECRET = 1024
 
 
 @dataclass(frozen=True)
@@ -118,11 +132,16 @@ def check_settings(
         if key not in SECRETS[transport]:
             names = ", ".join(SECRETS[transport]) or "none"
             problems.append(Problem(f"secrets.{key}", f"not a {transport} secret; use: {names}"))
-        elif not isinstance(value, str) or not value or len(value) > 1024:
-            problems.append(Problem(f"secrets.{key}", "must be a string of 1 to 1024 characters"))
+        elif not isinstance(value, str) or not value:
+            problems.append(Problem(f"secrets.{key}", "must be a non-empty string"))
+        elif len(value) > (MAX_PEM if key in PEM_SETTINGS else MAX_SECRET):
+            limit = MAX_PEM if key in PEM_SETTINGS else MAX_SECRET
+            problems.append(Problem(f"secrets.{key}", f"must be at most {limit} characters"))
     clean = {k: v for k, v in settings.items() if k in allowed}
     if not problems:
         problems.extend(_check_values(transport, clean))
+    if not problems and transport is Transport.SYSLOG:
+        problems.extend(check_tls(clean, secrets))
     if problems:
         raise InvalidInput("the destination's settings are not valid", problems)
     return clean, {k: str(v) for k, v in secrets.items()}
@@ -134,6 +153,14 @@ def _check_values(transport: Transport, settings: dict[str, Any]) -> list[Proble
         if key == "port":
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
                 problems.append(Problem("settings.port", "must be an integer from 1 to 65535"))
+        elif key in BOOLEAN_SETTINGS:
+            if not isinstance(value, bool):
+                problems.append(Problem(f"settings.{key}", "must be true or false"))
+        elif key in PEM_SETTINGS:
+            if not isinstance(value, str) or len(value) > MAX_PEM:
+                problems.append(
+                    Problem(f"settings.{key}", f"must be PEM text (at most {MAX_PEM} characters)")
+                )
         elif not isinstance(value, str) or len(value) > 2048:
             problems.append(Problem(f"settings.{key}", "must be a string (at most 2048)"))
     if problems:
@@ -156,6 +183,29 @@ def _check_values(transport: Transport, settings: dict[str, Any]) -> list[Proble
         if parts.scheme not in ("nats", "tls") or not parts.hostname:
             problems.append(Problem("settings.url", "must be a nats:// URL"))
     return problems
+
+
+def check_tls(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> list[Problem]:
+    """Problems with a syslog destination's TLS settings: certificates that do not load, a
+    client certificate without its key (or the reverse), TLS fields without ``tls``."""
+    used = [k for k in (*settings, *secrets) if k in PEM_SETTINGS]
+    if not settings.get("tls"):
+        return [
+            Problem(f"settings.{k}" if k in settings else f"secrets.{k}", "needs settings.tls")
+            for k in used
+        ]
+    if bool(settings.get("tls_client_cert")) != bool(secrets.get("tls_client_key")):
+        return [
+            Problem(
+                "settings.tls_client_cert",
+                "a client certificate needs its key (secrets.tls_client_key), and the reverse",
+            )
+        ]
+    try:
+        client_context(settings, secrets)
+    except TlsConfigError as exc:
+        return [Problem(exc.field, exc.reason)]
+    return []
 
 
 def target_host(transport: Transport, settings: Mapping[str, Any]) -> tuple[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 
 from auditledger.core.errors import InvalidInput, NotFound, Problem
@@ -29,6 +30,33 @@ from auditledger_client.core.clock import Clock
 from auditledger_client.core.event import Actor, Subject
 
 MAX_NAME = 128
+
+
+class Action(StrEnum):
+    """A change of a destination's delivery state that an administrator asks for."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETRY = "retry"  # of a dead letter; the same as a resume, kept apart for the record's reader
+
+
+# The event each action is recorded as (a retry is a resume: both deliver from the cursor).
+RECORDED_AS = {
+    Action.PAUSE: "destination_pause",
+    Action.RESUME: "destination_resume",
+    Action.RETRY: "destination_resume",
+}
+
+
+def check_action(value: Action | str) -> Action:
+    """``value`` as an :class:`Action`, or :class:`InvalidInput` naming the allowed ones."""
+    try:
+        return Action(value)
+    except ValueError:
+        allowed = ", ".join(a.value for a in Action)
+        raise InvalidInput(
+            "unknown action", [Problem("action", f"must be one of: {allowed}")]
+        ) from None
 
 
 class DestinationService:
@@ -187,28 +215,32 @@ class DestinationService:
         )
         return updated
 
-    def pause(
-        self, org: Organization, destination: Destination, *, actor: Actor, source_ip: str | None
+    def transition(
+        self,
+        org: Organization,
+        destination: Destination,
+        action: Action | str,
+        *,
+        actor: Actor,
+        source_ip: str | None,
     ) -> Destination:
-        """Stop delivering; the cursor stays where it is."""
-        self.repo.change(destination.id, state=State.PAUSED.value, updated_at=self.clock.now())
+        """Pause, resume or retry a destination (the one path the API, the pages and the CLI
+        take). A pause keeps the cursor where it is; a resume, or the retry of a dead letter,
+        delivers again from the cursor with the retry count reset (recorded as a resume)."""
+        chosen = check_action(action)
+        now = self.clock.now()
+        if chosen is Action.PAUSE:
+            self.repo.change(destination.id, state=State.PAUSED.value, updated_at=now)
+        else:
+            self.repo.change(
+                destination.id,
+                state=State.ACTIVE.value,
+                attempts=0,
+                next_attempt_at=None,
+                updated_at=now,
+            )
         updated = self.get(org, destination.id)
-        self._record(org, "destination_pause", updated, actor, source_ip)
-        return updated
-
-    def resume(
-        self, org: Organization, destination: Destination, *, actor: Actor, source_ip: str | None
-    ) -> Destination:
-        """Deliver again from the cursor: after a pause, or a retry of a dead letter."""
-        self.repo.change(
-            destination.id,
-            state=State.ACTIVE.value,
-            attempts=0,
-            next_attempt_at=None,
-            updated_at=self.clock.now(),
-        )
-        updated = self.get(org, destination.id)
-        self._record(org, "destination_resume", updated, actor, source_ip)
+        self._record(org, RECORDED_AS[chosen], updated, actor, source_ip)
         return updated
 
     def delete(

@@ -32,6 +32,7 @@ from auditledger.web.api.event_schema import event_schemas
 from auditledger.web.errors import install_error_handlers
 from auditledger.web.middleware import RequestContextMiddleware
 from auditledger.web.pages import audit_log, signin
+from auditledger.web.pages import destinations as destination_pages
 from auditledger.web.pages import event as event_pages
 from auditledger.web.pages import models as model_pages
 from auditledger.web.pages import verify as verify_pages
@@ -131,6 +132,7 @@ def create_app(
     app.include_router(audit_log.router)
     app.include_router(model_pages.router)
     app.include_router(verify_pages.router)
+    app.include_router(destination_pages.router)
     app.include_router(event_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _register_schemas(app)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from auditledger.core.canonical import format_timestamp
 from auditledger.core.errors import Forbidden
 from auditledger.streaming.model import Destination
+from auditledger.streaming.service import Action
 from auditledger.streaming.status import destination_status
 from auditledger.streaming.worker import wall_clock
 from auditledger.tenancy.model import Organization, Principal, Role
@@ -39,13 +40,14 @@ class DestinationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=128)
     transport: str = Field(description="webhook, syslog or nats.")
-    settings: dict[str, str | int] = Field(
-        description="webhook: url, format (json or splunk_hec); syslog: host, port, app_name; "
-        "nats: url, subject_prefix."
+    settings: dict[str, str | bool | int] = Field(
+        description="webhook: url, format (json or splunk_hec); syslog: host, port, app_name, "
+        "tls, tls_ca (PEM), tls_verify, tls_client_cert (PEM); nats: url, subject_prefix."
     )
     secrets: dict[str, str] = Field(
         default_factory=dict,
-        description="Write-only. webhook: hmac_key, token; nats: token. Never returned.",
+        description="Write-only. webhook: hmac_key, token; syslog: tls_client_key (PEM); "
+        "nats: token. Never returned.",
     )
     filters: FilterValues = Field(
         default_factory=dict,
@@ -66,7 +68,7 @@ class DestinationChangeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=128)
-    settings: dict[str, str | int] | None = None
+    settings: dict[str, str | bool | int] | None = None
     secrets: dict[str, str] | None = Field(default=None, description="Replaces the named secrets.")
     filters: FilterValues | None = None
     include_source: bool | None = None
@@ -229,7 +231,7 @@ async def change_destination(
     return await run_in_threadpool(change)
 
 
-def _state_route(action: str, summary: str, doc: str) -> None:
+def _state_route(action: Action, summary: str, doc: str) -> None:
     async def route(
         request: Request,
         org: str,
@@ -240,10 +242,12 @@ def _state_route(action: str, summary: str, doc: str) -> None:
 
         def act() -> dict[str, Any]:
             svc = services(request).destinations
-            found = svc.get(organization, destination)
-            method = svc.pause if action == "pause" else svc.resume
-            updated = method(
-                organization, found, actor=principal.as_actor(), source_ip=request_ip(request)
+            updated = svc.transition(
+                organization,
+                svc.get(organization, destination),
+                action,
+                actor=principal.as_actor(),
+                source_ip=request_ip(request),
             )
             return destination_out(request, organization, updated)
 
@@ -261,12 +265,12 @@ def _state_route(action: str, summary: str, doc: str) -> None:
     )
 
 
-_state_route("pause", "Pause a destination (admins)", "Stop delivering; the cursor stays.")
+_state_route(Action.PAUSE, "Pause a destination (admins)", "Stop delivering; the cursor stays.")
 _state_route(
-    "resume", "Resume a destination (admins)", "Deliver again from the cursor after a pause."
+    Action.RESUME, "Resume a destination (admins)", "Deliver again from the cursor after a pause."
 )
 _state_route(
-    "retry",
+    Action.RETRY,
     "Retry a dead-lettered destination (admins)",
     "Deliver again from the cursor after retries ran out; recorded as a resume.",
 )

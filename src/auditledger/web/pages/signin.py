@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from auditledger.auth.signin import SignInService
 from auditledger.auth.throttle import TooManyAttempts
-from auditledger.core.errors import Forbidden, MalformedRequest, TooLarge, Unauthenticated
+from auditledger.core.errors import Forbidden, Unauthenticated
 from auditledger.web.auth import SESSION_COOKIE
-from auditledger.web.body import read_limited
 from auditledger.web.context import services
+from auditledger.web.pages.forms import first_values, form_items
 from auditledger.web.pages.render import render
 from auditledger.web.pages.results import org_base
 from auditledger.web.pages.session import (
@@ -43,21 +42,7 @@ def sign_in_service(request: Request) -> SignInService:
 
 async def _form(request: Request) -> dict[str, str]:
     """A small urlencoded form (what the pages' forms send); the first value of each field."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise MalformedRequest("send the form as application/x-www-form-urlencoded")
-    try:
-        body = await read_limited(request, MAX_FORM_BYTES)
-    except TooLarge:
-        raise TooLarge(f"the form is larger than {MAX_FORM_BYTES // 1024} KiB") from None
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        raise MalformedRequest("the form could not be read") from None
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        form.setdefault(name, value)
-    return form
+    return first_values(await form_items(request, max_bytes=MAX_FORM_BYTES, max_fields=20))
 
 
 def _sign_in_page(
