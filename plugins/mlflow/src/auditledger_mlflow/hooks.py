@@ -177,6 +177,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 def _body(request: Any) -> dict[str, Any]:
     # The MLflow client sends JSON for every method but GET, whose arguments are the query.
     if request.method == "GET":
-        return request.args.to_dict()
+        return dict(request.args.to_dict())
     data = request.get_json(silent=True)
     return data if isinstance(data, dict) else {}
