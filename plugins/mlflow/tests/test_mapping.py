@@ -16,7 +16,8 @@ from mlflow.server import get_app_client
 
 from .conftest import ADA_PASSWORD, ADMIN_PASSWORD, Audit, Mlflow, Recorded, check
 
-pytestmark = pytest.mark.timeout(600)
+# Generous: the first test also waits for the session's servers, minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(1500)
 
 
 @pytest.fixture

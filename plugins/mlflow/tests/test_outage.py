@@ -12,7 +12,8 @@ from mlflow.exceptions import MlflowException
 
 from .conftest import FAIL_CLOSED, Audit, Recorded
 
-pytestmark = pytest.mark.timeout(600)
+# Generous: the first test also waits for the session's servers, minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(1500)
 
 
 @pytest.fixture

@@ -75,7 +75,9 @@ def session(tracking_uri: str) -> Session:
 
     client.create_registered_model("churn-model", description="Predicts churn")
     versions = [
-        client.create_model_version("churn-model", info.model_uri, run_ids[2]).version,
+        client.create_model_version(
+            "churn-model", info.model_uri, run_ids[2], model_id=info.model_id
+        ).version,
         client.create_model_version("churn-model", f"runs:/{run_ids[1]}/model", run_ids[1]).version,
     ]
     client.rename_registered_model("churn-model", MODEL)
