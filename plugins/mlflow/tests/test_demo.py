@@ -89,7 +89,7 @@ def test_the_demo_runs_and_the_models_tab_shows_what_it_did(tmp_path: Path) -> N
             ("model_version.download", f"{MODEL}:1"),
         ]
         assert all(e["actor"]["id"] == "ada" for e in view["events"])
-        experiment = view["events"][-1]["project"]
+        experiment = view["events"][0]["project"]  # the download: the version's experiment
         assert experiment["name"] == "churn-prediction"  # its name when the change happened
         before = api(audit, "/api/v1/orgs/mlflow/models/churn-model/events")["events"]
         assert [f"{e['category']}.{e['type']}" for e in reversed(before)] == [

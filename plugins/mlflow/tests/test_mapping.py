@@ -329,7 +329,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
 
 
 def test_artifacts_and_a_model_version_download_pass_through_the_server(
-    ada: MlflowClient, recorded: Recorded, tmp_path: Path
+    ada: MlflowClient, recorded: Recorded, tmp_path: Path, mlflow_server: Mlflow
 ) -> None:
     import mlflow.artifacts
 
@@ -356,9 +356,15 @@ def test_artifacts_and_a_model_version_download_pass_through_the_server(
     recorded.new(1)
 
     # How a client fetches a version: its download URI, then the files through the server.
-    target = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/scorer/{number}", dst_path=str(tmp_path / "got")
-    )
+    with pytest.MonkeyPatch.context() as env:  # models:/ URIs resolve in the registry's URI
+        env.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+        env.setenv("MLFLOW_REGISTRY_URI", mlflow_server.url)
+        mlflow.set_registry_uri(mlflow_server.url)
+        target = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/scorer/{number}",
+            dst_path=str(tmp_path / "got"),
+            tracking_uri=mlflow_server.url,
+        )
     assert (Path(target) / "weights.txt").read_text(encoding="utf-8") == "0.1 0.2 0.3\n"
     events = recorded.new(2)
     check(
