@@ -162,5 +162,6 @@ def test_the_example_takes_its_server_and_ports_from_the_environment() -> None:
     assert settings.database_url == "sqlite:///elsewhere.db"
     assert settings.spool_path == "elsewhere-spool.db"
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.0.1/32")
-    readme = (Path(__file__).parents[2] / "examples" / "platform" / "README.md").read_text()
-    assert "PLATFORM_PORT" in readme and "AUDITLEDGER_SERVER" in readme
+    readme = (Path(__file__).parents[2] / "examples" / "platform" / "README.md").read_text("utf-8")
+    assert "PLATFORM_PORT" in readme
+    assert "AUDITLEDGER_SERVER" in readme
