@@ -77,3 +77,24 @@ def test_a_client_given_the_extended_catalog_accepts_its_types() -> None:
     assert wrong.value.problems[0].field == "properties.new_name"
     client._core.spool.withdraw(client._core.spool.head(1, 100_000)[0].id)
     client.close(0.1)
+
+
+def test_the_clients_options_are_declared_once_and_cover_every_setting() -> None:
+    import dataclasses
+    import inspect
+
+    from auditledger_client import AsyncAuditClient
+    from auditledger_client.options import ClientOptions, ResolvedOptions
+
+    declared = set(ClientOptions.__annotations__)
+    assert declared == {f.name for f in dataclasses.fields(ResolvedOptions)}
+    positional = {"server", "token", "spool_path"}
+    assert {s.name for s in CLIENT_SETTINGS} - positional <= declared
+    for cls in (AuditClient, AsyncAuditClient):
+        params = inspect.signature(cls.__init__).parameters
+        assert set(params) == {"self", *positional, "options"}, cls.__name__
+
+
+def test_an_unknown_option_is_named() -> None:
+    with pytest.raises(TypeError, match="linger_s"):
+        AuditClient("http://127.0.0.1:9", "t", spool_path=None, linger_s=1.0)  # type: ignore[call-arg]

@@ -140,3 +140,28 @@ def test_approval_fails_closed_when_the_audit_log_cannot_confirm(
             assert conn.execute(select(model_versions)).all() == []
         server.start()
         shipped(app)
+
+
+def test_the_example_takes_its_server_and_ports_from_the_environment() -> None:
+    # A new user runs the example beside a service on any port: nothing in it is fixed.
+    settings = Settings.from_env(
+        {
+            "AUDITLEDGER_SERVER": "http://127.0.0.1:18123",
+            "AUDITLEDGER_TOKEN": "al_ingest_x",
+            "AUDITLEDGER_ORG": "acme",
+            "PLATFORM_DATABASE_URL": "sqlite:///elsewhere.db",
+            "PLATFORM_AUDIT_SPOOL": "elsewhere-spool.db",
+            "PLATFORM_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.1/32",
+        }
+    )
+    assert (settings.audit_server, settings.audit_token, settings.audit_org) == (
+        "http://127.0.0.1:18123",
+        "al_ingest_x",
+        "acme",
+    )
+    assert settings.database_url == "sqlite:///elsewhere.db"
+    assert settings.spool_path == "elsewhere-spool.db"
+    assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.0.1/32")
+    readme = (Path(__file__).parents[2] / "examples" / "platform" / "README.md").read_text("utf-8")
+    assert "PLATFORM_PORT" in readme
+    assert "AUDITLEDGER_SERVER" in readme

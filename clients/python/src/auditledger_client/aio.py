@@ -4,30 +4,24 @@ spool's fsync'd writes moved off the event loop."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
-import httpx2 as httpx
-
-from .backoff import Backoff
-from .build import WireEvent, build_event, wire_event
+from .build import WireEvent
 from .config import options_from_env
-from .core.catalog import Catalog
-from .core.clock import Clock
-from .model import Actor, DeadLetter, Receipt, Ref
+from .model import DeadLetter, Receipt
+from .options import ClientOptions
+from .recording import ClientRecorder
 from .runtime import ClientCore
-from .spool import Durability
-from .typed import Event
 
 
-class AsyncAuditClient:
+class AsyncAuditClient(ClientRecorder[Coroutine[Any, Any, Receipt]]):
     """The asyncio face of :class:`~auditledger_client.AuditClient`; same options, same
-    guarantees, same ``record``. Delivery runs in the same background thread, so a busy event
+    guarantees, same ``record`` (``await client.record(...)``; an invalid event raises at the
+    call, before anything is awaited). Delivery runs in the same background thread, so a busy event
     loop never delays it, and ``await client.aclose()`` (or ``async with``) ends it cleanly."""
 
     def __init__(
@@ -36,40 +30,12 @@ class AsyncAuditClient:
         token: str,
         *,
         spool_path: str | Path | None,
-        org: str | None = None,
-        catalog: Catalog | None = None,
-        batch_size: int = 500,
-        linger: float = 0.2,
-        max_spool_events: int = 100_000,
-        max_spool_bytes: int = 512 * 1024 * 1024,
-        durability: Durability = "full",
-        timeout: float = 30.0,
-        ack_timeout: float = 10.0,
-        backoff: Backoff | None = None,
-        transport: httpx.BaseTransport | None = None,
-        on_dead_letter: Callable[[DeadLetter], None] | None = None,
-        on_error: Callable[[str], None] | None = None,
-        clock: Clock | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._core = ClientCore(
-            server,
-            token,
-            spool_path=spool_path,
-            org=org,
-            catalog=catalog,
-            batch_size=batch_size,
-            linger=linger,
-            max_spool_events=max_spool_events,
-            max_spool_bytes=max_spool_bytes,
-            durability=durability,
-            timeout=timeout,
-            ack_timeout=ack_timeout,
-            backoff=backoff,
-            transport=transport,
-            on_dead_letter=on_dead_letter,
-            on_error=on_error,
-            clock=clock,
-        )
+        self._core = ClientCore(server, token, spool_path=spool_path, options=options)
+        self._org = self._core.org
+        self._clock = self._core.clock
+        self._catalog = self._core.catalog
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> AsyncAuditClient:
@@ -77,44 +43,8 @@ class AsyncAuditClient:
         :meth:`auditledger_client.AuditClient.from_env`)."""
         return cls(**options_from_env(environ, **options))
 
-    async def record(
-        self,
-        event: Event,
-        *,
-        subject: Ref,
-        actor: Actor,
-        project: Ref | None = None,
-        source: str | None = None,
-        timestamp: datetime | None = None,
-        event_id: uuid.UUID | None = None,
-        org: str | None = None,
-        wait: bool = False,
-    ) -> Receipt:
-        """Record one event; see :meth:`auditledger_client.AuditClient.record`."""
-        core = self._core
-        core.check_open()
-        wire = build_event(
-            event,
-            org=org or core.org or "",
-            subject=subject,
-            actor=actor,
-            clock=core.clock,
-            catalog=core.catalog,
-            project=project,
-            source=source,
-            timestamp=timestamp,
-            event_id=event_id,
-        )
-        return await self._submit(wire, wait)
-
-    async def record_event(
-        self, event: Mapping[str, Any], *, org: str | None = None, wait: bool = False
-    ) -> Receipt:
-        """Record an event given in the wire format of the ingestion API."""
-        core = self._core
-        core.check_open()
-        wire = wire_event(event, org=org or core.org or "", clock=core.clock, catalog=core.catalog)
-        return await self._submit(wire, wait)
+    def _check_open(self) -> None:
+        self._core.check_open()
 
     async def _submit(self, event: WireEvent, wait: bool) -> Receipt:
         if not wait:

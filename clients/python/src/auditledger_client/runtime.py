@@ -9,69 +9,49 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-import httpx2 as httpx
-
-from .backoff import Backoff
 from .build import WireEvent
-from .core.catalog import SEED, Catalog
-from .core.clock import Clock, SystemClock
 from .delivery import Deliverer
 from .errors import ClientClosed, FlushTimeout, NotAcknowledged
-from .model import DeadLetter, Receipt
+from .model import Receipt
+from .options import ClientOptions, ResolvedOptions
 from .sender import Sender, Undeliverable
-from .spool import Durability, Spool
+from .spool import Spool
 
 log = logging.getLogger("auditledger_client")
 
 
 class ClientCore:
-    """The spool and its sender, with the options both clients take (see
-    :class:`~auditledger_client.AuditClient`)."""
+    """The spool and its sender, with the options both clients take
+    (:class:`~auditledger_client.options.ClientOptions`)."""
 
     def __init__(
-        self,
-        server: str,
-        token: str,
-        *,
-        spool_path: str | Path | None,
-        org: str | None = None,
-        catalog: Catalog | None = None,
-        batch_size: int = 500,
-        linger: float = 0.2,
-        max_spool_events: int = 100_000,
-        max_spool_bytes: int = 512 * 1024 * 1024,
-        durability: Durability = "full",
-        timeout: float = 30.0,
-        ack_timeout: float = 10.0,
-        backoff: Backoff | None = None,
-        transport: httpx.BaseTransport | None = None,
-        on_dead_letter: Callable[[DeadLetter], None] | None = None,
-        on_error: Callable[[str], None] | None = None,
-        clock: Clock | None = None,
+        self, server: str, token: str, *, spool_path: str | Path | None, options: ClientOptions
     ) -> None:
-        self.org = org
-        self.catalog = catalog or SEED
-        self.ack_timeout = ack_timeout
-        self.clock = clock or SystemClock()
+        resolved = ResolvedOptions.of(options)
+        self.org = resolved.org
+        self.catalog = resolved.catalog
+        self.ack_timeout = resolved.ack_timeout
+        self.clock = resolved.the_clock()
         self.spool = Spool(
             spool_path,
-            max_events=max_spool_events,
-            max_bytes=max_spool_bytes,
-            durability=durability,
+            max_events=resolved.max_spool_events,
+            max_bytes=resolved.max_spool_bytes,
+            durability=resolved.durability,
         )
-        self.deliverer = Deliverer(server, token, timeout=timeout, transport=transport)
+        self.deliverer = Deliverer(
+            server, token, timeout=resolved.timeout, transport=resolved.transport
+        )
         self.sender = Sender(
             self.spool,
             self.deliverer,
-            batch_size=batch_size,
-            linger=linger,
-            backoff=backoff,
-            on_dead_letter=on_dead_letter,
-            on_error=on_error,
+            batch_size=resolved.batch_size,
+            linger=resolved.linger,
+            backoff=resolved.backoff,
+            on_dead_letter=resolved.on_dead_letter,
+            on_error=resolved.on_error,
         )
         self.closed = False
         self.sender.start()

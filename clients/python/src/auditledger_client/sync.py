@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
-import httpx2 as httpx
-
-from .backoff import Backoff
-from .build import WireEvent, wire_event
+from .build import WireEvent
 from .config import options_from_env
-from .core.catalog import Catalog
-from .core.clock import Clock
-from .model import Actor, DeadLetter, Receipt, Ref
-from .recording import Recorder
+from .model import DeadLetter, Receipt
+from .options import ClientOptions
+from .recording import ClientRecorder
 from .runtime import ClientCore
-from .spool import Durability
-from .typed import Event
 
 
-class AuditClient(Recorder[Receipt]):
+class AuditClient(ClientRecorder[Receipt]):
     """Records audit events for a platform: validated at the call, spooled, shipped in order.
 
     Every event is validated against the catalog when it is recorded (an invalid one raises
@@ -39,6 +31,7 @@ class AuditClient(Recorder[Receipt]):
     this process; ``None`` keeps them in memory only (faster, same order and retries, but
     events not yet delivered are lost if the process dies). Use one spool file per process.
     ``catalog`` is the deployment's catalog when it has extensions (default: the seed's).
+    The other keyword options are :class:`~auditledger_client.options.ClientOptions`.
     :meth:`from_env` reads every option from ``AUDITLEDGER_*`` environment variables.
 
     A full spool raises :class:`~auditledger_client.errors.SpoolFull`: the client pushes back
@@ -52,40 +45,9 @@ class AuditClient(Recorder[Receipt]):
         token: str,
         *,
         spool_path: str | Path | None,
-        org: str | None = None,
-        catalog: Catalog | None = None,
-        batch_size: int = 500,
-        linger: float = 0.2,
-        max_spool_events: int = 100_000,
-        max_spool_bytes: int = 512 * 1024 * 1024,
-        durability: Durability = "full",
-        timeout: float = 30.0,
-        ack_timeout: float = 10.0,
-        backoff: Backoff | None = None,
-        transport: httpx.BaseTransport | None = None,
-        on_dead_letter: Callable[[DeadLetter], None] | None = None,
-        on_error: Callable[[str], None] | None = None,
-        clock: Clock | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._core = ClientCore(
-            server,
-            token,
-            spool_path=spool_path,
-            org=org,
-            catalog=catalog,
-            batch_size=batch_size,
-            linger=linger,
-            max_spool_events=max_spool_events,
-            max_spool_bytes=max_spool_bytes,
-            durability=durability,
-            timeout=timeout,
-            ack_timeout=ack_timeout,
-            backoff=backoff,
-            transport=transport,
-            on_dead_letter=on_dead_letter,
-            on_error=on_error,
-            clock=clock,
-        )
+        self._core = ClientCore(server, token, spool_path=spool_path, options=options)
         self._org = self._core.org
         self._clock = self._core.clock
         self._catalog = self._core.catalog
@@ -97,53 +59,8 @@ class AuditClient(Recorder[Receipt]):
         keyword arguments win over the environment."""
         return cls(**options_from_env(environ, **options))
 
-    def record(
-        self,
-        event: Event,
-        *,
-        subject: Ref,
-        actor: Actor,
-        project: Ref | None = None,
-        source: str | None = None,
-        timestamp: datetime | None = None,
-        event_id: uuid.UUID | None = None,
-        org: str | None = None,
-        wait: bool = False,
-    ) -> Receipt:
-        """Record ``event`` (see :meth:`Recorder.record`).
-
-        Returns a ``queued`` receipt once the event is in the spool, or, with ``wait=True``,
-        the service's receipt once it is committed. When that cannot happen within
-        ``ack_timeout`` (the service is unreachable, or asks for a longer pause, or does not
-        answer) it raises :class:`~auditledger_client.errors.NotAcknowledged` as soon as that
-        is clear, saying whether the event was withdrawn. ``wait=True`` is for actions that
-        must not proceed unaudited.
-        """
+    def _check_open(self) -> None:
         self._core.check_open()
-        wire = self.build(
-            event,
-            subject=subject,
-            actor=actor,
-            project=project,
-            source=source,
-            timestamp=timestamp,
-            event_id=event_id,
-            org=org,
-        )
-        return self._submit(wire, wait)
-
-    def record_event(
-        self, event: Mapping[str, Any], *, org: str | None = None, wait: bool = False
-    ) -> Receipt:
-        """Record an event given in the wire format of the ingestion API (a JSON object)."""
-        self._core.check_open()
-        wire = wire_event(
-            event, org=org or self._org or "", clock=self._clock, catalog=self._catalog
-        )
-        return self._submit(wire, wait)
-
-    def _accept(self, wire: WireEvent) -> Receipt:
-        return self._submit(wire, False)
 
     def _submit(self, event: WireEvent, wait: bool) -> Receipt:
         if not wait:

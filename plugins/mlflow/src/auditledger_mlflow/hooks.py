@@ -4,6 +4,7 @@ reach Flask."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from auditledger_client import Actor, AuditClient, ClientError, CustomEvent, Ref
+from auditledger_client.core.wire import MAX_ID_CHARS, MAX_NAME_CHARS
 
 from .mapping import Planned, Route, Stores, route_for
 from .settings import PluginSettings
@@ -161,11 +163,18 @@ class AuditHook:
         client = scope.get("client")
         kind = "download" if method == "GET" else "import"
         event = CustomEvent("datum", kind)
+        subject = artifact_ref(artifact)
         self._record(
-            Planned(event, Ref(artifact, artifact.rsplit("/", 1)[-1])),
+            Planned(event, subject, self._artifact_project(artifact)),
             actor,
             str(client[0]) if client else None,
         )
+
+    def _artifact_project(self, artifact: str) -> Ref | None:
+        # Proxied artifacts live under "<experiment id>/..." (runs and logged models alike).
+        head = artifact.split("/", 1)[0]
+        name = self.stores.experiment_name(head) if head.isdigit() else None
+        return Ref(head, name) if name is not None else None
 
 
 Scope = MutableMapping[str, Any]
@@ -174,9 +183,18 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def artifact_ref(path: str) -> Ref:
+    """An artifact file as a datum: its path is the name; the id is the path with ':' for '/'
+    (resource ids never hold '/'), or a digest of it when that is longer than an id may be."""
+    subject_id = path.replace("/", ":")
+    if len(subject_id) > MAX_ID_CHARS:
+        subject_id = "sha256:" + hashlib.sha256(path.encode()).hexdigest()
+    return Ref(subject_id, path[:MAX_NAME_CHARS])
+
+
 def _body(request: Any) -> dict[str, Any]:
     # The MLflow client sends JSON for every method but GET, whose arguments are the query.
     if request.method == "GET":
-        return request.args.to_dict()
+        return dict(request.args.to_dict())
     data = request.get_json(silent=True)
     return data if isinstance(data, dict) else {}

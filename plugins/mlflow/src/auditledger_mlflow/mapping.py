@@ -47,6 +47,8 @@ class Stores(Protocol):
     def alias_target(self, name: str, alias: str) -> str | None: ...
     def user_roles(self, username: str) -> list[str] | None: ...
     def role_name(self, role_id: str) -> str | None: ...
+    def user_is_admin(self, username: str) -> bool | None: ...
+    def permission(self, username: str, resource_type: str, resource_id: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -363,21 +365,55 @@ def _roles_changed(body: Json, _answer: Json, old: Any, stores: Stores) -> list[
     return [Planned(event, Ref(username, username))]
 
 
+def _old_permission(body: Json, stores: Stores) -> str | None:
+    return stores.permission(
+        str(body.get("username", "")),
+        str(body.get("resource_type", "")),
+        str(body.get("resource_id", "")),
+    )
+
+
 def _permission(kind: str) -> After:
-    def after(body: Json, _answer: Json, _old: Any, _stores: Stores) -> list[Planned]:
+    def after(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
         values: dict[str, Any] = {
             "user_name": body.get("username", ""),
             "resource_type": body.get("resource_type", ""),
             "resource_id": str(body.get("resource_id", "")),
         }
         if kind == "grant":
+            values["old_permission"] = old
             values["new_permission"] = body.get("permission", "")
         else:
-            values["old_permission"] = body.get("permission") or "granted"
+            values["old_permission"] = old or "granted"
         subject = Ref(f"{values['resource_type']}:{values['resource_id']}", values["resource_id"])
         return [Planned(CustomEvent("permission", kind, values), subject)]
 
     return after
+
+
+def _user(kind: str) -> After:
+    # Only the user name is read from these bodies: users/create and update-password carry
+    # a plaintext password, which never reaches an event.
+    def after(body: Json, _answer: Json, _old: Any, _stores: Stores) -> list[Planned]:
+        username = str(body.get("username", ""))
+        values = {"user_name": username} if kind == "create" else {}
+        return [Planned(CustomEvent("user", kind, values), Ref(username, username))]
+
+    return after
+
+
+def _old_admin(body: Json, stores: Stores) -> bool | None:
+    return stores.user_is_admin(str(body.get("username", "")))
+
+
+def _admin_changed(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    new = body.get("is_admin")
+    if old is None or not isinstance(new, bool) or new == old:
+        return []
+    role = {True: "admin", False: "user"}
+    username = str(body.get("username", ""))
+    event = CustomEvent("user", "admin_change", {"old_role": role[old], "new_role": role[new]})
+    return [Planned(event, Ref(username, username))]
 
 
 ROUTES: tuple[Route, ...] = (
@@ -404,8 +440,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "model-versions/get-download-uri", _version_downloaded, None, True),
     Route("POST", "roles/assign", _roles_changed, _old_roles),
     Route("DELETE", "roles/unassign", _roles_changed, _old_roles),
-    Route("POST", "users/permissions/grant", _permission("grant"), None, True),
-    Route("POST", "users/permissions/revoke", _permission("revoke"), None, True),
+    Route("POST", "users/permissions/grant", _permission("grant"), _old_permission, True),
+    Route("POST", "users/permissions/revoke", _permission("revoke"), _old_permission, True),
+    Route("POST", "users/create", _user("create"), None, True),
+    Route("PATCH", "users/update-password", _user("password_change"), None, True),
+    Route("PATCH", "users/update-admin", _admin_changed, _old_admin, True),
+    Route("DELETE", "users/delete", _user("delete"), None, True),
 )
 
 _INDEX = {(r.method, r.path): r for r in ROUTES}

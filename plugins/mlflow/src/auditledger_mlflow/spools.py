@@ -11,6 +11,7 @@ import uuid
 
 from auditledger_client import AuditClient, SpoolLocked
 from auditledger_client.core.catalog.extensions import load_extensions
+from auditledger_client.options import ClientOptions
 
 from . import CATALOG
 from .settings import PluginSettings
@@ -20,15 +21,15 @@ def open_client(settings: PluginSettings) -> AuditClient:
     """A client on a free spool file of ``settings.spool_dir``."""
     settings.spool_dir.mkdir(parents=True, exist_ok=True)
     catalog = load_extensions(CATALOG)
-    options = {
+    options: ClientOptions = {
         "org": settings.org,
         "catalog": catalog,
         "ack_timeout": settings.ack_timeout,
     }
     for path in sorted(settings.spool_dir.glob("spool-*.db")):
         try:
-            return AuditClient(settings.server, settings.token, spool_path=path, **options)  # type: ignore[arg-type]
+            return AuditClient(settings.server, settings.token, spool_path=path, **options)
         except SpoolLocked:
             continue
     path = settings.spool_dir / f"spool-{uuid.uuid4().hex}.db"
-    return AuditClient(settings.server, settings.token, spool_path=path, **options)  # type: ignore[arg-type]
+    return AuditClient(settings.server, settings.token, spool_path=path, **options)

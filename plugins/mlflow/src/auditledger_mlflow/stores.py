@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The prefix of the role basic-auth keeps per user for that user's own grants.
+SYNTHETIC_ROLE = "__user_"
+
 
 class MlflowStores:
     """The server's tracking, registry and (under basic-auth) auth stores."""
@@ -69,12 +72,34 @@ class MlflowStores:
             return None
 
     def user_roles(self, username: str) -> list[str] | None:
-        """The names of the user's basic-auth roles (MLflow's teams), or None."""
+        """The names of the user's basic-auth roles (MLflow's teams), or None. MLflow keeps a
+        user's own grants on a hidden role of theirs (``__user_<id>__``): not a team."""
         try:
             from mlflow.server.auth import store
 
             user = store.get_user(username)
-            return sorted(str(role.name) for role in store.list_user_roles(user.id))
+            names = (str(role.name) for role in store.list_user_roles(user.id))
+            return sorted(n for n in names if not n.startswith(SYNTHETIC_ROLE))
+        except Exception:
+            return None
+
+    def user_is_admin(self, username: str) -> bool | None:
+        """Whether the basic-auth user is an admin now, or None for an unknown user."""
+        try:
+            from mlflow.server.auth import store
+
+            return bool(store.get_user(username).is_admin)
+        except Exception:
+            return None
+
+    def permission(self, username: str, resource_type: str, resource_id: str) -> str | None:
+        """The user's effective permission on a resource now (as basic-auth resolves it, with
+        the default), or None."""
+        try:
+            from mlflow.server import auth
+
+            resolve = auth._resolve_user_permission_for_resource
+            return str(resolve(username, resource_type, resource_id).name)
         except Exception:
             return None
 
