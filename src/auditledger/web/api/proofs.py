@@ -51,7 +51,7 @@ def checkpoint_json(checkpoint: StoredCheckpoint) -> dict[str, Any]:
     return {
         "tree_size": checkpoint.tree_size,
         "root_hash": checkpoint.root_hash.hex(),
-        "note": checkpoint.note,
+        "note": checkpoint.served_note,
         "key_name": checkpoint.key_name,
         "created_at": format_timestamp(checkpoint.created_at),
     }
@@ -101,7 +101,7 @@ async def latest_checkpoint(
         raise NotFound("no checkpoint has been signed for this log yet")
     if _wants_json(request, format):
         return JSONResponse(checkpoint_json(latest))
-    return PlainTextResponse(latest.note, media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(latest.served_note, media_type="text/plain; charset=utf-8")
 
 
 @router.get(
