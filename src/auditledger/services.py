@@ -201,6 +201,7 @@ def build_services(
     cosigning.on_quorum_missing = metrics.witness_quorum_missing.set
     ingest.gate = rollback.refuse_if_rolled_back
     export = ExportService(db, ingest, checkpoints)
+    export.cosign = cosigning.cosign_now
     destination_repo = DestinationRepository(db)
     destinations = DestinationService(
         destination_repo,

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from auditledger.core.canonical import TimestampText, event_leaf_hash
 from auditledger.core.columns import ColumnCheck, digests_of
+from auditledger.core.cosignature import WitnessKey
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import Frontier
 from auditledger.integrity.source import SqlLogSource, open_source
@@ -51,6 +52,8 @@ def verify(
     *,
     against: Sequence[SavedCheckpoint] = (),
     verifiers: Sequence[VerifierKey] | None = None,
+    witnesses: Sequence[WitnessKey] = (),
+    witnesses_required: int = 0,
 ) -> VerifyReport:
     """Verify the organization's stored log as `auditledger verify` does."""
     with open_source(services.db, org.id) as source:
@@ -60,6 +63,8 @@ def verify(
             origin=services.checkpoints.origin(org.slug),
             verifiers=verifiers if verifiers is not None else services.checkpoints.verifiers(),
             against=against,
+            witnesses=witnesses,
+            witnesses_required=witnesses_required,
         )
 
 

@@ -355,17 +355,21 @@ def verify_bundle(
             "prints it), or a file of them. Repeatable. Obtain it separately from the bundle."
         ),
     ],
+    witness: WitnessOption = None,
+    witnesses_required: WitnessesRequiredOption = None,
 ) -> None:
     """Check an evidence bundle offline: no database, no server, only the public key.
 
-    Reports any edited, added, dropped or reordered record, and any altered file; exits with
+    Reports any edited, added, dropped or reordered record, and any altered file; with
+    --witness, the bundle's checkpoint must carry enough witness cosignatures. Exits with
     status 1 if anything is wrong.
     """
     try:
         trusted = verifier_keys(public_key)
     except InvalidInput as exc:
         fail(exc)
-    report = verify_bundle_file(bundle, trusted)
+    witnesses, required = witness_policy(witness, witnesses_required)
+    report = verify_bundle_file(bundle, trusted, witnesses=witnesses, witnesses_required=required)
     summary = (
         f"{bundle}: {report.records} records of {report.organization or '?'}, proven by the "
         f"checkpoint of {report.tree_size} events"

@@ -99,30 +99,50 @@ class CosigningService:
             checkpoint = self.repo.checkpoint_at(org_id, size)
             if checkpoint is None:
                 continue
-            have = self._cosigned_by(checkpoint)
-            for witness in self.witnesses:
-                if witness.key in have or witness.url in failed:
-                    continue
-                try:
-                    self._submit(org_id, checkpoint, witness)
-                except WitnessFailed as exc:
-                    failed.add(witness.url)
-                    self.on_failure(witness.key.name)
-                    log.warning(
-                        "witness %s did not cosign checkpoint %d of %s: %s",
-                        witness.url,
-                        size,
-                        slug,
-                        exc,
-                    )
-                    continue
-                have.add(witness.key)
-                stored += 1
-                self.on_cosigned(witness.key.name)
+            have, new = self._collect(slug, checkpoint, failed)
+            stored += new
             if len(have) < self.required:
                 missing_quorum += 1
         self.on_quorum_missing(missing_quorum)
         return stored
+
+    def cosign_now(self, checkpoint: StoredCheckpoint, org_slug: str) -> StoredCheckpoint:
+        """``checkpoint`` with the cosignatures the witnesses give it now (what an evidence
+        bundle carries); failures are logged and counted, and the rest returned."""
+        if not self.witnesses:
+            return checkpoint
+        current = self.repo.checkpoint_at(checkpoint.org_id, checkpoint.tree_size) or checkpoint
+        _, new = self._collect(org_slug, current, set())
+        if not new:
+            return current
+        return self.repo.checkpoint_at(checkpoint.org_id, checkpoint.tree_size) or current
+
+    def _collect(
+        self, slug: str, checkpoint: StoredCheckpoint, failed: set[str]
+    ) -> tuple[set[WitnessKey], int]:
+        """Ask each witness that lacks it; (witnesses that have cosigned, new cosignatures)."""
+        have = self._cosigned_by(checkpoint)
+        new = 0
+        for witness in self.witnesses:
+            if witness.key in have or witness.url in failed:
+                continue
+            try:
+                self._submit(checkpoint.org_id, checkpoint, witness)
+            except WitnessFailed as exc:
+                failed.add(witness.url)
+                self.on_failure(witness.key.name)
+                log.warning(
+                    "witness %s did not cosign checkpoint %d of %s: %s",
+                    witness.url,
+                    checkpoint.tree_size,
+                    slug,
+                    exc,
+                )
+                continue
+            have.add(witness.key)
+            new += 1
+            self.on_cosigned(witness.key.name)
+        return have, new
 
     def _cosigned_by(self, checkpoint: StoredCheckpoint) -> set[WitnessKey]:
         text = parse_note(checkpoint.note).text
