@@ -151,3 +151,25 @@ def test_bundles_carry_cosignatures_and_verify_bundle_counts_them(
     size = report.tree_size
     assert f"(checkpoint {size}) has 2 valid cosignatures of the 3 required" in report.problems[0]
     assert "w3.example/witness" in report.problems[0]
+
+
+def test_a_malformed_stored_cosignature_does_not_stop_witnessing(
+    services: Services, acme: OrgAccess, cosigning: CosigningService
+) -> None:
+    stored, _ = services.checkpoints.checkpoint(acme.org.id, "acme")
+    with services.db.write() as connection:
+        connection.execute(
+            insert(cosignatures).values(
+                org_id=acme.org.id,
+                tree_size=stored.tree_size,
+                witness_name="garbage",
+                key_id="00000000",
+                cosigned_at=0,
+                line="not a signature line\n",
+                received_at=services.clock.now(),
+            )
+        )
+    assert cosigning.run_once() == 2
+    keys = [witness_key_of(W1)]
+    report = verify(services, acme.org, witnesses=keys, witnesses_required=1)
+    assert [f.kind for f in report.findings] == ["cosignature"]

@@ -146,7 +146,15 @@ class CosigningService:
 
     def _cosigned_by(self, checkpoint: StoredCheckpoint) -> set[WitnessKey]:
         text = parse_note(checkpoint.note).text
-        signatures = parse_note(checkpoint.served_note).signatures
+        try:
+            signatures = parse_note(checkpoint.served_note).signatures
+        except InvalidInput:
+            # A stored line that is not a signature line (written around the code: verify
+            # reports it); ask the witnesses again rather than stop witnessing every log.
+            log.error(
+                "the stored cosignatures of checkpoint %d are malformed", checkpoint.tree_size
+            )
+            return set()
         check = check_cosignatures(text, signatures, [w.key for w in self.witnesses])
         return set(check.witnesses())
 
