@@ -11,6 +11,7 @@ from auditledger.export.service import ExportService
 from auditledger.ingest.service import IngestService
 from auditledger.ingest.writer import GroupCommitWriter
 from auditledger.integrity.checkpointer import CheckpointService
+from auditledger.integrity.cosigning import CosigningService
 from auditledger.integrity.keyfile import KeyFile
 from auditledger.integrity.proofs import ProofService
 from auditledger.integrity.repository import IntegrityRepository
@@ -53,6 +54,7 @@ class Services:
     proofs: ProofService
     destinations: DestinationService
     rollback: RollbackGuard
+    cosigning: CosigningService
     # The seed's catalog plus the deployment's extensions (settings.catalog_extensions).
     catalog: Catalog = SEED
     scheduler: Scheduler | None = None
@@ -186,8 +188,20 @@ def build_services(
     checkpoints.on_signed = metrics.checkpoints.inc
     proofs = ProofService(db, integrity)
     rollback = RollbackGuard(checkpoints, on_change=lambda behind: metrics.rolled_back.set(behind))
+    cosigning = CosigningService(
+        db,
+        integrity,
+        settings.witnesses,
+        settings.witnesses_required,
+        clock,
+        timeout=settings.witness_timeout_seconds,
+    )
+    cosigning.on_cosigned = lambda name: metrics.witness_cosignatures.labels(name).inc()
+    cosigning.on_failure = lambda name: metrics.witness_failures.labels(name).inc()
+    cosigning.on_quorum_missing = metrics.witness_quorum_missing.set
     ingest.gate = rollback.refuse_if_rolled_back
     export = ExportService(db, ingest, checkpoints)
+    export.cosign = cosigning.cosign_now
     destination_repo = DestinationRepository(db)
     destinations = DestinationService(
         destination_repo,
@@ -213,5 +227,6 @@ def build_services(
         proofs,
         destinations,
         rollback,
+        cosigning,
         catalog,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from auditledger.core.cosignature import WitnessKey, parse_witness_vkey
 from auditledger.core.errors import InvalidInput, Problem
 
 
@@ -71,6 +72,39 @@ def _networks(text: str) -> tuple[str, ...]:
     return items
 
 
+@dataclass(frozen=True)
+class WitnessEndpoint:
+    """A witness this deployment asks to cosign its checkpoints: where, and its public key."""
+
+    url: str  # the submission prefix; requests go to <url>/add-checkpoint
+    key: WitnessKey
+
+
+def _witnesses(text: str) -> tuple[WitnessEndpoint, ...]:
+    found = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        parts = entry.split()
+        if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
+            raise ValueError(
+                f"{entry[:80]!r} is not '<http(s) URL> <witness vkey>' (entries separated by ',')"
+            )
+        try:
+            key = parse_witness_vkey(parts[1], "witness")
+        except InvalidInput as exc:
+            raise ValueError("; ".join(p.message for p in exc.problems)) from None
+        found.append(WitnessEndpoint(parts[0].rstrip("/"), key))
+    return tuple(found)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "database_url",
@@ -118,6 +152,28 @@ SETTINGS: tuple[Setting, ...] = (
         "outside the database, to refuse signing a rolled-back log. Default: a `checkpoints` "
         "directory next to the signing key file.",
         _optional_path,
+    ),
+    Setting(
+        "witnesses",
+        "",
+        "Witnesses (C2SP tlog-witness) asked to cosign every new checkpoint: comma-separated "
+        "entries `<URL> <witness vkey>`, e.g. `https://w1.example/ w1.example+1a2b3c4d+BA...`. "
+        "A witness that fails never holds up ingestion; see `auditledger_witness_*` metrics.",
+        _witnesses,
+    ),
+    Setting(
+        "witnesses_required",
+        1,
+        "Cosignatures a checkpoint needs to count as witnessed (the "
+        "`auditledger_witness_quorum_missing` gauge counts logs whose newest checkpoint has "
+        "fewer); verifiers choose their own number with `verify --witnesses-required`.",
+        _count,
+    ),
+    Setting(
+        "witness_timeout_seconds",
+        5,
+        "How long one request to a witness may take before it counts as failed.",
+        _positive_int,
     ),
     Setting(
         "geoip_database",
@@ -246,6 +302,9 @@ class Settings:
     log_origin: str
     checkpoint_interval: int
     checkpoint_witness_dir: Path | None
+    witnesses: tuple[WitnessEndpoint, ...]
+    witnesses_required: int
+    witness_timeout_seconds: int
     geoip_database: Path | None
     retention_days: int
     retention_floor_days: int

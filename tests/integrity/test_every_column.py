@@ -49,6 +49,8 @@ NOT_LOG_TABLES = {
     "destinations": "streaming configuration and delivery cursors (issue 19), not what the log "
     "holds: each change is recorded as an audit_log event, and what a destination received "
     "is checked by auditledger verify-stream",
+    "cosignatures": "witnesses' cosignatures of checkpoints (issue 15): each is checked against "
+    "the witness keys a verifier names (auditledger verify --witness), tests/witness",
     "purge_proof_epochs": "the log size when expiry proofs began (issue 15): which purges must "
     "have proofs, checked by retention.audit with the purges, tests/retention",
 }

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from auditledger.core.canonical import canonical_bytes, event_leaf_hash
 from auditledger.core.checkpoint import open_checkpoint
+from auditledger.core.cosignature import check_cosignatures, parse_witness_vkey
 from auditledger.core.keys import parse_vkey
+from auditledger.core.note import parse_note
 from auditledger_client.core.event import Actor, Event, Location, Ref, Source, Subject
 
 DOC = (Path(__file__).parents[2] / "docs" / "integrity.md").read_text(encoding="utf-8")
@@ -47,3 +49,21 @@ def test_the_checkpoint_example_verifies_with_its_key() -> None:
     )
     leaf = bytes.fromhex("d3ba5dd7c2297a922c54957dfd6c81b53697e5fc97d74988dc5effe708b0b748")
     assert (opened.tree_size, opened.root_hash) == (1, leaf)
+
+
+def test_the_cosignature_example_verifies_with_both_keys() -> None:
+    section = DOC.split("## Witnesses and cosignatures", 1)[1]
+    witness = re.search(r"by the witness key\n`([^`]+)`", section)
+    log_key = re.search(r"signed\nby the key `([^`]+)`", DOC)
+    assert witness is not None
+    assert log_key is not None
+    note = section.split("```\n", 1)[1].split("```", 1)[0]
+    # The log's key alone opens it (the witness line is an unknown signature to it) ...
+    assert open_checkpoint(note, [parse_vkey(log_key.group(1))]).tree_size == 1
+    # ... and the witness's line is a valid cosignature of that checkpoint at the stated time.
+    parsed = parse_note(note)
+    check = check_cosignatures(
+        parsed.text, parsed.signatures, [parse_witness_vkey(witness.group(1))]
+    )
+    assert [timestamp for _, timestamp in check.valid] == [1777636800]
+    assert check.invalid == ()

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from auditledger.core.canonical import TimestampText, canonical_bytes, leaf_hash
 from auditledger.core.columns import ColumnCheck, digests_of
+from auditledger.core.cosignature import WitnessKey
 from auditledger.core.expiry import make_proof
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import Frontier
@@ -52,6 +53,8 @@ def verify(
     *,
     against: Sequence[SavedCheckpoint] = (),
     verifiers: Sequence[VerifierKey] | None = None,
+    witnesses: Sequence[WitnessKey] = (),
+    witnesses_required: int = 0,
 ) -> VerifyReport:
     """Verify the organization's stored log as `auditledger verify` does."""
     with open_source(services.db, org.id) as source:
@@ -61,6 +64,8 @@ def verify(
             origin=services.checkpoints.origin(org.slug),
             verifiers=verifiers if verifiers is not None else services.checkpoints.verifiers(),
             against=against,
+            witnesses=witnesses,
+            witnesses_required=witnesses_required,
         )
 
 

@@ -18,6 +18,7 @@ from auditledger.cli.common import (
     settings_from,
 )
 from auditledger.core.checkpoint import split_notes
+from auditledger.core.cosignature import WitnessKey, parse_witness_vkey
 from auditledger.core.errors import AuditLedgerError, InvalidInput
 from auditledger.core.keys import VerifierKey, parse_vkey
 from auditledger.integrity.anchors import Anchored
@@ -95,13 +96,21 @@ def checkpoint(
     """Sign a checkpoint of each organization's log now (if it grew) and print it."""
     settings = settings_from(database_url)
     with open_services(settings) as svc:
+        signed = []
         for organization in _orgs(svc, org):
             if svc.log.head(organization.id).tree_size == 0 and org is None:
                 continue
             stored, created = svc.checkpoints.checkpoint(organization.id, organization.slug)
             state = "signed" if created else "unchanged since"
             err_console.print(f"{organization.slug}: {state} checkpoint {stored.tree_size}")
-            console.print(stored.note, end="", highlight=False, soft_wrap=True)
+            signed.append(stored)
+        if svc.cosigning.witnesses:
+            stored_count = svc.cosigning.run_once()
+            err_console.print(f"{stored_count} new witness cosignatures", highlight=False)
+        for stored in signed:
+            cosigned = svc.checkpoints.repo.checkpoint_at(stored.org_id, stored.tree_size)
+            note = (cosigned or stored).served_note
+            console.print(note, end="", highlight=False, soft_wrap=True)
 
 
 def verifier_keys(values: list[str]) -> list[VerifierKey]:
@@ -115,6 +124,55 @@ def verifier_keys(values: list[str]) -> list[VerifierKey]:
             texts = [value]
         found.extend(parse_vkey(text, "--public-key") for text in texts)
     return found
+
+
+def witness_keys(values: list[str]) -> list[WitnessKey]:
+    """Witness keys from ``--witness`` values: vkeys, or files of them (one per line)."""
+    found: list[WitnessKey] = []
+    for value in values:
+        path = Path(value)
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            texts = [line for line in lines if line.strip() and not line.startswith("#")]
+        else:
+            texts = [value]
+        found.extend(parse_witness_vkey(text, "--witness") for text in texts)
+    return found
+
+
+def witness_policy(values: list[str] | None, required: int | None) -> tuple[list[WitnessKey], int]:
+    """(witness keys, how many must have cosigned) from the options; exits if inconsistent."""
+    try:
+        witnesses = witness_keys(values or [])
+    except InvalidInput as exc:
+        fail(exc)
+    if required is None:
+        return witnesses, len(witnesses)
+    if not witnesses and required > 0:
+        fail("--witnesses-required needs --witness: the witness keys to count")
+    if required > len(witnesses):
+        fail(f"--witnesses-required {required} exceeds the {len(witnesses)} --witness keys given")
+    return witnesses, required
+
+
+WitnessOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness",
+        help="A witness's public key (`<name>+<key id>+<base64(0x04 || key)>`, as `auditledger "
+        "witness public` prints it) or a file of them. Its cosignatures must verify, and "
+        "count towards --witnesses-required. Repeatable.",
+    ),
+]
+WitnessesRequiredOption = Annotated[
+    int | None,
+    typer.Option(
+        "--witnesses-required",
+        min=0,
+        help="How many of the --witness keys must have cosigned the checkpoint the result "
+        "stands on (default: all of them).",
+    ),
+]
 
 
 def _saved(paths: list[Path]) -> list[SavedCheckpoint]:
@@ -167,17 +225,21 @@ def verify(
             "never trusted. Repeatable."
         ),
     ] = None,
+    witness: WitnessOption = None,
+    witnesses_required: WitnessesRequiredOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Check every stored event, leaf, tree node and checkpoint; list exactly what is wrong.
 
-    Exits with status 1 if anything is.
+    With --witness, the newest checkpoint (and each --against one) must carry enough valid
+    witness cosignatures. Exits with status 1 if anything is wrong.
     """
     settings = settings_from(database_url)
     try:
         trusted = verifier_keys(public_key or [])
     except InvalidInput as exc:
         fail(exc)
+    witnesses, required = witness_policy(witness, witnesses_required)
     saved = _saved(against or [])
     if saved and org is None:
         fail("--against needs --org: a checkpoint belongs to one organization's log")
@@ -189,7 +251,9 @@ def verify(
         with svc.db.read() as connection:
             guards = guard_problems(connection, svc.db.is_postgres)
         for organization in _orgs(svc, org):
-            report, seconds = _verify_one(svc, organization, verifiers, saved)
+            report, seconds = _verify_one(
+                svc, organization, verifiers, saved, witnesses=witnesses, required=required
+            )
             report.findings.extend(Finding("guard", problem) for problem in guards)
             report.findings.extend(
                 Finding(
@@ -229,6 +293,9 @@ def _verify_one(
     organization: Organization,
     verifiers: list[VerifierKey],
     saved: list[SavedCheckpoint],
+    *,
+    witnesses: list[WitnessKey],
+    required: int,
 ) -> tuple[VerifyReport, float]:
     started = time.perf_counter()
     with (
@@ -263,6 +330,8 @@ def _verify_one(
                 against=saved,
                 purged=purged,
                 progress=progress,
+                witnesses=witnesses,
+                witnesses_required=required,
             )
         except AuditLedgerError as exc:
             fail(exc)
@@ -286,17 +355,21 @@ def verify_bundle(
             "prints it), or a file of them. Repeatable. Obtain it separately from the bundle."
         ),
     ],
+    witness: WitnessOption = None,
+    witnesses_required: WitnessesRequiredOption = None,
 ) -> None:
     """Check an evidence bundle offline: no database, no server, only the public key.
 
-    Reports any edited, added, dropped or reordered record, and any altered file; exits with
+    Reports any edited, added, dropped or reordered record, and any altered file; with
+    --witness, the bundle's checkpoint must carry enough witness cosignatures. Exits with
     status 1 if anything is wrong.
     """
     try:
         trusted = verifier_keys(public_key)
     except InvalidInput as exc:
         fail(exc)
-    report = verify_bundle_file(bundle, trusted)
+    witnesses, required = witness_policy(witness, witnesses_required)
+    report = verify_bundle_file(bundle, trusted, witnesses=witnesses, witnesses_required=required)
     summary = (
         f"{bundle}: {report.records} records of {report.organization or '?'}, proven by the "
         f"checkpoint of {report.tree_size} events"

@@ -14,6 +14,7 @@ from auditledger.cli import relay as relay_cli
 from auditledger.cli import retention as retention_cli
 from auditledger.cli import search as search_cli
 from auditledger.cli import streaming as streaming_cli
+from auditledger.cli import witness as witness_cli
 from auditledger.cli.common import (
     DatabaseOption,
     console,
@@ -44,6 +45,7 @@ app.command("verify")(integrity.verify)
 app.command("verify-bundle")(integrity.verify_bundle)
 app.add_typer(streaming_cli.destinations, name="destinations")
 app.command("verify-stream")(streaming_cli.verify_stream)
+app.add_typer(witness_cli.witness, name="witness")
 
 
 def _version(value: bool) -> None:

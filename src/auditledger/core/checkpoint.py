@@ -65,14 +65,21 @@ class SignedCheckpoint:
 
 @dataclass(frozen=True)
 class StoredCheckpoint:
-    """A row of the ``checkpoints`` table."""
+    """A row of the ``checkpoints`` table, with the witnesses' cosignatures stored for it."""
 
     org_id: int
     tree_size: int
     root_hash: bytes
-    note: str
+    note: str  # the log's signed note, verbatim
     key_name: str
     created_at: datetime
+    cosignatures: tuple[str, ...] = ()  # witnesses' signature lines (tlog-cosignature)
+
+    @property
+    def served_note(self) -> str:
+        """The note as served and exported: the log's signature, then each cosignature as one
+        more signature line (verifiers that do not know a witness ignore its line)."""
+        return self.note + "".join(self.cosignatures)
 
 
 def _bad(why: str, field: str) -> InvalidInput:

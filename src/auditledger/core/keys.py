@@ -50,11 +50,11 @@ def check_key_name(name: str, field: str = "log_origin") -> str:
     return name
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """The 4-byte key id of an Ed25519 key under ``name``."""
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key).digest()[
-        :KEY_ID_SIZE
-    ]
+def key_id(name: str, public_key: bytes, algorithm: int = ED25519) -> bytes:
+    """The 4-byte key id of a key under ``name``: ``SHA-256(name || 0x0A || algorithm ||
+    public key)[:4]`` (``algorithm`` 0x01 signs notes, 0x04 cosigns checkpoints)."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key)
+    return digest.digest()[:KEY_ID_SIZE]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,13 @@ class VerifierKey:
 
 def parse_vkey(text: str, field: str = "public_key") -> VerifierKey:
     """A verifier key from its ``name+keyid+base64`` text; :class:`InvalidInput` if malformed."""
+    name, public_key = parse_vkey_parts(text, field, ED25519)
+    return VerifierKey(name, public_key)
+
+
+def parse_vkey_parts(text: str, field: str, algorithm: int) -> tuple[str, bytes]:
+    """(name, 32-byte Ed25519 public key) of a ``name+keyid+base64(algorithm || key)`` vkey
+    whose key id matches; :class:`InvalidInput` naming ``field`` otherwise."""
 
     def bad(why: str) -> InvalidInput:
         return InvalidInput("invalid verifier key", [Problem(field, f"{text[:120]!r}: {why}")])
@@ -105,12 +112,12 @@ def parse_vkey(text: str, field: str = "public_key") -> VerifierKey:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise bad("the key is not valid base64") from None
-    if len(raw) != 1 + PUBLIC_KEY_SIZE or raw[0] != ED25519:
-        raise bad("only Ed25519 keys (type 0x01, 32 bytes) are supported")
-    key = VerifierKey(name, raw[1:])
-    if key.key_id_hex != hex_id:
-        raise bad(f"the key id does not match the key (it should be {key.key_id_hex})")
-    return key
+    if len(raw) != 1 + PUBLIC_KEY_SIZE or raw[0] != algorithm:
+        raise bad(f"only Ed25519 keys (type 0x{algorithm:02x}, 32 bytes) are supported here")
+    expected = key_id(name, raw[1:], algorithm).hex()
+    if expected != hex_id:
+        raise bad(f"the key id does not match the key (it should be {expected})")
+    return name, raw[1:]
 
 
 @dataclass(frozen=True)

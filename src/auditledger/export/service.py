@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from auditledger.core.canonical import format_timestamp
+from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.export.formats import csv_chunks, jsonl_chunks
 from auditledger.ingest.service import IngestService
 from auditledger.integrity.bundle import BundleSummary, write_bundle
@@ -104,6 +105,9 @@ class ExportService:
         self.db = db
         self.ingest = ingest
         self.checkpoints = checkpoints
+        # Adds the witnesses' cosignatures to a bundle's checkpoint (set by the wiring when
+        # witnesses are configured).
+        self.cosign: Callable[[StoredCheckpoint, str], StoredCheckpoint] = lambda c, _slug: c
 
     def names(self, org: Organization, flt: EventFilter) -> dict[tuple[str, str], str]:
         """Display names of the ids a filter mentions, for its description."""
@@ -220,6 +224,7 @@ class ExportService:
         try:
             # A fresh checkpoint, so every event recorded until now is provable.
             checkpoint, _ = self.checkpoints.checkpoint(org.id, org.slug)
+            checkpoint = self.cosign(checkpoint, org.slug)
             key = self.checkpoints.signing_key()
             with self.db.read() as connection:
                 summary = write_bundle(

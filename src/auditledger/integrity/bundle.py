@@ -189,7 +189,7 @@ def write_bundle(
             handle.seek(0)
             with archive.open(name, "w") as entry:
                 shutil.copyfileobj(handle, entry)
-        checkpoint_bytes = checkpoint.note.encode("utf-8")
+        checkpoint_bytes = checkpoint.served_note.encode("utf-8")
         archive.writestr("checkpoint.txt", checkpoint_bytes)
         digests["checkpoint.txt"] = hashlib.sha256(checkpoint_bytes).hexdigest()
         manifest = {

@@ -8,7 +8,8 @@ The checks, each reported with the record (index, sequence number, event id) it 
    ``..``: see :mod:`auditledger.integrity.bundle_entries`); every file has the SHA-256 the
    manifest lists, none is missing, and nothing the manifest does not list is there;
 3. ``checkpoint.txt`` is signed by a trusted key, is a checkpoint of the manifest's log, and
-   has the size and root the manifest names;
+   has the size and root the manifest names; with witness keys, it carries enough valid
+   cosignatures (C2SP tlog-cosignature) by them;
 4. every record is canonical JSON of the manifest's organization, its leaf hash is the one its
    proof proves, and the proof leads to the checkpoint's root (RFC 9162);
 5. records are in the documented order, with no sequence number twice, as many as the
@@ -22,6 +23,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,10 +32,11 @@ from typing import Any
 from auditledger.core.canonical import encode, leaf_hash
 from auditledger.core.cells import header, row_cells
 from auditledger.core.checkpoint import open_checkpoint
+from auditledger.core.cosignature import WitnessKey, check_cosignatures
 from auditledger.core.errors import InvalidInput
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import verify_inclusion
-from auditledger.core.note import open_note
+from auditledger.core.note import open_note, parse_note
 from auditledger.integrity.bundle import FILES, FORMAT, README, SIGNATURE_TITLE
 from auditledger.integrity.bundle_entries import STRUCTURAL, read_entries, unlisted
 
@@ -94,8 +97,15 @@ def _label(index: int, record: dict[str, Any] | None) -> str:
     return f"record {index + 1} (seq {record.get('seq')}, event {record.get('id')})"
 
 
-def verify_bundle(path: Path, verifiers: list[VerifierKey]) -> BundleReport:
-    """Check the bundle at ``path`` against the trusted ``verifiers``."""
+def verify_bundle(
+    path: Path,
+    verifiers: list[VerifierKey],
+    *,
+    witnesses: Sequence[WitnessKey] = (),
+    witnesses_required: int = 0,
+) -> BundleReport:
+    """Check the bundle at ``path`` against the trusted ``verifiers``; its checkpoint must
+    carry ``witnesses_required`` valid cosignatures by ``witnesses`` (and none that fails)."""
     report = BundleReport()
     try:
         archive = zipfile.ZipFile(path)
@@ -130,6 +140,8 @@ def verify_bundle(path: Path, verifiers: list[VerifierKey]) -> BundleReport:
             report.problems.append(f"the signed manifest does not cover {name}")
             files.pop(name, None)  # unproven content is not checked further
     root = _check_checkpoint(files, manifest, verifiers, report)
+    if root is not None and witnesses:
+        _check_witnesses(files["checkpoint.txt"], witnesses, witnesses_required, report)
     if root is None or "records.jsonl" not in files or "proofs.jsonl" not in files:
         return report
     records = _check_records(files, manifest, root, report)
@@ -196,6 +208,23 @@ def _check_checkpoint(
         report.problems.append("checkpoint.txt is not the checkpoint the manifest names")
         return None
     return signed.root_hash
+
+
+def _check_witnesses(
+    checkpoint: bytes, witnesses: Sequence[WitnessKey], required: int, report: BundleReport
+) -> None:
+    note = parse_note(checkpoint.decode("utf-8"), "checkpoint.txt")  # it opened: it parses
+    check = check_cosignatures(note.text, note.signatures, witnesses)
+    for who in check.invalid:
+        report.problems.append(f"checkpoint.txt: the cosignature by witness {who} does not verify")
+    valid = check.witnesses()
+    if len(valid) < required:
+        missing = ", ".join(w.name for w in witnesses if w not in valid)
+        report.problems.append(
+            f"checkpoint.txt (checkpoint {report.tree_size}) has {len(valid)} valid cosignatures "
+            f"of the {required} required from the {len(witnesses)} given witnesses (none "
+            f"from: {missing})"
+        )
 
 
 def _check_records(

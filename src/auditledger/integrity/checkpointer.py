@@ -321,9 +321,11 @@ class Checkpointer:
         service: CheckpointService,
         interval: float,
         before_round: Callable[[], object] | None = None,
+        after_round: Callable[[], object] | None = None,
     ) -> None:
         self.service = service
         self.before_round = before_round  # the rollback check, so it runs as often
+        self.after_round = after_round  # asking witnesses to cosign what the round signed
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -352,3 +354,8 @@ class Checkpointer:
                 self.service.run_once()
             except Exception:  # the database may be down; the next round tries again
                 log.exception("checkpoint round failed")
+            try:
+                if self.after_round is not None:
+                    self.after_round()
+            except Exception:  # witnesses never stop the checkpointer
+                log.exception("asking witnesses to cosign failed")

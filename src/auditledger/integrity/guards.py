@@ -18,6 +18,7 @@ _TABLES = (
     "purge_proofs",
     "purge_proof_epochs",
     "key_rotations",
+    "cosignatures",
 )
 SQLITE_GUARDS: dict[str, tuple[str, ...]] = {
     "events": ("events_append_only_update", "events_append_only_delete"),

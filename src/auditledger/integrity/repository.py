@@ -8,17 +8,20 @@ Ed25519 signatures are deterministic and a size has one root.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
 from auditledger.core.checkpoint import StoredCheckpoint
+from auditledger.core.cosignature import WitnessKey
 from auditledger.core.keys import VerifierKey
 from auditledger.store.database import Database
 from auditledger.store.schema import (
     checkpoints,
+    cosignatures,
     key_rotations,
     leaves,
     log_heads,
@@ -54,6 +57,28 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
         key_name=row.key_name,
         created_at=row.created_at,
     )
+
+
+def with_cosignatures(
+    connection: Connection, found: Sequence[StoredCheckpoint]
+) -> list[StoredCheckpoint]:
+    """``found`` with the cosignature lines stored for each (in a stable order)."""
+    if not found:
+        return []
+    org_ids = {c.org_id for c in found}
+    sizes = {c.tree_size for c in found}
+    query = select(cosignatures.c.org_id, cosignatures.c.tree_size, cosignatures.c.line).where(
+        cosignatures.c.org_id.in_(org_ids)
+    )
+    if len(sizes) <= 1000:  # else (verify reads every checkpoint) the whole log's, unfiltered
+        query = query.where(cosignatures.c.tree_size.in_(sizes))
+    rows = connection.execute(
+        query.order_by(cosignatures.c.witness_name, cosignatures.c.key_id)
+    ).all()
+    lines: dict[tuple[int, int], list[str]] = {}
+    for row in rows:
+        lines.setdefault((row.org_id, row.tree_size), []).append(row.line)
+    return [replace(c, cosignatures=tuple(lines.get((c.org_id, c.tree_size), ()))) for c in found]
 
 
 class IntegrityRepository:
@@ -148,7 +173,7 @@ class IntegrityRepository:
     def latest_checkpoint(
         self, org_id: int, connection: Connection | None = None
     ) -> StoredCheckpoint | None:
-        """The organization's largest checkpoint, or None."""
+        """The organization's largest checkpoint (with its cosignatures), or None."""
         query = (
             select(checkpoints)
             .where(checkpoints.c.org_id == org_id)
@@ -157,20 +182,20 @@ class IntegrityRepository:
         )
         if connection is not None:
             row = connection.execute(query).first()
-        else:
-            with self.db.read() as fresh:
-                row = fresh.execute(query).first()
-        return _checkpoint(row) if row is not None else None
+            return with_cosignatures(connection, [_checkpoint(row)])[0] if row else None
+        with self.db.read() as fresh:
+            row = fresh.execute(query).first()
+            return with_cosignatures(fresh, [_checkpoint(row)])[0] if row else None
 
     def checkpoint_at(self, org_id: int, tree_size: int) -> StoredCheckpoint | None:
-        """The checkpoint of exactly ``tree_size`` leaves, or None."""
+        """The checkpoint of exactly ``tree_size`` leaves (with its cosignatures), or None."""
         with self.db.read() as connection:
             row = connection.execute(
                 select(checkpoints).where(
                     checkpoints.c.org_id == org_id, checkpoints.c.tree_size == tree_size
                 )
             ).first()
-        return _checkpoint(row) if row is not None else None
+            return with_cosignatures(connection, [_checkpoint(row)])[0] if row else None
 
     def list_checkpoints(
         self, org_id: int, *, before: int | None, limit: int
@@ -183,7 +208,58 @@ class IntegrityRepository:
             rows = connection.execute(
                 query.order_by(checkpoints.c.tree_size.desc()).limit(limit)
             ).all()
-        return [_checkpoint(r) for r in rows]
+            return with_cosignatures(connection, [_checkpoint(r) for r in rows])
+
+    # -- cosignatures ------------------------------------------------------------------------
+
+    def insert_cosignature(
+        self,
+        org_id: int,
+        tree_size: int,
+        witness: WitnessKey,
+        cosigned_at: int,
+        line: str,
+        now: datetime,
+    ) -> bool:
+        """Keep a verified cosignature of checkpoint ``tree_size``; False if that witness's
+        cosignature of it is already stored (the first one stays)."""
+        with self.db.write() as connection:
+            return self._insert_ignore(
+                connection,
+                cosignatures,
+                {
+                    "org_id": org_id,
+                    "tree_size": tree_size,
+                    "witness_name": witness.name,
+                    "key_id": witness.key_id_hex,
+                    "cosigned_at": cosigned_at,
+                    "line": line,
+                    "received_at": now,
+                },
+            )
+
+    def cosigned_size(self, org_id: int, witness: WitnessKey) -> int | None:
+        """The largest checkpoint of the organization ``witness`` cosigned, or None."""
+        with self.db.read() as connection:
+            size = connection.execute(
+                select(func.max(cosignatures.c.tree_size)).where(
+                    cosignatures.c.org_id == org_id,
+                    cosignatures.c.witness_name == witness.name,
+                    cosignatures.c.key_id == witness.key_id_hex,
+                )
+            ).scalar()
+        return int(size) if size is not None else None
+
+    def newest_checkpoints(self) -> list[tuple[int, str, int]]:
+        """(org id, slug, tree size) of each organization's largest checkpoint."""
+        query = (
+            select(checkpoints.c.org_id, organizations.c.slug, func.max(checkpoints.c.tree_size))
+            .join(organizations, organizations.c.id == checkpoints.c.org_id)
+            .group_by(checkpoints.c.org_id, organizations.c.slug)
+            .order_by(checkpoints.c.org_id)
+        )
+        with self.db.read() as connection:
+            return [(int(r[0]), str(r[1]), int(r[2])) for r in connection.execute(query)]
 
     def pending_logs(self) -> list[PendingLog]:
         """Organizations whose log holds more leaves than their latest checkpoint covers."""

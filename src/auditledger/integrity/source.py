@@ -20,6 +20,7 @@ from auditledger.core.columns import (
     VERIFIED_EVENT_COLUMNS,
     StoredEntry,
 )
+from auditledger.integrity.repository import with_cosignatures
 from auditledger.store.database import Database
 from auditledger.store.log import read_head
 from auditledger.store.schema import checkpoints
@@ -113,12 +114,13 @@ class SqlLogSource:
             .where(checkpoints.c.org_id == self.org_id)
             .order_by(checkpoints.c.tree_size)
         )
-        return [
+        found = [
             StoredCheckpoint(
                 r.org_id, r.tree_size, bytes(r.root_hash), r.note, r.key_name, r.created_at
             )
             for r in rows
         ]
+        return with_cosignatures(self.connection, found)
 
     def seq_span(self) -> tuple[int, int]:
         """(lowest, highest + 1) sequence number of any stored leaf or event."""

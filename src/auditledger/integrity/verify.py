@@ -33,10 +33,12 @@ from auditledger.core.columns import (
     ColumnCheck,
     checkpoint_metadata_problems,
 )
+from auditledger.core.cosignature import WitnessKey, check_cosignatures
 from auditledger.core.errors import InvalidInput
 from auditledger.core.expiry import ExpiryProof, ProofError
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
+from auditledger.core.note import parse_note
 from auditledger.core.rowcanon import UNREADABLE, RowCanonicalizer
 from auditledger.integrity.source import LeafRow, LogSource
 
@@ -324,16 +326,22 @@ def verify_log(
     purged: PurgedHook = _nothing_purged,
     progress: Callable[[int, int], None] | None = None,
     page_size: int = PAGE,
+    witnesses: Sequence[WitnessKey] = (),
+    witnesses_required: int = 0,
 ) -> VerifyReport:
     """Check the whole stored log of one organization; see the module docstring.
 
     ``purged(seq, proof, leaf_hash)`` says whether retention purged that event (its absence is
     then expected), given the expiry proof its leaf keeps (None for older leaves);
-    ``progress(done, total)`` is called after each page of sequence numbers.
+    ``progress(done, total)`` is called after each page of sequence numbers. Cosignatures by
+    ``witnesses`` must verify wherever they appear, and the newest stored checkpoint (and each
+    saved one) needs ``witnesses_required`` of them.
     """
     size, head_root = source.head()
     report = VerifyReport(org_slug, size)
     claims: dict[int, list[_Claim]] = {}
+    witnessing = _Witnessing(witnesses, witnesses_required, report)
+    signed: list[tuple[str, str, int]] = []  # (label, served note, size) of good checkpoints
 
     for stored in source.checkpoints():
         report.checkpoints_checked += 1
@@ -358,6 +366,20 @@ def verify_log(
                 Finding("checkpoint_row", f"{label}: {metadata}", checkpoint=stored.tree_size)
             )
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, True))
+        signed.append((label, stored.served_note, stored.tree_size))
+
+    for index, (label, note, tree_size) in enumerate(signed):
+        # The newest checkpoint is the one this report stands on: it must be witnessed.
+        newest = index == len(signed) - 1
+        witnessing.check(label, note, tree_size, required=newest and witnessing.required > 0)
+    if witnessing.required and not signed and size:
+        report.findings.append(
+            Finding(
+                "witnesses",
+                f"no signed checkpoint of the log's {size} events, so none is cosigned by "
+                f"{witnessing.required} of the given witnesses",
+            )
+        )
 
     for saved in against:
         opened, why = open_checkpoint_finding(saved.note, verifiers, origin, saved.label)
@@ -366,6 +388,7 @@ def verify_log(
             continue
         label = f"saved checkpoint {opened.tree_size} ({saved.label})"
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, False))
+        witnessing.check(label, saved.note, opened.tree_size, required=bool(witnessing.required))
 
     checker = _Pass(org_slug, size, set(claims) | {size}, purged)
     columns = ColumnCheck()
@@ -394,6 +417,54 @@ def verify_log(
         )
     report.findings.extend(_root_findings(claims, checker, size))
     return report
+
+
+class _Witnessing:
+    """Checks checkpoints' cosignatures by the witnesses a verifier trusts."""
+
+    def __init__(
+        self, witnesses: Sequence[WitnessKey], required: int, report: VerifyReport
+    ) -> None:
+        self.witnesses = tuple(witnesses)
+        self.required = required
+        self.report = report
+
+    def check(self, label: str, note: str, tree_size: int | None, *, required: bool) -> None:
+        """Report cosignatures of ``note`` that claim a trusted witness but do not verify and,
+        if ``required``, fewer valid ones than wanted (``tree_size`` names a stored
+        checkpoint in the finding)."""
+        if not self.witnesses:
+            return
+        try:
+            parsed = parse_note(note, label)
+        except InvalidInput as exc:
+            why = _problem_text(exc)
+            self.report.findings.append(
+                Finding("cosignature", f"{label}: {why}", checkpoint=tree_size)
+            )
+            return
+        check = check_cosignatures(parsed.text, parsed.signatures, self.witnesses)
+        for who in check.invalid:
+            self.report.findings.append(
+                Finding(
+                    "cosignature",
+                    f"{label}: the cosignature by witness {who} does not verify (forged, or "
+                    "made for another checkpoint)",
+                    checkpoint=tree_size,
+                )
+            )
+        valid = check.witnesses()
+        if required and len(valid) < self.required:
+            missing = [w.name for w in self.witnesses if w not in valid]
+            self.report.findings.append(
+                Finding(
+                    "witnesses",
+                    f"{label} has {len(valid)} valid cosignatures of the {self.required} "
+                    f"required from the {len(self.witnesses)} given witnesses (none from: "
+                    f"{', '.join(missing)})",
+                    checkpoint=tree_size,
+                )
+            )
 
 
 def _column_findings(columns: ColumnCheck, untrusted: set[int]) -> list[Finding]:

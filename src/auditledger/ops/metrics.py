@@ -59,3 +59,22 @@ class Metrics:
             "Checkpoints signed.",
             registry=self.registry,
         )
+        self.witness_cosignatures = Counter(
+            "auditledger_witness_cosignatures",
+            "Witness cosignatures received, verified and stored, by witness name.",
+            ["witness"],
+            registry=self.registry,
+        )
+        self.witness_failures = Counter(
+            "auditledger_witness_failures",
+            "Submissions to a witness that yielded no cosignature (unreachable, refused, or an "
+            "answer that does not verify), by witness name; the server log says why.",
+            ["witness"],
+            registry=self.registry,
+        )
+        self.witness_quorum_missing = Gauge(
+            "auditledger_witness_quorum_missing",
+            "Logs whose newest checkpoint has fewer witness cosignatures than "
+            "AUDITLEDGER_WITNESSES_REQUIRED (after the last checkpoint round).",
+            registry=self.registry,
+        )

@@ -221,6 +221,22 @@ checkpoints = Table(
     PrimaryKeyConstraint("org_id", "tree_size"),
 )
 
+# Witnesses' cosignatures of checkpoints (C2SP tlog-cosignature), each verified against the
+# configured witness key before it is stored; served as extra signature lines of the
+# checkpoint's note. Append-only.
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("witness_name", String(256), nullable=False),
+    Column("key_id", String(8), nullable=False),  # hex of the 4-byte cosignature key id
+    Column("cosigned_at", BigInteger, nullable=False),  # the cosignature's POSIX timestamp
+    Column("line", Text, nullable=False),  # the signature line, verbatim
+    Column("received_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("org_id", "tree_size", "witness_name", "key_id"),
+)
+
 # Filled and emptied inside the retention purge's own transaction: the events table's delete
 # trigger lets a row go only when an authorization here covers it.
 purge_authorizations = Table(

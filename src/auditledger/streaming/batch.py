@@ -101,7 +101,7 @@ def build_batch(
         "to_seq": to_seq,
         "filtered": not flt.is_empty(),
         "filters": [list(item) for item in destination.filters],
-        "checkpoint": checkpoint.note,
+        "checkpoint": checkpoint.served_note,
         "previous_tree_size": previous,
         "consistency": consistency,
         "events": records,

@@ -93,6 +93,7 @@ def create_app(
                 services.checkpoints,
                 services.settings.checkpoint_interval,
                 before_round=services.rollback.check,
+                after_round=services.cosigning.run_once,
             )
             checkpointer.start()
         try:

@@ -51,7 +51,7 @@ def checkpoint_json(checkpoint: StoredCheckpoint) -> dict[str, Any]:
     return {
         "tree_size": checkpoint.tree_size,
         "root_hash": checkpoint.root_hash.hex(),
-        "note": checkpoint.note,
+        "note": checkpoint.served_note,
         "key_name": checkpoint.key_name,
         "created_at": format_timestamp(checkpoint.created_at),
     }
@@ -101,7 +101,7 @@ async def latest_checkpoint(
         raise NotFound("no checkpoint has been signed for this log yet")
     if _wants_json(request, format):
         return JSONResponse(checkpoint_json(latest))
-    return PlainTextResponse(latest.note, media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(latest.served_note, media_type="text/plain; charset=utf-8")
 
 
 @router.get(
@@ -136,7 +136,7 @@ async def list_checkpoints(
 
 @router.post(
     "/checkpoints",
-    summary="Sign a checkpoint now (administrators)",
+    summary="Sign a checkpoint now (administrators), with the witnesses' cosignatures",
     status_code=201,
     response_model=None,
     responses={
@@ -162,9 +162,13 @@ async def request_checkpoint(
     organization, role = await _readable_org(request, org, principal)
     if role is not Role.ADMIN:
         raise Forbidden("only organization administrators may request a checkpoint")
+    svc = services(request)
     stored, created = await run_in_threadpool(
-        services(request).checkpoints.checkpoint, organization.id, organization.slug
+        svc.checkpoints.checkpoint, organization.id, organization.slug
     )
+    # With witnesses configured, their cosignatures come with it (each bounded by
+    # AUDITLEDGER_WITNESS_TIMEOUT_SECONDS; a failing witness is left for the next round).
+    stored = await run_in_threadpool(svc.cosigning.cosign_now, stored, organization.slug)
     return JSONResponse(checkpoint_json(stored), status_code=201 if created else 200)
 
 

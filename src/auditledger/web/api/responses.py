@@ -232,7 +232,8 @@ class RetentionOut(_Shape):
 
 
 class CheckpointOut(_Shape):
-    """A signed checkpoint; ``note`` is the C2SP signed note."""
+    """A signed checkpoint; ``note`` is the C2SP signed note, with any witness cosignatures
+    (C2SP tlog-cosignature) as extra signature lines."""
 
     tree_size: int
     root_hash: str

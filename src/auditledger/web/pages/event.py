@@ -69,7 +69,7 @@ class EventProof:
         """The signed note in base64 (it holds an em dash and newlines)."""
         if self.checkpoint is None:
             return ""
-        return base64.b64encode(self.checkpoint.note.encode("utf-8")).decode("ascii")
+        return base64.b64encode(self.checkpoint.served_note.encode("utf-8")).decode("ascii")
 
     @property
     def proof_hex(self) -> list[str]:

@@ -1,0 +1,160 @@
+"""Witness cosignatures of checkpoints (C2SP tlog-cosignature, Ed25519 ``cosignature/v1``).
+
+A cosignature is one more signature line of a checkpoint's signed note, by a witness that
+checked the checkpoint is consistent with every earlier one it saw of that log:
+
+    — <witness name> base64(key id[4] || timestamp[8, big-endian] || Ed25519 signature[64])
+
+The key id is ``SHA-256(name || 0x0A || 0x04 || public key)[:4]`` (0x04: the cosignature
+type, so the same key can never pass for a note signer), and the signed message is
+
+    cosignature/v1
+    time <timestamp, decimal POSIX seconds>
+    <the checkpoint's note text: origin, size, root hash and any extension lines>
+
+A witness's public key is written as a vkey of type 0x04, ``<name>+<key id>+base64(0x04 ||
+key)``. Verifiers that do not know a witness ignore its line, which is why a cosigned
+checkpoint still verifies with the log's key alone (Go's ``sumdb/note`` does the same).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from auditledger.core.keys import SigningKey, key_id, parse_vkey_parts
+from auditledger.core.note import NoteSignature
+
+COSIGNATURE_V1 = 0x04  # the signed-note signature type of Ed25519 checkpoint cosignatures
+HEADER = "cosignature/v1\n"
+TIMESTAMP_SIZE = 8
+SIGNATURE_SIZE = 64
+MAX_TIMESTAMP = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class WitnessKey:
+    """A witness's public key under its name: what its cosignature lines refer to."""
+
+    name: str
+    public_key: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        """The 4-byte cosignature key id."""
+        return key_id(self.name, self.public_key, COSIGNATURE_V1)
+
+    @property
+    def key_id_hex(self) -> str:
+        """The key id as 8 lowercase hex digits."""
+        return self.key_id.hex()
+
+    def vkey(self) -> str:
+        """``<name>+<key id hex>+<base64(0x04 || public key)>``."""
+        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id_hex}+{encoded}"
+
+    def verify(self, cosignature: Cosignature, text: str) -> bool:
+        """Whether ``cosignature`` is this witness's valid cosignature of note text ``text``."""
+        if (cosignature.name, cosignature.key_id) != (self.name, self.key_id):
+            return False
+        message = cosigned_message(text, cosignature.timestamp)
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(
+                cosignature.signature, message
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def parse_witness_vkey(text: str, field: str = "witness") -> WitnessKey:
+    """A witness key from its vkey (type 0x04); :class:`InvalidInput` naming ``field``."""
+    name, public_key = parse_vkey_parts(text, field, COSIGNATURE_V1)
+    return WitnessKey(name, public_key)
+
+
+def witness_key_of(key: SigningKey) -> WitnessKey:
+    """The public cosigning key of the private key ``key`` (a witness's own)."""
+    public = key.private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return WitnessKey(key.name, public)
+
+
+def cosigned_message(text: str, timestamp: int) -> bytes:
+    """What a ``cosignature/v1`` signs: the header, the time line and the note text."""
+    if not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise ValueError(f"a cosignature timestamp lies in 0..2^63-1, not {timestamp}")
+    return f"{HEADER}time {timestamp}\n{text}".encode()
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """One cosignature: who (name and key id), when (POSIX seconds), and the signature."""
+
+    name: str
+    key_id: bytes
+    timestamp: int
+    signature: bytes
+
+    def line(self) -> str:
+        """The note signature line, with its newline."""
+        raw = self.timestamp.to_bytes(TIMESTAMP_SIZE, "big") + self.signature
+        return NoteSignature(self.name, self.key_id, raw).line()
+
+
+def cosign(key: SigningKey, text: str, timestamp: int) -> Cosignature:
+    """The witness ``key``'s cosignature of checkpoint note text ``text`` at ``timestamp``."""
+    witness = witness_key_of(key)
+    signature = key.sign(cosigned_message(text, timestamp))
+    return Cosignature(key.name, witness.key_id, timestamp, signature)
+
+
+def as_cosignature(signature: NoteSignature) -> Cosignature | None:
+    """``signature`` read as an Ed25519 cosignature, or None if it cannot be one (a log's
+    own signature, another algorithm's, or a malformed line)."""
+    raw = signature.signature
+    if len(raw) != TIMESTAMP_SIZE + SIGNATURE_SIZE:
+        return None
+    timestamp = int.from_bytes(raw[:TIMESTAMP_SIZE], "big")
+    if timestamp > MAX_TIMESTAMP:
+        return None
+    return Cosignature(signature.name, signature.key_id, timestamp, raw[TIMESTAMP_SIZE:])
+
+
+@dataclass(frozen=True)
+class CosignatureCheck:
+    """Which trusted witnesses validly cosigned a note, and which lines claim to be from one
+    of them but do not verify (forged or altered)."""
+
+    valid: tuple[tuple[WitnessKey, int], ...]  # (witness, timestamp), one per witness
+    invalid: tuple[str, ...]  # "<name>+<key id>" of each failing line
+
+    def witnesses(self) -> set[WitnessKey]:
+        """The witnesses with a valid cosignature."""
+        return {witness for witness, _ in self.valid}
+
+
+def check_cosignatures(
+    text: str, signatures: Iterable[NoteSignature], witnesses: Sequence[WitnessKey]
+) -> CosignatureCheck:
+    """Check the note signatures that name one of ``witnesses``; others are ignored."""
+    known = {(w.name, w.key_id): w for w in witnesses}
+    valid: dict[WitnessKey, int] = {}
+    invalid: list[str] = []
+    for signature in signatures:
+        witness = known.get((signature.name, signature.key_id))
+        if witness is None:
+            continue
+        cosignature = as_cosignature(signature)
+        if cosignature is None or not witness.verify(cosignature, text):
+            invalid.append(f"{witness.name}+{witness.key_id_hex}")
+            continue
+        valid.setdefault(witness, cosignature.timestamp)
+    return CosignatureCheck(tuple(valid.items()), tuple(invalid))
