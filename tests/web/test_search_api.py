@@ -136,3 +136,28 @@ def test_members_may_not_search_by_source(client: TestClient, acme: Tenant) -> N
     history = [f for f in member.json()["events"] if f["category"] != "audit_log"]
     for found in history:
         assert numbers <= words_of(by_seq[found["seq"]])
+
+
+def test_an_administrators_source_filters_never_reach_members_through_the_log(
+    client: TestClient, acme: Tenant
+) -> None:
+    """Reads and exports are recorded in the log's own events, with their filters in words;
+    members read those events, so an address an administrator filtered or searched by is
+    written there as "(hidden)"."""
+    address = next(e.source.ip for e in acme.events if e.source)
+    admin = acme.access.admin
+    reads = [
+        (EVENTS.format("acme"), {"ip": address}),
+        (EVENTS.format("acme"), {"q": f"churn ip:{address}"}),
+        (EVENTS.format("acme"), {"q": f'ip:"{address}" churn'}),
+        ("/api/v1/orgs/acme/export.csv", {"ip": address}),
+        ("/api/v1/orgs/acme/export.csv", {"q": f"ip:{address}"}),
+    ]
+    for path, params in reads:
+        assert get(client, admin, path, params).status_code == 200, (path, params)
+    own = get(client, acme.access.member, EVENTS.format("acme"), {"category": "audit_log"})
+    assert own.status_code == 200, own.text
+    recorded = [e["properties"]["filters"] for e in own.json()["events"]]
+    assert any("ip = (hidden)" in text for text in recorded), recorded
+    assert any("ip:(hidden)" in text for text in recorded), recorded
+    assert address not in own.text

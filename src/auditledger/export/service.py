@@ -164,7 +164,8 @@ class ExportService:
         actor: Actor,
         source_ip: str | None,
     ) -> tuple[EventFilter, str]:
-        description = flt.describe(self.names(org, flt))
+        # Recorded in the export's own event, which members read: no source addresses.
+        description = flt.describe(self.names(org, flt), hide_sources=True)
         with self.db.read() as connection:
             bounded, run.expected = fixed_contents(connection, org.id, flt)
         self._record(org, fmt, description, run.expected, None, actor, source_ip, flt)

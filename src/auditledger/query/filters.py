@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.search_syntax import SearchQuery, Term, parse_search
+from auditledger.query.search_syntax import hide_sources as hide_search_sources
 from auditledger_client.core.catalog import SEED, Catalog
 
 # Query-string names, in the order the description lists them.
@@ -90,10 +91,15 @@ class EventFilter:
         """The filter as query-string items, to carry it into links (export, next page)."""
         return list(self.raw)
 
-    def describe(self, names: Mapping[tuple[str, str], str] | None = None) -> str:
+    def describe(
+        self, names: Mapping[tuple[str, str], str] | None = None, *, hide_sources: bool = False
+    ) -> str:
         """A human description: "model = churn-model, 2026-05-01 to 2026-05-31".
 
         ``names`` maps (kind, id) to a display name, e.g. ("project", "prj-1") -> "fraud".
+        ``hide_sources`` writes "(hidden)" for source addresses (the IP filter and ``ip:`` in a
+        search): a description recorded in the log's own events is read by members too, and
+        only administrators may see sources.
         """
         # Categories and types are named as the form and the table name them (the catalog's
         # labels), projects, models and actors by their current display names.
@@ -113,13 +119,17 @@ class EventFilter:
             ("subject", self.subjects),
             ("ip", self.sources),
         ):
-            if values:
+            if values and kind == "ip" and hide_sources:
+                parts.append("ip = (hidden)")
+            elif values:
                 parts.append(label(kind, values))
         if self.types:
             parts.append(label("type", [f"{c}.{t}" for c, t in self.types]))
         raw = dict(self.raw)
         if raw.get("q"):
-            parts.insert(0, f"search {raw['q'].strip()[:200]!r}")
+            typed = raw["q"].strip()
+            shown = hide_search_sources(typed) if hide_sources else typed
+            parts.insert(0, f"search {shown[:200]!r}")
         if self.since or self.until:
             start = raw.get("from") or (self.since.isoformat() if self.since else "the beginning")
             end = raw.get("to") or (self.until.isoformat() if self.until else "now")

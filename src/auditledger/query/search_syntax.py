@@ -82,6 +82,41 @@ def _bare(text: str, start: int) -> tuple[str, int]:
     return text[start:end], end
 
 
+def hide_sources(text: str) -> str:
+    """``text`` with the value of every ``ip:`` qualifier replaced by ``(hidden)``.
+
+    Descriptions of a search are recorded in the log's own events, which members read; a source
+    address an administrator searched for must not reach them that way. The text is walked as
+    :func:`parse_search` walks it, so a quoted phrase holding ``ip:`` stays as it is.
+    """
+    out: list[str] = []
+    at = 0
+    while at < len(text):
+        if text[at].isspace():
+            out.append(text[at])
+            at += 1
+            continue
+        qualifier = _QUALIFIER.match(text, at)
+        if qualifier is not None:
+            start, at = at, qualifier.end()
+            if at < len(text) and text[at] == '"':
+                end = text.find('"', at + 1)
+                at = len(text) if end < 0 else end + 1
+            else:
+                _, at = _bare(text, at)
+            hidden = qualifier.group(1).lower() == "ip"
+            out.append(qualifier.group(0) + "(hidden)" if hidden else text[start:at])
+            continue
+        if text[at] == '"':
+            end = text.find('"', at + 1)
+            stop = len(text) if end < 0 else end + 1
+        else:
+            _, stop = _bare(text, at)
+        out.append(text[at:stop])
+        at = stop
+    return "".join(out)
+
+
 def parse_search(text: str) -> SearchQuery:
     """Parse the search box's text, or raise :class:`InvalidInput` naming the problem."""
     if len(text) > MAX_LENGTH:

@@ -34,6 +34,9 @@ class View:
     page: Page
     description: str
     limit: int
+    # The description as the log's own events record it: without source addresses, since
+    # members read those events (see EventFilter.describe).
+    recorded_description: str = ""
 
     @property
     def capped(self) -> bool:
@@ -108,4 +111,5 @@ def read_view(
         newest_first=True,
         include_source=include_source,
     )
-    return View(found, flt.describe(filter_names(connection, org.id, flt)), limit)
+    names = filter_names(connection, org.id, flt)
+    return View(found, flt.describe(names), limit, flt.describe(names, hide_sources=True))

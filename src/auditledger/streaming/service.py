@@ -262,7 +262,7 @@ class DestinationService:
         properties: dict[str, Any] = {
             "name": destination.name,
             "transport": destination.transport.value,
-            "filters": destination.event_filter.describe(),
+            "filters": destination.event_filter.describe(hide_sources=True),
             "include_source": destination.include_source,
             **(extra or {}),
         }

@@ -147,7 +147,7 @@ async def list_events(
             c, reader.org, flt, limit=limit, after=after, include_source=reader.sees_sources
         ),
     )
-    await record_read(request, reader, principal, "GET /events", view.description)
+    await record_read(request, reader, principal, "GET /events", view.recorded_description)
     return view_json(view, include_source=reader.sees_sources)
 
 

@@ -121,5 +121,7 @@ async def get_model_events(
         )
 
     view = await in_snapshot(request, work)
-    await record_read(request, reader, principal, "GET /models/{id}/events", view.description)
+    await record_read(
+        request, reader, principal, "GET /models/{id}/events", view.recorded_description
+    )
     return view_json(view, include_source=reader.sees_sources)
