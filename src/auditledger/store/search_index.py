@@ -92,11 +92,21 @@ POSTGRES_DDL = [
     # and [:alnum:] follow the database's ctype (C.UTF-8 or a UTF-8 locale: Unicode letters).
     f"""CREATE FUNCTION auditledger_search_vector({_PG_ARGS}) RETURNS tsvector
        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+       DECLARE
+         values_text text;
        BEGIN
+         BEGIN
+           values_text := (SELECT string_agg(v #>> '{{}}', ' ')
+             FROM jsonb_path_query(properties::jsonb, 'strict $.**') AS v
+             WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean'));
+         EXCEPTION WHEN others THEN
+           -- Properties that are not JSON exist only in a row altered behind the service's
+           -- back (verify reports it); the row must stay writable and readable, so its words
+           -- come from the raw text.
+           values_text := properties;
+         END;
          RETURN to_tsvector('simple', regexp_replace(lower(concat_ws(' ',
-           subject_id, subject_name, parent_name, project_name, actor_id, actor_name,
-           (SELECT string_agg(v #>> '{{}}', ' ') FROM jsonb_path_query(properties::jsonb,
-              'strict $.**') AS v WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean'))
+           subject_id, subject_name, parent_name, project_name, actor_id, actor_name, values_text
          )), '[^[:alnum:]]+', ' ', 'g'));
        END $$""",
     # Stored, so a query reads each candidate's words instead of recomputing them; generated,
