@@ -211,15 +211,18 @@ def test_an_error_mid_stream_is_not_a_complete_export(
     load(services, acme, [sample_event() for _ in range(1200)])
     import auditledger.export.service as service_module
 
-    real = service_module.iterate_rows
+    def failing(real: Any) -> Any:
+        def rows(*args: Any, **kwargs: Any) -> Any:
+            for index, row in enumerate(real(*args, **kwargs)):
+                if index == 700:
+                    raise RuntimeError("disk on fire")
+                yield row
 
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        for index, row in enumerate(real(*args, **kwargs)):
-            if index == 700:
-                raise RuntimeError("disk on fire")
-            yield row
+        return rows
 
-    monkeypatch.setattr(service_module, "iterate_rows", failing)
+    # The rows come from iterate_rows, or on PostgreSQL from COPY (export/copy_csv.py).
+    for name in ("iterate_rows", "copy_csv_lines", "copy_jsonl_lines"):
+        monkeypatch.setattr(service_module, name, failing(getattr(service_module, name)))
     run = ExportRun()
     stream = services.export.stream(
         acme.org,

@@ -99,11 +99,17 @@ def serve(
             "sign in."
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes sharing the port (PostgreSQL only; SQLite serves with one)."
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP service (API and web UI)."""
     from auditledger.cli.serve import run_server
 
-    run_server(settings_from(database_url, host=host, port=port), demo=demo)
+    run_server(settings_from(database_url, host=host, port=port), demo=demo, workers=workers)
 
 
 @app.command()

@@ -1,28 +1,47 @@
-"""``auditledger serve``: run uvicorn with the app, optionally on a demo database."""
+"""``auditledger serve``: run uvicorn with the app, optionally on a demo database.
+
+With ``--workers N`` (PostgreSQL only) uvicorn runs N processes on one listening socket. Each
+is a whole server: its own group-commit writer, checkpointer and scheduled jobs. They already
+coordinate through the database: appends lock the log head row (``FOR UPDATE``), a checkpoint
+of a size is inserted once (another process's equal one is reused), the witness copy is kept
+under a file lock, purges take an advisory lock, and streaming deliveries are leased. What the
+parent does once, before any worker starts: migrate, and create the signing key if there is
+none (two workers creating it at once would sign with two keys).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from auditledger.cli.common import console, fail
 from auditledger.core.errors import AuditLedgerError
 from auditledger.ops.logging import configure_logging
-from auditledger.services import build_services
-from auditledger.settings import Settings
+from auditledger.services import Services, build_services
+from auditledger.settings import SETTING_INDEX, Settings, load_settings
 from auditledger.web.app import create_app
-from auditledger.web.header_timeout import protocol_with_timeout
+from auditledger.web.header_timeout import WorkerHeaderTimeoutH11Protocol, protocol_with_timeout
 
 
-def run_server(settings: Settings, *, demo: bool) -> None:
-    """Migrate, optionally load the demo, then serve until interrupted."""
+def run_server(settings: Settings, *, demo: bool, workers: int = 1) -> None:
+    """Migrate, optionally load the demo, then serve until interrupted (in ``workers``
+    processes; more than one needs PostgreSQL)."""
     configure_logging(settings.log_level, settings.log_format)
+    if workers < 1:
+        fail("--workers must be at least 1")
     try:
         # Checks the catalog extension file too: a server never starts on a bad one.
         services = build_services(settings)
     except AuditLedgerError as exc:
         fail(exc)
+    if workers > 1 and not services.db.is_postgres:
+        fail(
+            f"--workers {workers} needs PostgreSQL: SQLite takes one writing process, so "
+            "serve it with one worker (the default), or move to PostgreSQL"
+        )
     services.db.migrate()
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     if demo:
@@ -55,6 +74,9 @@ def run_server(settings: Settings, *, demo: bool) -> None:
         console.rule()
     else:
         console.print(f"auditledger serving {settings.database_url} on {url}/")
+    if workers > 1:
+        _serve_workers(settings, services, workers)
+        return
     app = create_app(services)
     uvicorn.run(
         app,
@@ -67,3 +89,33 @@ def run_server(settings: Settings, *, demo: bool) -> None:
         # h11 with a header-read timeout (web/header_timeout.py): slow-header clients are cut.
         http=protocol_with_timeout(settings.header_timeout_seconds),
     )
+
+
+def _serve_workers(settings: Settings, services: Services, workers: int) -> None:
+    # The key exists before any worker looks for it (see the module docstring).
+    services.checkpoints.prepare_for_server()
+    # Workers are fresh interpreters: they read their settings from the environment, so the
+    # command line's overrides go there.
+    for name in ("database_url", "host", "port"):
+        os.environ[SETTING_INDEX[name].env] = str(getattr(settings, name))
+    console.print(f"  {workers} worker processes")
+    uvicorn.run(
+        "auditledger.cli.serve:worker_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+        http=WorkerHeaderTimeoutH11Protocol,
+    )
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``serve --workers`` process (uvicorn calls it in each worker)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    WorkerHeaderTimeoutH11Protocol.header_timeout = settings.header_timeout_seconds
+    return create_app(build_services(settings))

@@ -46,6 +46,17 @@ def csv_chunks(
         yield buffer.getvalue().encode("utf-8")
 
 
+def csv_header(*, include_source: bool, bom: bool = False) -> bytes:
+    """The first line of :func:`csv_chunks`'s output (with the byte order mark if ``bom``)."""
+    buffer = io.StringIO()
+    if bom:
+        buffer.write("\ufeff")
+    csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL).writerow(
+        header(include_source)
+    )
+    return buffer.getvalue().encode("utf-8")
+
+
 def jsonl_chunks(rows: Iterable[Any], org_slug: str, *, include_source: bool) -> Iterator[bytes]:
     """JSON Lines: one event object per line, the same shape as the API's."""
     lines: list[str] = []

@@ -26,7 +26,13 @@ from sqlalchemy import select
 
 from auditledger.core.canonical import format_timestamp
 from auditledger.core.checkpoint import StoredCheckpoint
-from auditledger.export.formats import csv_chunks, jsonl_chunks
+from auditledger.export.copy_lines import (
+    copy_csv_lines,
+    copy_jsonl_lines,
+    csv_blocks,
+    jsonl_blocks,
+)
+from auditledger.export.formats import csv_chunks, csv_header, jsonl_chunks
 from auditledger.ingest.service import IngestService
 from auditledger.integrity.bundle import BundleSummary, write_bundle
 from auditledger.integrity.checkpointer import CheckpointService
@@ -196,7 +202,22 @@ class ExportService:
                     ),
                     run,
                 )
-                if raw:
+                if self.db.is_postgres and not flt.text:
+                    # The server makes every line (export/copy_lines.py): the same bytes,
+                    # and no row becomes Python values. A free-text search takes the Python
+                    # path, which checks every index hit against the row's own words.
+                    if raw:
+                        yield csv_header(include_source=include_source, bom=run.bom)
+                        lines = copy_csv_lines(
+                            connection, org.id, flt, include_source=include_source
+                        )
+                        yield from csv_blocks(self._counted(lines, run))
+                    else:
+                        lines = copy_jsonl_lines(
+                            connection, org.id, org.slug, flt, include_source=include_source
+                        )
+                        yield from jsonl_blocks(self._counted(lines, run))
+                elif raw:
                     columns = row_columns(include_source=include_source, with_hash=True)
                     yield from csv_chunks(
                         rows, include_source=include_source, columns=columns, bom=run.bom

@@ -13,7 +13,8 @@ quietly becomes infinity. Nothing the catalog holds needs more than :data:`MAX_N
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 from auditledger.core.errors import InvalidInput, MalformedRequest, Problem
 
@@ -99,3 +100,22 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except RecursionError:
         raise MalformedRequest("the request body is nested too deeply") from None
+
+
+# A surrogate as JSON text spells it: ``\ud83d`` (half of a pair, or a lone one).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+class JsonBody(NamedTuple):
+    """A decoded body, and the length validation may take as the size of its text."""
+
+    value: Any
+    # None when the text spells a surrogate as an escape: validation then measures the value
+    # itself, since re-encoding it is what finds a lone surrogate (which no UTF-8 can hold).
+    source_bytes: int | None
+
+
+def parse_json_body(body: bytes) -> JsonBody:
+    """:func:`parse_json`, with the size validation may rely on (see :class:`JsonBody`)."""
+    value = parse_json(body)
+    return JsonBody(value, None if _SURROGATE_ESCAPE.search(body) else len(body))

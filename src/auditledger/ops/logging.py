@@ -4,8 +4,39 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 
+import msgspec
 import structlog
+
+ACCESS_LOGGER = "auditledger.access"
+_ENCODE = msgspec.json.Encoder().encode
+
+
+class AccessLineFormatter(logging.Formatter):
+    """The access log's line: the same JSON object structlog would render for it (event,
+    request_id, level, timestamp, then the request's fields), built in one step.
+
+    Every request writes one, so it skips structlog's processor chain, which cost ~0.1 ms of
+    CPU per line; the fields come from the record's ``extra``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line."""
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat()
+        fields = record.__dict__
+        return _ENCODE(
+            {
+                "event": record.getMessage(),
+                "request_id": fields.get("request_id"),
+                "level": record.levelname.lower(),
+                "timestamp": stamp.replace("+00:00", "Z"),
+                "method": fields.get("method"),
+                "path": fields.get("path"),
+                "status": fields.get("status"),
+                "ms": fields.get("ms"),
+            }
+        ).decode()
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
@@ -39,6 +70,14 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.handlers.clear()
+    access.propagate = True
+    if fmt == "json":
+        fast = logging.StreamHandler(sys.stderr)
+        fast.setFormatter(AccessLineFormatter())
+        access.handlers[:] = [fast]
+        access.propagate = False
     # The access log is ours (with request ids); uvicorn's would repeat it without them.
     logging.getLogger("uvicorn.access").disabled = True
     # Migrations announce every step at INFO; only problems matter at startup.

@@ -200,7 +200,7 @@ def _statement(
     *,
     newest_first: bool,
     after: Cursor | None,
-    limit: int,
+    limit: int | None,
     include_source: bool,
     with_hash: bool = False,
     window: tuple[datetime | None, datetime | None] = (None, None),
@@ -411,6 +411,43 @@ def row_columns(*, include_source: bool, with_hash: bool) -> list[str]:
     return [*names, "leaf_hash"] if with_hash else names
 
 
+def partition_statements(
+    connection: Connection,
+    org_id: int,
+    flt: EventFilter,
+    *,
+    include_source: bool,
+    with_hash: bool,
+) -> Iterator[Select[Any]]:
+    """The query of :func:`iterate_rows` as whole statements, one per daily partition in
+    export order (PostgreSQL), for a renderer that hands each to the engine at once (COPY)."""
+    check_source_access(flt, include_source)
+    for window in _windows(connection, flt, newest_first=False):
+        yield _statement(
+            org_id,
+            flt,
+            newest_first=False,
+            after=None,
+            limit=None,
+            include_source=include_source,
+            with_hash=with_hash,
+            window=window,
+        )
+
+
+def _windows(
+    connection: Connection, flt: EventFilter, *, newest_first: bool
+) -> list[tuple[datetime | None, datetime | None]]:
+    if not _is_postgres(connection):
+        return [(None, None)]
+    days = sorted(partitions.existing_partition_days(connection), reverse=newest_first)
+    return [
+        (start, end)
+        for start, end in ((partitions.day_start(d), partitions.day_end(d)) for d in days)
+        if (flt.since is None or end > flt.since) and (flt.until is None or start <= flt.until)
+    ]
+
+
 def iterate_rows(
     connection: Connection,
     org_id: int,
@@ -434,14 +471,7 @@ def iterate_rows(
     pages walk one daily partition at a time, so no query plans them all.
     """
     check_source_access(flt, include_source)
-    windows: list[tuple[datetime | None, datetime | None]] = [(None, None)]
-    if _is_postgres(connection):
-        days = sorted(partitions.existing_partition_days(connection), reverse=newest_first)
-        windows = [
-            (start, end)
-            for start, end in ((partitions.day_start(d), partitions.day_end(d)) for d in days)
-            if (flt.since is None or end > flt.since) and (flt.until is None or start <= flt.until)
-        ]
+    windows = _windows(connection, flt, newest_first=newest_first)
     names = row_columns(include_source=include_source, with_hash=with_hash)
     time_at, seq_at = names.index("occurred_at"), names.index("seq")
     text_at = [names.index(name) for name in SEARCHED]

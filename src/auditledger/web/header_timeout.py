@@ -72,3 +72,9 @@ class HeaderTimeoutH11Protocol(H11Protocol):
 def protocol_with_timeout(seconds: float) -> type[HeaderTimeoutH11Protocol]:
     """The protocol class for ``uvicorn.run(http=...)`` with ``seconds`` for the headers."""
     return type("HeaderTimeoutH11", (HeaderTimeoutH11Protocol,), {"header_timeout": seconds})
+
+
+class WorkerHeaderTimeoutH11Protocol(HeaderTimeoutH11Protocol):
+    """The protocol of ``serve --workers``: uvicorn hands it to each worker process by name,
+    so it is a class of this module (not made by :func:`protocol_with_timeout`); each worker
+    sets ``header_timeout`` from its settings before it serves."""

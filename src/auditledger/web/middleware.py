@@ -16,9 +16,10 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auditledger.ops.logging import ACCESS_LOGGER
 from auditledger.web.errors import INTERNAL_ERROR_BODY
 
-log = logging.getLogger("auditledger.access")
+log = logging.getLogger(ACCESS_LOGGER)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -101,15 +102,21 @@ class RequestContextMiddleware:
                 await send_wrapper({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
             raise
         finally:
-            log.info(
-                "request",
-                extra={
+            if log.isEnabledFor(logging.INFO):
+                # One line per request: a record made directly skips logging's search of the
+                # stack for the caller (ops/logging.py formats it without structlog's chain).
+                extra = {
+                    "request_id": request_id,
                     "method": scope.get("method"),
                     "path": scope.get("path"),
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+                }
+                log.handle(
+                    log.makeRecord(
+                        log.name, logging.INFO, __file__, 0, "request", (), None, extra=extra
+                    )
+                )
             structlog.contextvars.unbind_contextvars("request_id")
 
 

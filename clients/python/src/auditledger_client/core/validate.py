@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -31,6 +31,67 @@ MAX_FUTURE_SKEW = timedelta(minutes=5)
 MAX_LIST_ITEMS = 1000
 # Canonical JSON (RFC 8785) represents numbers as IEEE doubles: only these integers are exact.
 MAX_SAFE_INTEGER = 2**53 - 1
+
+
+class _RefFields(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+
+
+class _ParentFields(_RefFields, Protocol):
+    @property
+    def type(self) -> str | None: ...
+
+
+class _SubjectFields(Protocol):
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def parent(self) -> _ParentFields | None: ...
+
+
+class _ActorFields(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class _SourceFields(Protocol):
+    @property
+    def ip(self) -> str: ...
+
+
+class CheckedEvent(Protocol):
+    """An event whose structure and field types are checked (by the pydantic wire model, or by
+    the server's typed decoder); the catalog rules below apply to either."""
+
+    @property
+    def id(self) -> uuid.UUID | None: ...
+    @property
+    def timestamp(self) -> datetime | None: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def subject(self) -> _SubjectFields: ...
+    @property
+    def properties(self) -> dict[str, Any]: ...
+    @property
+    def project(self) -> _RefFields | None: ...
+    @property
+    def actor(self) -> _ActorFields: ...
+    @property
+    def source(self) -> _SourceFields | None: ...
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -69,19 +130,19 @@ def _pydantic_problems(prefix: str, exc: ValidationError) -> list[Problem]:
     return problems
 
 
-def _check_property(where: str, spec: PropertySpec, value: Any, event_name: str) -> Problem | None:
-    expected = f"{event_name} needs {spec.key} to be {spec.describe_type()}"
+def _check_property(prefix: str, spec: PropertySpec, value: Any, event_name: str) -> Problem | None:
+    where = f"{prefix}properties.{spec.key}"
     if spec.kind is PropertyKind.STRING:
         if not isinstance(value, str):
-            return Problem(where, expected)
+            return _wrong_type(where, spec, event_name)
         return _text_problem(where, value)
     if spec.kind is PropertyKind.ENUM:
         if not isinstance(value, str) or value not in spec.choices:
-            return Problem(where, expected)
+            return _wrong_type(where, spec, event_name)
         return None
     if spec.kind is PropertyKind.STRING_LIST:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return Problem(where, expected)
+            return _wrong_type(where, spec, event_name)
         if len(value) > MAX_LIST_ITEMS:
             return Problem(where, f"has {len(value)} items; at most {MAX_LIST_ITEMS} are allowed")
         for index, item in enumerate(value):
@@ -92,13 +153,17 @@ def _check_property(where: str, spec: PropertySpec, value: Any, event_name: str)
     if spec.kind is PropertyKind.INTEGER:
         # bool is a subclass of int in Python; JSON true is not an integer.
         if isinstance(value, bool) or not isinstance(value, int):
-            return Problem(where, expected)
+            return _wrong_type(where, spec, event_name)
         if abs(value) > MAX_SAFE_INTEGER:
             return Problem(where, f"must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
         return None
     if not isinstance(value, bool):
-        return Problem(where, expected)
+        return _wrong_type(where, spec, event_name)
     return None
+
+
+def _wrong_type(where: str, spec: PropertySpec, event_name: str) -> Problem:
+    return Problem(where, f"{event_name} needs {spec.key} to be {spec.describe_type()}")
 
 
 def _text_problem(where: str, value: str) -> Problem | None:
@@ -120,9 +185,10 @@ def check_properties(
     spec = catalog.index[category].type_index[type_]
     event_name = f"{category}.{type_}"
     problems: list[Problem] = []
-    allowed = ", ".join(p.key for p in spec.properties) or "none"
+    known = {p.key for p in spec.properties}
     for key in properties:
-        if spec.property(key) is None:
+        if key not in known:
+            allowed = ", ".join(p.key for p in spec.properties) or "none"
             problems.append(
                 Problem(
                     join_path(f"{prefix}properties", key),
@@ -130,20 +196,24 @@ def check_properties(
                 )
             )
     for prop in spec.properties:
-        where = f"{prefix}properties.{prop.key}"
         if prop.key not in properties:
             if prop.required:
                 problems.append(
-                    Problem(where, f"is required by {event_name} ({prop.describe_type()})")
+                    Problem(
+                        f"{prefix}properties.{prop.key}",
+                        f"is required by {event_name} ({prop.describe_type()})",
+                    )
                 )
             continue
-        problem = _check_property(where, prop, properties[prop.key], event_name)
+        problem = _check_property(prefix, prop, properties[prop.key], event_name)
         if problem:
             problems.append(problem)
     return problems
 
 
-def _catalog_problems(prefix: str, event: EventIn, catalog: Catalog) -> list[Problem]:
+def catalog_problems(prefix: str, event: CheckedEvent, catalog: Catalog) -> list[Problem]:
+    """Problems of a structurally valid event against the catalog (category, type, subject
+    and parent types, properties); ``prefix`` is ``""`` or ``"events[3]."``."""
     cat = catalog.category(event.category)
     if cat is None or cat.internal:
         allowed = ", ".join(c.key for c in catalog.platform_categories())
@@ -198,9 +268,27 @@ def _catalog_problems(prefix: str, event: EventIn, catalog: Catalog) -> list[Pro
     return problems
 
 
-def _to_draft(
-    event: EventIn, received_at: datetime, new_id: Callable[[], uuid.UUID], catalog: Catalog
+def event_problems(
+    prefix: str, event: CheckedEvent, received_at: datetime, catalog: Catalog
+) -> list[Problem]:
+    """Every rule beyond structure and types: the catalog's, and a timestamp no further ahead
+    of the server's clock than :data:`MAX_FUTURE_SKEW`."""
+    problems = catalog_problems(prefix, event, catalog)
+    if event.timestamp is not None and event.timestamp > received_at + MAX_FUTURE_SKEW:
+        problems.append(
+            Problem(
+                f"{prefix}timestamp",
+                f"{event.timestamp.isoformat()} is more than 5 minutes ahead of the server "
+                f"clock ({received_at.isoformat()}); check the sender's clock",
+            )
+        )
+    return problems
+
+
+def to_draft(
+    event: CheckedEvent, received_at: datetime, new_id: Callable[[], uuid.UUID], catalog: Catalog
 ) -> EventDraft:
+    """The draft of an event that passed every check (defaults filled in from the catalog)."""
     cat = catalog.index[event.category]
     subject = event.subject
     parent = subject.parent
@@ -322,18 +410,10 @@ def _parse_one(
         event = EventIn.model_validate(obj)
     except ValidationError as exc:
         return None, _pydantic_problems(prefix, exc)
-    problems = _catalog_problems(dotted, event, catalog)
-    if event.timestamp is not None and event.timestamp > received_at + MAX_FUTURE_SKEW:
-        problems.append(
-            Problem(
-                f"{dotted}timestamp",
-                f"{event.timestamp.isoformat()} is more than 5 minutes ahead of the server "
-                f"clock ({received_at.isoformat()}); check the sender's clock",
-            )
-        )
+    problems = event_problems(dotted, event, received_at, catalog)
     if problems:
         return None, problems
-    return _to_draft(event, received_at, new_id, catalog), []
+    return to_draft(event, received_at, new_id, catalog), []
 
 
 def parse_batch(

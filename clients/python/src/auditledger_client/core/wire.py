@@ -7,6 +7,7 @@ rules (which categories, types and properties exist) are applied afterwards by
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import uuid
@@ -121,10 +122,17 @@ class SourceIn(_Strict):
     def _valid_ip(cls, value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError("must be a string holding an IPv4 or IPv6 address")
-        try:
-            return address_text(ipaddress.ip_address(value.strip()))
-        except ValueError:
-            raise ValueError(f"{value[:60]!r} is not an IPv4 or IPv6 address") from None
+        return normalise_ip(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def normalise_ip(value: str) -> str:
+    """The stored text form of an address given as text (see :func:`address_text`), or
+    ``ValueError``. Cached: a platform sends the same few addresses over and over."""
+    try:
+        return address_text(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError(f"{value[:60]!r} is not an IPv4 or IPv6 address") from None
 
 
 def address_text(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -174,29 +182,34 @@ class EventIn(_Strict):
             return None
         if not isinstance(value, str):
             raise ValueError("must be an ISO 8601 string such as 2026-05-01T12:00:00Z")
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"{value[:60]!r} is not an ISO 8601 timestamp such as 2026-05-01T12:00:00Z"
-            ) from None
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise ValueError(
-                "must include a timezone offset (naive times are ambiguous), "
-                "e.g. 2026-05-01T12:00:00Z"
-            )
-        if _SUB_MICROSECOND.search(value):
-            raise ValueError(
-                "has more than 6 fractional digits; auditledger keeps timestamps to the "
-                "microsecond, so round or truncate it before sending"
-            )
-        try:
-            in_utc = parsed.astimezone(UTC)
-        except OverflowError:
-            in_utc = None
-        if in_utc is None or not EARLIEST_YEAR <= in_utc.year <= LATEST_YEAR:
-            raise ValueError(f"must lie between {TIMESTAMP_WINDOW} (after applying its offset)")
-        return parsed
+        return parse_timestamp(value)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An event timestamp from its text, or ``ValueError`` saying what is wrong: ISO 8601 with
+    an offset, at most microseconds, inside :data:`TIMESTAMP_WINDOW` once in UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{value[:60]!r} is not an ISO 8601 timestamp such as 2026-05-01T12:00:00Z"
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(
+            "must include a timezone offset (naive times are ambiguous), e.g. 2026-05-01T12:00:00Z"
+        )
+    if _SUB_MICROSECOND.search(value):
+        raise ValueError(
+            "has more than 6 fractional digits; auditledger keeps timestamps to the "
+            "microsecond, so round or truncate it before sending"
+        )
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST_YEAR <= in_utc.year <= LATEST_YEAR:
+        raise ValueError(f"must lie between {TIMESTAMP_WINDOW} (after applying its offset)")
+    return parsed
 
 
 class BatchIn(_Strict):
