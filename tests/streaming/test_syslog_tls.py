@@ -12,6 +12,7 @@ import pytest
 
 from auditledger.core.errors import InvalidInput
 from auditledger.services import Services
+from auditledger.streaming import transports
 from auditledger.streaming.model import State
 from auditledger.streaming.verify import StreamVerifier
 from auditledger_client.core.event import Actor
@@ -81,8 +82,17 @@ def test_batches_arrive_over_tls_and_verify(
 
 @pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 def test_a_server_that_requires_a_client_certificate_gets_one(
-    stream_services: Services, acme: OrgAccess, tmp_path: Path, engine_kind: str
+    stream_services: Services,
+    acme: OrgAccess,
+    tmp_path: Path,
+    engine_kind: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Under TLS 1.3 rsyslog checks the client certificate after the handshake and refuses by
+    # closing; the sender waits TLS_SETTLE_SECONDS for that close. On a machine at full load
+    # rsyslog can take longer than the product's half second to close, so the test gives it
+    # ample time: what is tested is that a refusal, once seen, fails the delivery.
+    monkeypatch.setattr(transports, "TLS_SETTLE_SECONDS", 5.0)
     pki = make_pki(tmp_path / "pki")
     with Rsyslog(tmp_path, tls=pki, require_client_cert=True) as rsyslog:
         _tls_destination(stream_services, acme, rsyslog.port, tls_ca=pki.ca.cert_pem)
