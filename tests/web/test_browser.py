@@ -12,7 +12,6 @@ them instead.
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -34,6 +33,8 @@ from auditledger.settings import load_settings
 from auditledger.tenancy.model import Role
 from auditledger_client.core.event import Event
 from auditledger_client.core.validate import parse_event
+from tests.support.browser import ACTION_TIMEOUT_MS
+from tests.support.browser import chromium as launch_chromium
 from tests.support.helpers import FixedLocator
 from tests.support.search import brute_force
 from tests.support.servers import ServerProcess
@@ -41,13 +42,9 @@ from tests.support.servers import ServerProcess
 # One worker runs the module: its site (a server over a loaded demo) is built once.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
-REQUIRE_BROWSER = os.environ.get("AUDITLEDGER_REQUIRE_BROWSER") == "1"
-CHROMIUM = os.environ.get("AUDITLEDGER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 RESULTS = Path(__file__).resolve().parents[2] / "test-results" / "browser"
 PASSWORD = "browser-test-password"
 ZONE = "Europe/Helsinki"
-ACTION_TIMEOUT_MS = 60_000
 SCREENSHOT_TIMEOUT_MS = 30_000
 HISTORY_DAYS = 20
 
@@ -110,19 +107,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Headless Chromium through Playwright (never Playwright's own browser download)."""
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM}"
-        if REQUIRE_BROWSER:
-            pytest.fail(message + " (AUDITLEDGER_REQUIRE_BROWSER=1)")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Visit:
