@@ -113,31 +113,28 @@ def checkpoint(
             console.print(note, end="", highlight=False, soft_wrap=True)
 
 
-def verifier_keys(values: list[str]) -> list[VerifierKey]:
-    found: list[VerifierKey] = []
+def _key_texts(values: list[str]) -> list[str]:
+    """Each option value as given, or, where it names a file, that file's keys (one per line;
+    blank lines and ``#`` comments skipped)."""
+    texts: list[str] = []
     for value in values:
         path = Path(value)
         if path.is_file():
             lines = path.read_text(encoding="utf-8").splitlines()
-            texts = [line for line in lines if line.strip() and not line.startswith("#")]
+            texts += [line for line in lines if line.strip() and not line.startswith("#")]
         else:
-            texts = [value]
-        found.extend(parse_vkey(text, "--public-key") for text in texts)
-    return found
+            texts.append(value)
+    return texts
+
+
+def verifier_keys(values: list[str]) -> list[VerifierKey]:
+    """Log keys from ``--public-key`` values: vkeys, or files of them (one per line)."""
+    return [parse_vkey(text, "--public-key") for text in _key_texts(values)]
 
 
 def witness_keys(values: list[str]) -> list[WitnessKey]:
     """Witness keys from ``--witness`` values: vkeys, or files of them (one per line)."""
-    found: list[WitnessKey] = []
-    for value in values:
-        path = Path(value)
-        if path.is_file():
-            lines = path.read_text(encoding="utf-8").splitlines()
-            texts = [line for line in lines if line.strip() and not line.startswith("#")]
-        else:
-            texts = [value]
-        found.extend(parse_witness_vkey(text, "--witness") for text in texts)
-    return found
+    return [parse_witness_vkey(text, "--witness") for text in _key_texts(values)]
 
 
 def witness_policy(values: list[str] | None, required: int | None) -> tuple[list[WitnessKey], int]:
