@@ -58,12 +58,14 @@ def test_database_failure_mid_export_truncates_the_transfer(
         assert response.status_code == 200
         chunks = response.iter_bytes()
         received = next(chunks)
-        # Kill the export's own database session while it is mid-stream.
+        # Kill the export's own database session while it is mid-stream: its snapshot
+        # transaction, idle between pages or partitions, or running a partition's COPY.
         with psycopg.connect(database_url, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND state LIKE 'idle in transaction%'"
+                "AND (state LIKE 'idle in transaction%' "
+                "OR (state = 'active' AND query ILIKE 'COPY%'))"
             ).fetchall()
         assert killed
         with pytest.raises(httpx.RemoteProtocolError):

@@ -38,6 +38,7 @@ PEOPLE = ("member", "admin", "other_admin")
 PRINCIPALS = (*ANONYMOUS, *WRITERS, *PEOPLE)
 SIGN_IN = Redirect("/sign-in")
 ACME_LOG = Redirect("/orgs/acme/audit-log")
+ACME_DESTINATIONS = Redirect("/orgs/acme/destinations")
 
 
 def everyone(outcome: Outcome) -> dict[str, Outcome]:
@@ -64,6 +65,11 @@ def page(ok: Outcome = 200) -> dict[str, Outcome]:
         "admin": ok,
         "other_admin": 404,
     }
+
+
+def admin_page(ok: Outcome = 200) -> dict[str, Outcome]:
+    """A page of acme for its administrators only: a member is refused (403)."""
+    return {**page(ok), "member": 403}
 
 
 READ = api(writer=403, member=200, admin=200)
@@ -157,6 +163,29 @@ ROWS = [
     Row("GET", "/orgs/{org}/models/{model_id}", page()),
     Row("GET", "/orgs/{org}/verify", page()),
     Row("GET", "/orgs/{org}/events/{event_id}", page()),
+    # Destination pages: administrators only; every form carries the session's CSRF token.
+    Row("GET", "/orgs/{org}/destinations", admin_page()),
+    Row("GET", "/orgs/{org}/destinations/new", admin_page()),
+    Row("GET", "/orgs/{org}/destinations/{destination}", admin_page()),
+    Row("POST", "/orgs/{org}/destinations", admin_page(ACME_DESTINATIONS), body="form_create"),
+    Row(
+        "POST",
+        "/orgs/{org}/destinations/{destination}",
+        admin_page(ACME_DESTINATIONS),
+        body="form_change",
+    ),
+    Row(
+        "POST",
+        "/orgs/{org}/destinations/{destination}/{action}",
+        admin_page(ACME_DESTINATIONS),
+        body="form",
+    ),
+    Row(
+        "POST",
+        "/orgs/{org}/destinations/{destination}/delete",
+        admin_page(ACME_DESTINATIONS),
+        body="form_delete",
+    ),
 ]
 
 SECURITY_HEADERS = {
@@ -233,7 +262,8 @@ class Caller:
         """A destination of acme for ``row``: a fresh one to delete, else a standing one."""
         services = self.world.services
         org = self.world.acme.org
-        name = f"matrix-{uuid.uuid4().hex[:8]}" if row.method == "DELETE" else "matrix-siem"
+        deleting = row.method == "DELETE" or row.route.endswith("/delete")
+        name = f"matrix-{uuid.uuid4().hex[:8]}" if deleting else "matrix-siem"
         found = services.destinations.repo.by_name(org.id, name)
         if found is None:
             found = services.destinations.create(
@@ -253,6 +283,7 @@ class Caller:
             model_id=MODEL_ID,
             project_id=PROJECT_ID,
             path="app.css",
+            action="pause",
         )
         return f"{path}?{row.query}" if row.query else path
 
@@ -272,6 +303,8 @@ class Caller:
             return {"json": {"name": name, "transport": "syslog", "settings": target}}
         if row.body == "destination_change":
             return {"json": {"filters": {}}}
+        if row.body is not None and row.body.startswith("form"):
+            return {"data": self.page_form(row.body, session)}
         if row.body == "sign_in":
             self.client.cookies.set(SIGN_IN_CSRF_COOKIE, "double-submit")
             form = {"username": self.world.acme.member.username, "password": PASSWORD}
@@ -279,6 +312,20 @@ class Caller:
         if row.body == "sign_out":
             return {"data": {"csrf_token": session.csrf if session else "none"}}
         return {}
+
+    @staticmethod
+    def page_form(kind: str, session: Session | None) -> dict[str, str]:
+        """A valid destination page form of ``kind``, with the session's CSRF token."""
+        form = {"csrf_token": session.csrf if session else "none"}
+        target = {"syslog.host": "192.0.32.10", "syslog.port": "514"}  # public, never contacted
+        if kind == "form_create":
+            name = f"matrix-{uuid.uuid4().hex[:8]}"
+            return {**form, "name": name, "transport": "syslog", **target, "start": "now"}
+        if kind == "form_change":
+            return {**form, "name": "matrix-siem", **target}
+        if kind == "form_delete":
+            return {**form, "confirm": "on"}
+        return form
 
     def send(self, row: Row, principal: str, *, via_session: bool, org: str = "acme") -> Response:
         """Call ``row`` as ``principal``, by session cookie or by bearer token."""

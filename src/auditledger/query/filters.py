@@ -29,7 +29,9 @@ from auditledger_client.core.catalog import SEED, Catalog
 
 # Query-string names, in the order the description lists them.
 MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject", "ip")
-PARAMETERS = ("q", "from", "to", "tz", *MULTI_VALUED)
+# The filters proper; a search (q) is accepted beside them where the reader re-checks rows.
+FILTER_PARAMETERS = ("from", "to", "tz", *MULTI_VALUED)
+PARAMETERS = ("q", *FILTER_PARAMETERS)
 MAX_VALUES = 50
 
 
@@ -257,7 +259,7 @@ def parse_filters(
     problems: list[Problem] = []
     values: dict[str, list[str]] = {}
     raw: list[tuple[str, str]] = []
-    accepted = PARAMETERS if allow_search else PARAMETERS[1:]
+    accepted = PARAMETERS if allow_search else FILTER_PARAMETERS
     for name, value in params:
         if name not in accepted:
             shown = name[:80] if name.isidentifier() else json.dumps(name[:80])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditledger.core.errors import InvalidInput, Problem
-from auditledger.query.filters import PARAMETERS
+from auditledger.query.filters import FILTER_PARAMETERS
 from auditledger.streaming.model import (
     BOOLEAN_SETTINGS,
     PEM_SETTINGS,
@@ -26,7 +26,8 @@ from auditledger.streaming.model import (
 
 # The view's filters a destination may carry, in the order of the view's form (sources are a
 # reading filter for people, not a delivery rule).
-FILTERS = tuple(name for name in PARAMETERS if name != "ip")
+# A destination takes the filters proper (never q), and never an IP filter.
+FILTERS = tuple(name for name in FILTER_PARAMETERS if name != "ip")
 
 _LABELS: dict[str, tuple[str, str]] = {
     "url": ("URL", ""),
