@@ -22,6 +22,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_healthy(
+    process: subprocess.Popen[bytes], url: str, log_path: Path, what: str, timeout: float
+) -> None:
+    """Until ``url``/healthz answers 200; raises naming ``what``, with the end of its log, when
+    the process exits first or ``timeout`` passes (the caller stops it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start:\n{log_path.read_text()[-3000:]}")
+
+
 class ServerProcess:
     """``auditledger serve`` in a subprocess; stop it gently or with ``kill -9``."""
 
@@ -82,19 +100,13 @@ class ServerProcess:
         )
 
     def _wait_ready(self, timeout: float) -> ServerProcess:
-        deadline = time.monotonic() + timeout
         assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"server did not start:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            wait_healthy(self.process, self.url, self.log_path, "server", timeout)
+        except RuntimeError:
+            self.kill()
+            raise
+        return self
 
     def kill(self) -> None:
         """``kill -9``: no shutdown, no flush, nothing."""

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +18,7 @@ from auditledger.core.canonical import node_hash
 from auditledger.core.checkpoint import Checkpoint, sign_checkpoint
 from auditledger.core.keys import SigningKey
 from auditledger.core.merkle import NodeId, consistency_proof, root_hash
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_healthy
 
 
 def leaf(i: int, tag: str = "") -> bytes:
@@ -91,25 +90,19 @@ class WitnessProcess:
     def add_checkpoint(self, body: bytes) -> httpx.Response:
         return httpx.post(f"{self.url}/add-checkpoint", content=body, timeout=30)
 
-    def start(self, timeout: float = 60.0) -> WitnessProcess:
+    def start(self, timeout: float = 120.0) -> WitnessProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*WITNESS, "serve", "--config", str(self.config), "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"witness exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"witness did not start:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            wait_healthy(self.process, self.url, self.log_path, "witness", timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
