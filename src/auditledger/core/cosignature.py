@@ -19,15 +19,15 @@ checkpoint still verifies with the log's key alone (Go's ``sumdb/note`` does the
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from auditledger.core.keys import SigningKey, key_id, parse_vkey_parts
+from auditledger.core.keys import NamedKey, SigningKey, parse_vkey_parts
 from auditledger.core.note import NoteSignature
 
 COSIGNATURE_V1 = 0x04  # the signed-note signature type of Ed25519 checkpoint cosignatures
@@ -38,26 +38,10 @@ MAX_TIMESTAMP = 2**63 - 1
 
 
 @dataclass(frozen=True)
-class WitnessKey:
+class WitnessKey(NamedKey):
     """A witness's public key under its name: what its cosignature lines refer to."""
 
-    name: str
-    public_key: bytes
-
-    @property
-    def key_id(self) -> bytes:
-        """The 4-byte cosignature key id."""
-        return key_id(self.name, self.public_key, COSIGNATURE_V1)
-
-    @property
-    def key_id_hex(self) -> str:
-        """The key id as 8 lowercase hex digits."""
-        return self.key_id.hex()
-
-    def vkey(self) -> str:
-        """``<name>+<key id hex>+<base64(0x04 || public key)>``."""
-        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public_key).decode("ascii")
-        return f"{self.name}+{self.key_id_hex}+{encoded}"
+    ALGORITHM: ClassVar[int] = COSIGNATURE_V1
 
     def verify(self, cosignature: Cosignature, text: str) -> bool:
         """Whether ``cosignature`` is this witness's valid cosignature of note text ``text``."""

@@ -17,6 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -58,8 +59,11 @@ def key_id(name: str, public_key: bytes, algorithm: int = ED25519) -> bytes:
 
 
 @dataclass(frozen=True)
-class VerifierKey:
-    """A public key under a name: what a checkpoint's signature line refers to."""
+class NamedKey:
+    """An Ed25519 public key under a name, as signed notes name it: a key id and a vkey, both
+    over the signature type ``ALGORITHM`` (0x01 signs notes, 0x04 cosigns checkpoints)."""
+
+    ALGORITHM: ClassVar[int] = ED25519
 
     name: str
     public_key: bytes
@@ -67,7 +71,7 @@ class VerifierKey:
     @property
     def key_id(self) -> bytes:
         """The 4-byte key id."""
-        return key_id(self.name, self.public_key)
+        return key_id(self.name, self.public_key, self.ALGORITHM)
 
     @property
     def key_id_hex(self) -> str:
@@ -75,9 +79,14 @@ class VerifierKey:
         return self.key_id.hex()
 
     def vkey(self) -> str:
-        """``<name>+<key id hex>+<base64(0x01 || public key)>``."""
-        encoded = base64.b64encode(bytes([ED25519]) + self.public_key).decode("ascii")
+        """``<name>+<key id hex>+<base64(type || public key)>``."""
+        encoded = base64.b64encode(bytes([self.ALGORITHM]) + self.public_key).decode("ascii")
         return f"{self.name}+{self.key_id_hex}+{encoded}"
+
+
+@dataclass(frozen=True)
+class VerifierKey(NamedKey):
+    """A public key under a name: what a checkpoint's signature line refers to."""
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is this key's Ed25519 signature of ``message``."""
