@@ -12,7 +12,7 @@ from auditledger.cli.common import DatabaseOption, console, fail, open_services,
 from auditledger.cli.integrity import verifier_keys
 from auditledger.cli.retention import operator
 from auditledger.core.errors import InvalidInput, Problem
-from auditledger.query.filters import PARAMETERS
+from auditledger.query.filters import FILTER_PARAMETERS
 from auditledger.streaming.model import BOOLEAN_SETTINGS, PEM_SETTINGS
 from auditledger.streaming.status import destination_status
 from auditledger.streaming.verify import verify_stream as verify_lines
@@ -53,11 +53,16 @@ def _filters(values: list[str]) -> list[tuple[str, str]]:
     items = []
     for value in values:
         key, sep, text = value.partition("=")
-        if not sep or key not in PARAMETERS:
+        if not sep or key not in FILTER_PARAMETERS:
             fail(
                 InvalidInput(
                     "bad --filter",
-                    [Problem("--filter", f"{value!r}: use NAME=VALUE, NAME one of {PARAMETERS}")],
+                    [
+                        Problem(
+                            "--filter",
+                            f"{value!r}: use NAME=VALUE, NAME one of {FILTER_PARAMETERS}",
+                        )
+                    ],
                 )
             )
         items.append((key, text))

@@ -24,12 +24,11 @@ from typing import Any
 from sqlalchemy import Connection, Select, literal_column, select
 
 from auditledger.core.cells import _RISKY
+from auditledger.export.formats import CHUNK_ROWS
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import partition_statements
 from auditledger.store.copy import copy_text_rows
 
-# Lines per yielded chunk, as the Python writer's CHUNK_ROWS.
-CHUNK_ROWS = 500
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 _UNESCAPED = {
     b"\\": b"\\",
@@ -103,6 +102,10 @@ def _cells(include_source: bool) -> list[str]:
     return cells
 
 
+# SQL keeps no order through a subquery: the outer query states the export's own order.
+_EXPORT_ORDER = (literal_column("r.occurred_at"), literal_column("r.seq"))
+
+
 def _quoted(cell: str) -> str:
     neutral = f"regexp_replace({cell}, {_RISKY_SQL}, '''', 'g')"
     return f"'\"' || replace({neutral}, '\"', '\"\"') || '\"'"
@@ -112,7 +115,7 @@ def line_statement(statement: Select[Any], include_source: bool) -> Select[Any]:
     """One column per row of ``statement``: its finished CSV record (without line end)."""
     rows = statement.subquery("r")
     line = " || ',' || ".join(_quoted(cell) for cell in _cells(include_source))
-    return select(literal_column(line)).select_from(rows)
+    return select(literal_column(line)).select_from(rows).order_by(*_EXPORT_ORDER)
 
 
 def _js(column: str) -> str:
@@ -160,7 +163,8 @@ def json_statement(statement: Select[Any], org_slug: str, include_source: bool) 
         "CASE WHEN r.leaf_hash IS NULL THEN '' ELSE ',\"hash\":\"' || "
         "encode(r.leaf_hash, 'hex') || '\"' END || '}'"
     )
-    return select(literal_column(" || ".join(parts))).select_from(statement.subquery("r"))
+    rows = statement.subquery("r")
+    return select(literal_column(" || ".join(parts))).select_from(rows).order_by(*_EXPORT_ORDER)
 
 
 def unescape(block: bytes, *, crlf: bool = True) -> bytes:

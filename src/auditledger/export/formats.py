@@ -27,13 +27,11 @@ def csv_chunks(
     SQLAlchemy rows, or the driver's raw tuples when ``columns`` names their values (the fast
     path). ``bom`` starts the file with a UTF-8 byte order mark, which Excel needs to read
     UTF-8 rather than the system code page."""
+    yield csv_header(include_source=include_source, bom=bom)
     buffer = io.StringIO()
-    if bom:
-        buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(header(include_source))
     cells = RawCells(columns, include_source) if columns is not None else None
-    pending = 1
+    pending = 0
     for row in rows:
         writer.writerow(cells(row) if cells else row_cells(row._mapping, include_source))
         pending += 1
