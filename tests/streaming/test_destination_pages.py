@@ -293,3 +293,46 @@ def test_a_refused_form_comes_back_filled_in_naming_the_field(
     assert f'value="{html.escape(form["webhook.url"])}"' in refused.text  # kept as typed
     assert HMAC not in refused.text  # a secret is never sent back, even to its author
     assert stream_services.destinations.list(acme.org) == []
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+def test_saving_the_edit_page_unchanged_keeps_filters_it_does_not_show(
+    stream_services: Services,
+    acme: OrgAccess,
+    people: dict[str, User],
+    receiver: WebhookReceiver,
+) -> None:
+    """A destination made through the API with an IP filter (which the page does not offer)
+    and its filters in another order than the form's: saving its page unchanged changes
+    nothing and records no change."""
+    svc = stream_services.destinations
+    made = svc.create(
+        acme.org,
+        name="api-made",
+        transport="webhook",
+        settings={"url": receiver.url},
+        filters=[("type", "model.rename"), ("ip", "193.166.3.7"), ("category", "model")],
+        include_source=True,
+        actor=Actor("user", "auditledger-user:root", "Root"),
+    )
+    with browser(stream_services) as client:
+        signed_in(client, people["admin"].username)
+        page = client.get(f"{LIST}/{made.id}")
+        assert page.status_code == 200
+        edit = {
+            "csrf_token": csrf_token(page.text),
+            "name": "api-made",
+            "webhook.url": receiver.url,
+            "webhook.format": "json",
+            "filter.category": "model",
+            "filter.type": "model.rename",
+            "include_source": "on",
+        }
+        saved = client.post(f"{LIST}/{made.id}", data=edit)
+        assert saved.status_code == 303, saved.text
+        assert saved.headers["location"] == f"{LIST}?done=unchanged"
+    kept = svc.get(acme.org, "api-made")
+    assert sorted(kept.filters) == sorted(made.filters)
+    size = stream_services.log.head(acme.org.id).tree_size
+    own = stream_services.log.events(acme.org.id, "acme", 0, size)
+    assert "destination_change" not in [e.type for e in own]

@@ -211,3 +211,36 @@ def test_the_cli_reads_pem_files_and_never_shows_a_secret(
     )  # fmt: skip
     assert missing.exit_code == 1
     assert "--setting" in missing.output
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+def test_turning_tls_off_drops_the_stored_client_key(
+    stream_services: Services, acme: OrgAccess, tmp_path: Path
+) -> None:
+    """The client key is a write-only secret kept across changes; a change that turns TLS off
+    no longer uses it, so it is dropped (and the change recorded) instead of refused."""
+    pki = make_pki(tmp_path / "pki")
+    svc = stream_services.destinations
+    tls = {
+        "host": "127.0.0.1",
+        "port": 6514,
+        "tls": True,
+        "tls_ca": pki.ca.cert_pem,
+        "tls_client_cert": pki.client.cert_pem,
+    }
+    created = svc.create(
+        acme.org,
+        name="tls-then-plain",
+        transport="syslog",
+        settings=tls,
+        secrets={"tls_client_key": pki.client.key_pem},
+        actor=ADMIN,
+    )
+    assert "tls_client_key" in created.secrets
+    plain = svc.change(acme.org, created, settings={"host": "127.0.0.1", "port": 6514}, actor=ADMIN)
+    assert not plain.settings.get("tls")
+    assert "tls_client_key" not in plain.secrets
+    size = stream_services.log.head(acme.org.id).tree_size
+    own = stream_services.log.events(acme.org.id, "acme", 0, size)
+    changes = [e for e in own if e.type == "destination_change"]
+    assert changes[-1].properties["changed"] == ["secrets.tls_client_key", "settings"]

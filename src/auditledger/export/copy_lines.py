@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Select, literal_column, select
+from sqlalchemy.sql.elements import ColumnClause
 
 from auditledger.core.cells import _RISKY
 from auditledger.export.formats import CHUNK_ROWS
@@ -103,7 +104,10 @@ def _cells(include_source: bool) -> list[str]:
 
 
 # SQL keeps no order through a subquery: the outer query states the export's own order.
-_EXPORT_ORDER = (literal_column("r.occurred_at"), literal_column("r.seq"))
+_EXPORT_ORDER: tuple[ColumnClause[Any], ...] = (
+    literal_column("r.occurred_at"),
+    literal_column("r.seq"),
+)
 
 
 def _quoted(cell: str) -> str:

@@ -185,6 +185,15 @@ def _check_values(transport: Transport, settings: dict[str, Any]) -> list[Proble
     return problems
 
 
+def secret_in_use(key: str, settings: Mapping[str, Any]) -> bool:
+    """Whether ``settings`` still use the stored secret ``key``: a TLS client key only with
+    TLS and a client certificate. A change that stops using one drops it, or turning TLS off
+    would be refused forever for the key kept behind it."""
+    if key == "tls_client_key":
+        return bool(settings.get("tls") and settings.get("tls_client_cert"))
+    return True
+
+
 def check_tls(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> list[Problem]:
     """Problems with a syslog destination's TLS settings: certificates that do not load, a
     client certificate without its key (or the reverse), TLS fields without ``tls``."""

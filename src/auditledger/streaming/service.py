@@ -23,6 +23,7 @@ from auditledger.streaming.model import (
     check_settings,
     check_transport,
     dumps,
+    secret_in_use,
 )
 from auditledger.streaming.repository import DestinationRepository
 from auditledger.tenancy.model import Organization
@@ -181,16 +182,25 @@ class DestinationService:
             merged_secrets.update(secrets)
             changed.extend(f"secrets.{k}" for k in sorted(secrets))
         new_settings = dict(settings) if settings is not None else destination.settings
+        dropped = sorted(
+            k
+            for k in destination.secrets
+            if k not in (secrets or {}) and not secret_in_use(k, new_settings)
+        )
+        for key in dropped:
+            del merged_secrets[key]
+        changed.extend(f"secrets.{k}" for k in dropped)
         clean, clean_secrets = check_settings(destination.transport, new_settings, merged_secrets)
         if settings is not None and clean != destination.settings:
             check_allowed_target(destination.transport, clean, self.allowed_networks)
             values["settings"] = clean
             changed.append("settings")
-        if secrets is not None:
+        if secrets is not None or dropped:
             values["secrets"] = clean_secrets
         if filters is not None:
             parse_filters(filters, allow_search=False)
-            if tuple(filters) != destination.filters:
+            # The same filters in another order (as a form posts them) are no change.
+            if sorted(map(tuple, filters)) != sorted(map(tuple, destination.filters)):
                 values["filters"] = [list(item) for item in filters]
                 changed.append("filters")
         if include_source is not None and include_source != destination.include_source:

@@ -23,6 +23,7 @@ from auditledger.streaming.model import (
     Destination,
     Transport,
 )
+from auditledger.web.pages.forms import first_values
 
 # The view's filters a destination may carry, in the order of the view's form (sources are a
 # reading filter for people, not a delivery rule).
@@ -227,9 +228,7 @@ def read_submitted(
     """The posted form as service arguments (the transport of ``existing`` when editing).
     Values are passed on as typed, so the service's checks name what is wrong; only the
     start's number is checked here, because the page alone has it."""
-    form: dict[str, str] = {}
-    for name, value in items:
-        form.setdefault(name, value)
+    form = first_values(list(items))
     chosen = existing.transport.value if existing else form.get("transport", "").strip()
     settings: dict[str, Any] = {}
     secrets: dict[str, str] = {}
@@ -261,6 +260,9 @@ def read_submitted(
         for part in form.get(f"filter.{name}", "").split(",")
         if part.strip()
     ]
+    if existing is not None:
+        # Filters the form does not show (an IP filter set through the API) are kept.
+        filters += [(name, value) for name, value in existing.filters if name not in FILTERS]
     start_seq = None
     if form.get("start") == "seq":
         text = form.get("start_seq", "").strip()
@@ -289,9 +291,7 @@ def refilled(
     destination: Destination | None = None,
 ) -> DestinationForm:
     """The form as it was posted (secrets left empty), with each problem beside its field."""
-    form: dict[str, str] = {}
-    for name, value in items:
-        form.setdefault(name, value)
+    form = first_values(list(items))
     base = edit_form(destination) if destination is not None else blank_form()
     chosen = destination.transport.value if destination else form.get("transport", "webhook")
     errors = _errors_by_field(problems, chosen)
