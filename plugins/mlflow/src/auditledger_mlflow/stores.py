@@ -4,7 +4,12 @@ the request with its own error, which produces no event."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from .ids import MODEL_ID_TAG, first_seen_id
+
+log = logging.getLogger("auditledger_mlflow")
 
 # The prefix of the role basic-auth keeps per user for that user's own grants.
 SYNTHETIC_ROLE = "__user_"
@@ -45,12 +50,43 @@ class MlflowStores:
         }
 
     def model(self, name: str) -> dict[str, Any] | None:
-        """The registered model's description now."""
+        """The registered model's description and tags now."""
         try:
             model = self._registry().get_registered_model(name)
         except Exception:
             return None
-        return {"name": model.name, "description": model.description or ""}
+        return {
+            "name": model.name,
+            "description": model.description or "",
+            "tags": dict(model.tags or {}),
+        }
+
+    def model_id(self, name: str) -> str | None:
+        """The registered model's audit id (its ``auditledger.model_id`` tag), given to it now
+        when it has none (a model made before the plugin); None when there is no such model."""
+        try:
+            model = self._registry().get_registered_model(name)
+        except Exception:
+            return None
+        found = (model.tags or {}).get(MODEL_ID_TAG)
+        if found:
+            return str(found)
+        workspace = str(getattr(model, "workspace", None) or "")
+        assigned = first_seen_id(workspace, str(model.name), int(model.creation_timestamp or 0))
+        self.set_model_id(str(model.name), assigned)
+        return assigned
+
+    def set_model_id(self, name: str, model_id: str) -> None:
+        """Keep ``model_id`` on the model (best effort: a worker deriving the same id at the
+        same moment may win the write, with the same value)."""
+        from mlflow.entities.model_registry import RegisteredModelTag
+
+        try:
+            self._registry().set_registered_model_tag(
+                name, RegisteredModelTag(MODEL_ID_TAG, model_id)
+            )
+        except Exception:
+            log.warning("auditledger: could not keep the id of registered model %r", name)
 
     def version(self, name: str, version: str) -> dict[str, Any] | None:
         """The model version's stage, tags and run now."""
