@@ -117,7 +117,7 @@ def test_the_demo_runs_and_the_models_tab_shows_what_it_did(tmp_path: Path) -> N
 
         # The page a person opens: the tab lists the same events.
         with signed_in(audit, password.group(1)).open(
-            f"{audit.url}/orgs/mlflow/models/{MODEL}", timeout=10
+            f"{audit.url}/orgs/mlflow/models/{model}", timeout=10
         ) as page:
             html = page.read().decode()
         assert page.status == 200

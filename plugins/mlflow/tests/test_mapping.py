@@ -488,10 +488,56 @@ def test_users_and_permissions_under_basic_auth(
         project=None,
         actor="admin",
     )
+    # What a team may do: its permissions, granted, changed and removed, name the team.
+    team = {"role_name": "reviewers", "resource_type": "registered_model", "resource_id": "*"}
+    every_model = subject("permission", "registered_model:*", "*")
+    granted_to_team = admin.add_role_permission(role.id, "registered_model", "*", "EDIT")
+    (added,) = recorded.new(1)
+    check(
+        added,
+        "permission.grant",
+        subject=every_model,
+        properties={**team, "new_permission": "EDIT"},
+        project=None,
+        actor="admin",
+    )
+    admin.update_role_permission(granted_to_team.id, "MANAGE")
+    (raised,) = recorded.new(1)
+    check(
+        raised,
+        "permission.grant",
+        subject=every_model,
+        properties={**team, "old_permission": "EDIT", "new_permission": "MANAGE"},
+        project=None,
+        actor="admin",
+    )
+    admin.remove_role_permission(granted_to_team.id)
+    (removed,) = recorded.new(1)
+    check(
+        removed,
+        "permission.revoke",
+        subject=every_model,
+        properties={**team, "old_permission": "MANAGE"},
+        project=None,
+        actor="admin",
+    )
     admin.unassign_role("grace", role.id)
     (left,) = recorded.new(1)
     check(
         left,
+        "user.team_membership_change",
+        subject=grace,
+        properties={"old_teams": ["reviewers"], "new_teams": []},
+        project=None,
+        actor="admin",
+    )
+    # A deleted team is left by each of its members.
+    admin.assign_role("grace", role.id)
+    recorded.new(1)
+    admin.delete_role(role.id)
+    (disbanded,) = recorded.new(1)
+    check(
+        disbanded,
         "user.team_membership_change",
         subject=grace,
         properties={"old_teams": ["reviewers"], "new_teams": []},
@@ -531,6 +577,13 @@ def test_users_and_permissions_under_basic_auth(
         project=None,
         actor="admin",
     )
+    # Any of MLflow's resource types, not only experiments and models.
+    admin.grant_user_permission("grace", "prompt", "summarizer", "EDIT")
+    (prompt,) = recorded.new(1)
+    assert (prompt["category"], prompt["type"]) == ("permission", "grant")
+    assert prompt["subject"] == subject("permission", "prompt:summarizer", "summarizer")
+    assert prompt["properties"]["resource_type"] == "prompt"
+    assert prompt["properties"]["new_permission"] == "EDIT"
     admin.delete_user("grace")
     (deleted,) = recorded.new(1)
     check(deleted, "user.delete", subject=grace, properties={}, project=None, actor="admin")

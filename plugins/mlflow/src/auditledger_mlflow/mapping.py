@@ -51,6 +51,8 @@ class Stores(Protocol):
     def alias_target(self, name: str, alias: str) -> str | None: ...
     def user_roles(self, username: str) -> list[str] | None: ...
     def role_name(self, role_id: str) -> str | None: ...
+    def role_permission(self, role_permission_id: str) -> dict[str, str] | None: ...
+    def role_users(self, role_id: str) -> list[str] | None: ...
     def user_is_admin(self, username: str) -> bool | None: ...
     def permission(self, username: str, resource_type: str, resource_id: str) -> str | None: ...
 
@@ -478,10 +480,75 @@ def _permission(kind: str) -> After:
             values["new_permission"] = body.get("permission", "")
         else:
             values["old_permission"] = old or "granted"
-        subject = Ref(f"{values['resource_type']}:{values['resource_id']}", values["resource_id"])
-        return [Planned(CustomEvent("permission", kind, values), subject)]
+        return _permission_planned(kind, values)
 
     return after
+
+
+# A team's (role's) permissions: what each of its members may do.
+
+
+def _role_of(body: Json, stores: Stores) -> str | None:
+    return stores.role_name(str(body.get("role_id", "")))
+
+
+def _team_grant(body: Json, stores: Stores) -> dict[str, str] | None:
+    return stores.role_permission(str(body.get("role_permission_id", "")))
+
+
+def _team_permission(role: str, resource_type: str, pattern: str) -> dict[str, Any]:
+    return {"role_name": role, "resource_type": resource_type, "resource_id": pattern}
+
+
+def _permission_planned(kind: str, values: dict[str, Any]) -> list[Planned]:
+    subject = Ref(f"{values['resource_type']}:{values['resource_id']}", values["resource_id"])
+    return [Planned(CustomEvent("permission", kind, values), subject)]
+
+
+def _role_permission_added(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    if old is None:
+        return []
+    values = _team_permission(
+        old, str(body.get("resource_type", "")), str(body.get("resource_pattern", ""))
+    )
+    values.update(old_permission=None, new_permission=str(body.get("permission", "")))
+    return _permission_planned("grant", values)
+
+
+def _role_permission_updated(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    new = str(body.get("permission", ""))
+    if old is None or new == old["permission"]:
+        return []
+    values = _team_permission(old["role_name"], old["resource_type"], old["resource_pattern"])
+    values.update(old_permission=old["permission"], new_permission=new)
+    return _permission_planned("grant", values)
+
+
+def _role_permission_removed(
+    _body: Json, _answer: Json, old: Any, _stores: Stores
+) -> list[Planned]:
+    if old is None:
+        return []
+    values = _team_permission(old["role_name"], old["resource_type"], old["resource_pattern"])
+    values.update(old_permission=old["permission"])
+    return _permission_planned("revoke", values)
+
+
+def _members_teams(body: Json, stores: Stores) -> dict[str, list[str] | None] | None:
+    members = stores.role_users(str(body.get("role_id", "")))
+    return None if members is None else {name: stores.user_roles(name) for name in members}
+
+
+def _role_deleted(_body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    # A deleted team is left by each of its members at once: one change of membership each.
+    planned = []
+    for username, before in sorted((old or {}).items()):
+        after = stores.user_roles(username)
+        if before is None or after is None or sorted(before) == sorted(after):
+            continue
+        event = UserTeamMembershipChange(old_teams=sorted(before), new_teams=sorted(after))
+        planned.append(Planned(event, Ref(username, username)))
+    return planned
 
 
 def _user(kind: str) -> After:
@@ -558,6 +625,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "model-versions/get-download-uri", _version_downloaded, _model_id, True),
     Route("POST", "roles/assign", _roles_changed, _old_roles),
     Route("DELETE", "roles/unassign", _roles_changed, _old_roles),
+    Route("DELETE", "roles/delete", _role_deleted, _members_teams),
+    Route("POST", "roles/permissions/add", _role_permission_added, _role_of, True),
+    Route("PATCH", "roles/permissions/update", _role_permission_updated, _team_grant, True),
+    Route("DELETE", "roles/permissions/remove", _role_permission_removed, _team_grant, True),
     Route("POST", "users/permissions/grant", _permission("grant"), _old_permission, True),
     Route("POST", "users/permissions/revoke", _permission("revoke"), _old_permission, True),
     Route("POST", "users/create", _user("create"), None, True),

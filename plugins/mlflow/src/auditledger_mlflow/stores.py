@@ -139,6 +139,32 @@ class MlflowStores:
         except Exception:
             return None
 
+    def role_permission(self, role_permission_id: str) -> dict[str, str] | None:
+        """One permission of a role (a team): the role's name, the resource and the level."""
+        try:
+            from mlflow.server.auth import store
+
+            found = store.get_role_permission(int(role_permission_id))
+            role = store.get_role(int(found.role_id))
+        except Exception:
+            return None
+        return {
+            "role_name": str(role.name),
+            "resource_type": str(found.resource_type),
+            "resource_pattern": str(found.resource_pattern),
+            "permission": str(found.permission),
+        }
+
+    def role_users(self, role_id: str) -> list[str] | None:
+        """The names of a role's members, or None for an unknown role."""
+        try:
+            from mlflow.server.auth import store
+
+            members = {int(a.user_id) for a in store.list_role_users(int(role_id))}
+            return sorted(str(u.username) for u in store.list_users() if int(u.id) in members)
+        except Exception:
+            return None
+
     def role_name(self, role_id: str) -> str | None:
         """A role's name."""
         try:
