@@ -252,7 +252,8 @@ def _with_model_id(body: dict[str, Any], old: Any) -> None:
 
 
 def _model_created(body: Json, answer: Json, old: Any, stores: Stores) -> list[Planned]:
-    name, model_id = body["name"], old["model_id"]
+    name = body["name"]
+    model_id = old["model_id"] if old else new_model_id()  # none read before: choose it now
     created = answer.get("registered_model")
     if isinstance(created, Mapping):  # after the change (a fail-closed plan has no answer)
         tags = {t.get("key"): t.get("value") for t in created.get("tags") or []}
