@@ -65,38 +65,42 @@ def test_the_demo_runs_and_the_models_tab_shows_what_it_did(tmp_path: Path) -> N
         out, err = demo.communicate(timeout=120)
         pytest.fail(f"the demo took over {DEMO_SECONDS} s: {out[-2000:]} {err[-2000:]}")
     assert demo.returncode == 0, err[-3000:]
-    assert f"/orgs/mlflow/models/{MODEL}" in out
+    tab_url = re.search(rf"/orgs/mlflow/models/([0-9a-f-]{{36}})  \({MODEL}\)", out)
     token = re.search(r"Bearer (\S+?)\)", out)
     password = re.search(rf"\({AUDITOR} / (\S+)\)", out)
+    assert tab_url, out
     assert token, out
     assert password, out
+    model = tab_url.group(1)
 
     # The demo stopped its servers; its audit log stays in DEMO_DIR: serve it again and look.
     audit = Audit(tmp_path / "audit", read=token.group(1))
     audit.start()
     try:
-        view = api(audit, f"/api/v1/orgs/mlflow/models/{MODEL}/events")
+        view = api(audit, f"/api/v1/orgs/mlflow/models/{model}/events")
         seen = [(f"{e['category']}.{e['type']}", e["subject"]["id"]) for e in view["events"]]
         seen.reverse()  # the tab is newest first; the session's order is oldest first
+        # Its whole history, from before its rename too: one model, two names.
         assert seen == [
-            ("model.rename", MODEL),
-            ("model.description_change", MODEL),
-            ("model_version.tag_change", f"{MODEL}:1"),
-            ("model_version.stage_change", f"{MODEL}:1"),
-            ("model_version.approve", f"{MODEL}:1"),
-            ("model_version.alias_change", f"{MODEL}:1"),
-            ("model_version.reject", f"{MODEL}:2"),
-            ("model_version.download", f"{MODEL}:1"),
+            ("model.create", model),
+            ("model_version.create", f"{model}:1"),
+            ("model_version.create", f"{model}:2"),
+            ("model.rename", model),
+            ("model.description_change", model),
+            ("model_version.tag_change", f"{model}:1"),
+            ("model_version.stage_change", f"{model}:1"),
+            ("model_version.approve", f"{model}:1"),
+            ("model_version.alias_change", f"{model}:1"),
+            ("model_version.reject", f"{model}:2"),
+            ("model_version.download", f"{model}:1"),
         ]
         assert all(e["actor"]["id"] == "ada" for e in view["events"])
         experiment = view["events"][0]["project"]  # the download: the version's experiment
         assert experiment["name"] == "churn-prediction"  # its name when the change happened
-        before = api(audit, "/api/v1/orgs/mlflow/models/churn-model/events")["events"]
-        assert [f"{e['category']}.{e['type']}" for e in reversed(before)] == [
-            "model.create",
-            "model_version.create",
-            "model_version.create",
-        ]
+        summary = api(audit, f"/api/v1/orgs/mlflow/models/{model}")
+        assert (summary["name"], summary["earlier_names"]) == (MODEL, ["churn-model"])
+        models = api(audit, "/api/v1/orgs/mlflow/models")["models"]
+        assert [m["name"] for m in models] == [MODEL]
         everything = {(e["category"], e["type"]) for e in audit.events()}
         for expected in [
             ("experiment", "create"),
@@ -113,11 +117,13 @@ def test_the_demo_runs_and_the_models_tab_shows_what_it_did(tmp_path: Path) -> N
 
         # The page a person opens: the tab lists the same events.
         with signed_in(audit, password.group(1)).open(
-            f"{audit.url}/orgs/mlflow/models/{MODEL}", timeout=10
+            f"{audit.url}/orgs/mlflow/models/{model}", timeout=10
         ) as page:
             html = page.read().decode()
         assert page.status == 200
-        for label in ("Rename", "Approve", "Reject", "Alias change", "Download"):
+        for label in ("Create", "Rename", "Approve", "Reject", "Alias change", "Download"):
             assert label in html, label
+        assert MODEL in html
+        assert '<span class="earlier-name">churn-model</span>' in html
     finally:
         audit.stop()

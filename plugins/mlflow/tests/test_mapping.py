@@ -5,10 +5,16 @@ request is none; a password is never seen."""
 
 from __future__ import annotations
 
+import base64
+import http.cookiejar
+import re
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from auditledger_mlflow.ids import MODEL_ID_TAG
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput
 from mlflow.exceptions import MlflowException
@@ -45,12 +51,20 @@ def subject(kind: str, id_: str, name: str | None, parent: dict[str, Any] | None
     return found
 
 
-def model(name: str) -> dict[str, Any]:
-    return subject("model", name, name)
+def model_id(client: MlflowClient, name: str) -> str:
+    """The registered model's id in the audit log: the tag the plugin keeps on it."""
+    found = client.get_registered_model(name).tags[MODEL_ID_TAG]
+    assert found
+    assert found != name
+    return str(found)
 
 
-def version(name: str, number: str) -> dict[str, Any]:
-    return subject("model_version", f"{name}:{number}", f"{name} v{number}", model(name))
+def model(id_: str, name: str) -> dict[str, Any]:
+    return subject("model", id_, name)
+
+
+def version(id_: str, name: str, number: str) -> dict[str, Any]:
+    return subject("model_version", f"{id_}:{number}", f"v{number}", model(id_, name))
 
 
 def test_experiment_create_rename_delete_restore(ada: MlflowClient, recorded: Recorded) -> None:
@@ -190,10 +204,11 @@ def test_a_finished_run_is_stopped_once(ada: MlflowClient, recorded: Recorded) -
 def test_registered_model_lifecycle(ada: MlflowClient, recorded: Recorded) -> None:
     ada.create_registered_model("churn-model")
     (created,) = recorded.new(1)
+    churn = model_id(ada, "churn-model")
     check(
         created,
         "model.create",
-        subject=model("churn-model"),
+        subject=model(churn, "churn-model"),
         properties={"model_name": "churn-model"},
         project=None,
     )
@@ -202,7 +217,7 @@ def test_registered_model_lifecycle(ada: MlflowClient, recorded: Recorded) -> No
     check(
         described,
         "model.description_change",
-        subject=model("churn-model"),
+        subject=model(churn, "churn-model"),
         properties={"old_description": "", "new_description": "EU only"},
         project=None,
     )
@@ -212,18 +227,37 @@ def test_registered_model_lifecycle(ada: MlflowClient, recorded: Recorded) -> No
         "old_description": "EU only",
         "new_description": "EU and UK",
     }
+    ada.set_registered_model_tag("churn-model", "team", "growth")
+    (tagged,) = recorded.new(1)
+    check(
+        tagged,
+        "model.tag_change",
+        subject=model(churn, "churn-model"),
+        properties={"old_tags": [], "new_tags": ["team=growth"]},  # never the id's own tag
+        project=None,
+    )
+    ada.delete_registered_model_tag("churn-model", "team")
+    (untagged,) = recorded.new(1)
+    assert untagged["properties"] == {"old_tags": ["team=growth"], "new_tags": []}
     ada.rename_registered_model("churn-model", "churn-model-eu")
     (renamed,) = recorded.new(1)
     check(
         renamed,
         "model.rename",
-        subject=model("churn-model-eu"),
+        subject=model(churn, "churn-model-eu"),  # the same model, by its new name
         properties={"old_name": "churn-model", "new_name": "churn-model-eu"},
         project=None,
     )
+    assert model_id(ada, "churn-model-eu") == churn
     ada.delete_registered_model("churn-model-eu")
     (archived,) = recorded.new(1)
-    check(archived, "model.archive", subject=model("churn-model-eu"), properties={}, project=None)
+    check(
+        archived,
+        "model.archive",
+        subject=model(churn, "churn-model-eu"),
+        properties={},
+        project=None,
+    )
 
 
 def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorded) -> None:
@@ -232,13 +266,14 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     run = ada.create_run(exp_id, run_name="fit")
     ada.create_registered_model("fraud")
     recorded.new(3)
+    fraud = model_id(ada, "fraud")
     mv = ada.create_model_version("fraud", f"runs:/{run.info.run_id}/model", run.info.run_id)
     v1 = mv.version
     (created,) = recorded.new(1)
     check(
         created,
         "model_version.create",
-        subject=version("fraud", v1),
+        subject=version(fraud, "fraud", v1),
         properties={},
         project=project,
     )
@@ -248,7 +283,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         tagged,
         "model_version.tag_change",
-        subject=version("fraud", v1),
+        subject=version(fraud, "fraud", v1),
         properties={"old_tags": [], "new_tags": ["validated=yes"]},
         project=project,
     )
@@ -260,7 +295,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         untagged,
         "model_version.tag_change",
-        subject=version("fraud", v1),
+        subject=version(fraud, "fraud", v1),
         properties={"old_tags": ["validated=no"], "new_tags": []},
         project=project,
     )
@@ -270,7 +305,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         staged,
         "model_version.stage_change",
-        subject=version("fraud", v1),
+        subject=version(fraud, "fraud", v1),
         properties={"old_stage": "None", "new_stage": "Staging"},
         project=project,
     )
@@ -279,7 +314,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         approved,
         "model_version.approve",
-        subject=version("fraud", v1),
+        subject=version(fraud, "fraud", v1),
         properties={},
         project=project,
     )
@@ -288,7 +323,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         rejected,
         "model_version.reject",
-        subject=version("fraud", v1),
+        subject=version(fraud, "fraud", v1),
         properties={},
         project=project,
     )
@@ -304,7 +339,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         aliased,
         "model_version.alias_change",
-        subject=version("fraud", v1),
+        subject=version(fraud, "fraud", v1),
         properties={"alias": "champion", "new_version": v1},
         project=project,
     )
@@ -313,7 +348,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         moved,
         "model_version.alias_change",
-        subject=version("fraud", v2),
+        subject=version(fraud, "fraud", v2),
         properties={"alias": "champion", "old_version": v1, "new_version": v2},
         project=project,
     )
@@ -322,7 +357,7 @@ def test_model_versions_tags_stages_aliases(ada: MlflowClient, recorded: Recorde
     check(
         unaliased,
         "model_version.alias_change",
-        subject=version("fraud", v2),
+        subject=version(fraud, "fraud", v2),
         properties={"alias": "champion", "old_version": v2},
         project=project,
     )
@@ -338,6 +373,7 @@ def test_artifacts_and_a_model_version_download_pass_through_the_server(
     run = ada.create_run(exp_id, run_name="fit")
     ada.create_registered_model("scorer")
     recorded.new(3)
+    scorer = model_id(ada, "scorer")
     weights = tmp_path / "weights.txt"
     weights.write_text("0.1 0.2 0.3\n", encoding="utf-8")
     ada.log_artifact(run.info.run_id, str(weights), artifact_path="model")
@@ -370,7 +406,7 @@ def test_artifacts_and_a_model_version_download_pass_through_the_server(
     check(
         events[0],
         "model_version.download",
-        subject=version("scorer", number),
+        subject=version(scorer, "scorer", number),
         properties={},
         project=project,
     )
@@ -452,10 +488,56 @@ def test_users_and_permissions_under_basic_auth(
         project=None,
         actor="admin",
     )
+    # What a team may do: its permissions, granted, changed and removed, name the team.
+    team = {"role_name": "reviewers", "resource_type": "registered_model", "resource_id": "*"}
+    every_model = subject("permission", "registered_model:*", "*")
+    granted_to_team = admin.add_role_permission(role.id, "registered_model", "*", "EDIT")
+    (added,) = recorded.new(1)
+    check(
+        added,
+        "permission.grant",
+        subject=every_model,
+        properties={**team, "new_permission": "EDIT"},
+        project=None,
+        actor="admin",
+    )
+    admin.update_role_permission(granted_to_team.id, "MANAGE")
+    (raised,) = recorded.new(1)
+    check(
+        raised,
+        "permission.grant",
+        subject=every_model,
+        properties={**team, "old_permission": "EDIT", "new_permission": "MANAGE"},
+        project=None,
+        actor="admin",
+    )
+    admin.remove_role_permission(granted_to_team.id)
+    (removed,) = recorded.new(1)
+    check(
+        removed,
+        "permission.revoke",
+        subject=every_model,
+        properties={**team, "old_permission": "MANAGE"},
+        project=None,
+        actor="admin",
+    )
     admin.unassign_role("grace", role.id)
     (left,) = recorded.new(1)
     check(
         left,
+        "user.team_membership_change",
+        subject=grace,
+        properties={"old_teams": ["reviewers"], "new_teams": []},
+        project=None,
+        actor="admin",
+    )
+    # A deleted team is left by each of its members.
+    admin.assign_role("grace", role.id)
+    recorded.new(1)
+    admin.delete_role(role.id)
+    (disbanded,) = recorded.new(1)
+    check(
+        disbanded,
         "user.team_membership_change",
         subject=grace,
         properties={"old_teams": ["reviewers"], "new_teams": []},
@@ -495,12 +577,54 @@ def test_users_and_permissions_under_basic_auth(
         project=None,
         actor="admin",
     )
+    # Any of MLflow's resource types, not only experiments and models.
+    admin.grant_user_permission("grace", "prompt", "summarizer", "EDIT")
+    (prompt,) = recorded.new(1)
+    assert (prompt["category"], prompt["type"]) == ("permission", "grant")
+    assert prompt["subject"] == subject("permission", "prompt:summarizer", "summarizer")
+    assert prompt["properties"]["resource_type"] == "prompt"
+    assert prompt["properties"]["new_permission"] == "EDIT"
     admin.delete_user("grace")
     (deleted,) = recorded.new(1)
     check(deleted, "user.delete", subject=grace, properties={}, project=None, actor="admin")
     text = str(audit.events())
     for secret in (ADA_PASSWORD, ADMIN_PASSWORD, "grace-very-secret-2026", "grace-even-more"):
         assert secret not in text
+
+
+def test_a_user_signed_up_on_basic_auths_page(mlflow_server: Mlflow, recorded: Recorded) -> None:
+    """basic-auth's sign-up page (a form the admin fills in) creates users too."""
+    credentials = base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    browser.addheaders = [("Authorization", f"Basic {credentials}")]
+    with browser.open(f"{mlflow_server.url}/signup", timeout=30) as page:
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())
+    assert csrf
+
+    def sign_up(password: str) -> str:
+        form = {"csrf_token": csrf.group(1), "username": "hopper", "password": password}
+        with browser.open(
+            f"{mlflow_server.url}/api/2.0/mlflow/users/create-ui",
+            data=urllib.parse.urlencode(form).encode(),
+            timeout=30,
+        ) as answer:
+            return str(answer.read().decode())
+
+    assert "Successfully signed up" in sign_up("hopper-secret-2026")
+    (created,) = recorded.new(1)
+    check(
+        created,
+        "user.create",
+        subject=subject("user", "hopper", "hopper"),
+        properties={"user_name": "hopper"},
+        project=None,
+        actor="admin",
+    )
+    assert "hopper-secret" not in str(created)
+    assert "already been taken" in sign_up("hopper-other-2026")  # a 200 that created no one
+    recorded.new(0)
 
 
 def test_failed_requests_record_nothing(

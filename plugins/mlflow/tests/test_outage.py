@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from auditledger_mlflow.ids import MODEL_ID_TAG
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -41,7 +42,7 @@ def test_stopping_auditledger_mid_way_loses_nothing(ada: MlflowClient, restored:
     ada.update_run(first.info.run_id, name="renamed-during")
     done.append(("execution.rename", first.info.run_id))
     ada.create_registered_model("outage-model")
-    done.append(("model.create", "outage-model"))
+    done.append(("model.create", ada.get_registered_model("outage-model").tags[MODEL_ID_TAG]))
     assert ada.get_run(first.info.run_id).info.run_name == "renamed-during"  # MLflow went on
 
     audit.start()
@@ -86,7 +87,8 @@ def test_a_fail_closed_action_is_refused_while_it_cannot_be_audited(
     ada.transition_model_version_stage("guarded-model", number, "Production")
     (approved,) = recorded.new(1)
     assert (approved["category"], approved["type"]) == ("model_version", "approve")
-    assert approved["subject"]["id"] == f"guarded-model:{number}"
+    guarded = ada.get_registered_model("guarded-model").tags[MODEL_ID_TAG]
+    assert approved["subject"]["id"] == f"{guarded}:{number}"
     assert approved["project"] == {"id": exp_id, "name": "guarded"}
     assert approved["actor"] == {"type": "user", "id": "ada", "name": "ada"}
     assert approved["source"]["ip"] == "127.0.0.1"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .ids import MODEL_ID_TAG
 from .testing import ADMIN_PASSWORD, Audit, Mlflow
 
 MODEL = "churn-model-eu"  # the registered model's name at the end of the session
@@ -34,6 +35,7 @@ class Session:
     experiment_id: str
     run_ids: list[str]
     versions: list[str]
+    model_id: str  # the registered model's id in the audit log (through its rename)
 
 
 def session(tracking_uri: str) -> Session:
@@ -90,7 +92,8 @@ def session(tracking_uri: str) -> Session:
     mlflow.artifacts.download_artifacts(
         artifact_uri=f"models:/{MODEL}/{versions[0]}", dst_path=tempfile.mkdtemp()
     )
-    return Session(exp_id, run_ids, versions)
+    model_id = client.get_registered_model(MODEL).tags[MODEL_ID_TAG]
+    return Session(exp_id, run_ids, versions, model_id)
 
 
 def add_scientist(tracking_uri: str) -> None:
@@ -134,9 +137,8 @@ def run(work: Path, *, stay: bool) -> None:
         print(f"MLflow:           {server.url}/  ({SCIENTIST} / {SCIENTIST_PASSWORD})")
         print(f"                  (its admin: admin / {ADMIN_PASSWORD})")
         print(f"Audit log:        {audit.url}/orgs/mlflow/audit-log  ({AUDITOR} / {password})")
-        print(f"The model's tab:  {audit.url}/orgs/mlflow/models/{MODEL}")
-        print(f"                  {audit.url}/orgs/mlflow/models/churn-model  (before its rename)")
-        print(f"API:              {audit.url}/api/v1/orgs/mlflow/models/{MODEL}/events")
+        print(f"The model's tab:  {audit.url}/orgs/mlflow/models/{done.model_id}  ({MODEL})")
+        print(f"API:              {audit.url}/api/v1/orgs/mlflow/models/{done.model_id}/events")
         print(f"                  (Authorization: Bearer {audit.read})")
         print(
             f"{len(audit.events())} events recorded (experiment {done.experiment_id}, "

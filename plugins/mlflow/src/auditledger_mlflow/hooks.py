@@ -47,8 +47,13 @@ class AuditHook:
         if route is None:
             return None
         body = _body(request)
+        refused = route.refuse(body) if route.refuse else None
+        if refused:
+            return _refusal(403, "PERMISSION_DENIED", refused)
         try:
             old = route.before(body, self.stores) if route.before else None
+            if route.amend is not None and old is not None:
+                route.amend(body, old)  # the JSON MLflow parses next: Flask caches the object
         except Exception:
             log.exception("auditledger: reading old values for %s failed", request.path)
             old = None
@@ -61,8 +66,6 @@ class AuditHook:
     def _fail_closed(
         self, route: Route, body: dict[str, Any], old: Any, committed: set[str]
     ) -> Any:
-        from flask import jsonify
-
         try:
             planned = route.after(body, {}, old, self.stores)
         except Exception:
@@ -83,12 +86,11 @@ class AuditHook:
                 log.error(
                     "auditledger: refused %s, the audit log did not commit it: %s", item.action, exc
                 )
-                response = jsonify(
-                    error_code="TEMPORARILY_UNAVAILABLE",
-                    message=f"not done: the audit log could not record {item.action} ({exc})",
+                return _refusal(
+                    503,
+                    "TEMPORARILY_UNAVAILABLE",
+                    f"not done: the audit log could not record {item.action} ({exc})",
                 )
-                response.status_code = 503
-                return response
             committed.add(item.action)
         return None
 
@@ -192,9 +194,20 @@ def artifact_ref(path: str) -> Ref:
     return Ref(subject_id, path[:MAX_NAME_CHARS])
 
 
+def _refusal(status: int, code: str, message: str) -> Any:
+    """An MLflow-style error answer: the request is not performed."""
+    from flask import jsonify
+
+    response = jsonify(error_code=code, message=message)
+    response.status_code = status
+    return response
+
+
 def _body(request: Any) -> dict[str, Any]:
     # The MLflow client sends JSON for every method but GET, whose arguments are the query.
     if request.method == "GET":
         return dict(request.args.to_dict())
+    if request.mimetype == "application/x-www-form-urlencoded":  # basic-auth's sign-up page
+        return dict(request.form.to_dict())
     data = request.get_json(silent=True)
     return data if isinstance(data, dict) else {}

@@ -32,6 +32,8 @@ from auditledger_client.events import (
     UserTeamMembershipChange,
 )
 
+from .ids import MODEL_ID_TAG, new_model_id
+
 Json = Mapping[str, Any]
 FINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
@@ -43,10 +45,14 @@ class Stores(Protocol):
     def experiment_name(self, experiment_id: str) -> str | None: ...
     def run(self, run_id: str) -> dict[str, Any] | None: ...
     def model(self, name: str) -> dict[str, Any] | None: ...
+    def model_id(self, name: str) -> str | None: ...
+    def set_model_id(self, name: str, model_id: str) -> None: ...
     def version(self, name: str, version: str) -> dict[str, Any] | None: ...
     def alias_target(self, name: str, alias: str) -> str | None: ...
     def user_roles(self, username: str) -> list[str] | None: ...
     def role_name(self, role_id: str) -> str | None: ...
+    def role_permission(self, role_permission_id: str) -> dict[str, str] | None: ...
+    def role_users(self, role_id: str) -> list[str] | None: ...
     def user_is_admin(self, username: str) -> bool | None: ...
     def permission(self, username: str, resource_type: str, resource_id: str) -> str | None: ...
 
@@ -67,6 +73,8 @@ class Planned:
 
 Before = Callable[[Json, Stores], Any]
 After = Callable[[Json, Json, Any, Stores], list[Planned]]
+Amend = Callable[[dict[str, Any], Any], None]
+Refuse = Callable[[Json], str | None]
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,11 @@ class Route:
     # The events can be known before the change (nothing in them comes from the answer), so a
     # fail-closed action can be committed to the audit log first.
     predictable: bool = False
+    # Changes the request (its parsed JSON body, with what ``before`` read) before MLflow
+    # handles it: how a registered model is created with its audit id.
+    amend: Amend | None = None
+    # Why the plugin refuses the request (403, before MLflow sees it), or None.
+    refuse: Refuse | None = None
 
 
 def experiment(experiment_id: str, stores: Stores, name: str | None = None) -> Ref:
@@ -87,15 +100,16 @@ def experiment(experiment_id: str, stores: Stores, name: str | None = None) -> R
     return Ref(str(experiment_id), name or stores.experiment_name(str(experiment_id)))
 
 
-def model_ref(name: str) -> Ref:
-    """A registered model: MLflow names it by its name."""
-    return Ref(name, name)
+def model_ref(model_id: str, name: str) -> Ref:
+    """A registered model: its audit id (ids.py), named by its name at the time."""
+    return Ref(model_id, name)
 
 
-def version_ref(name: str, version: str) -> Ref:
-    """A model version, naming its model. Resource ids never hold "/" (they have pages of
+def version_ref(model_id: str, name: str, version: str) -> Ref:
+    """A model version, ``v<n>`` of its model (as the model's page lists versions: the label
+    stays true across the model's renames). Resource ids never hold "/" (they have pages of
     their own; auditledger refuses them at ingest), so the version follows a ":"."""
-    return Ref(f"{name}:{version}", f"{name} v{version}", parent=model_ref(name))
+    return Ref(f"{model_id}:{version}", f"v{version}", parent=model_ref(model_id, name))
 
 
 def tags_list(tags: Mapping[str, str]) -> list[str]:
@@ -223,19 +237,56 @@ def _inputs_logged(body: Json, _answer: Json, old: Any, stores: Stores) -> list[
 # Registered models and versions -------------------------------------------------------------
 
 
-def _model_created(body: Json, _answer: Json, _old: Any, _stores: Stores) -> list[Planned]:
-    return [Planned(ModelCreate(model_name=body["name"]), model_ref(body["name"]))]
+def _new_model(_body: Json, _stores: Stores) -> dict[str, Any]:
+    return {"model_id": new_model_id()}
 
 
-def _model_renamed(body: Json, _answer: Json, _old: Any, _stores: Stores) -> list[Planned]:
-    new = body.get("new_name")
-    if not new or new == body["name"]:
-        return []
-    return [Planned(ModelRename(old_name=body["name"], new_name=new), model_ref(new))]
+def _with_model_id(body: dict[str, Any], old: Any) -> None:
+    """The create request, amended so that MLflow creates the model with its audit id: only
+    that one (a client's own ``auditledger.model_id`` would join another model's history)."""
+    tags = body.get("tags", [])
+    if not isinstance(tags, list):
+        return  # MLflow refuses the request itself
+    kept = [t for t in tags if not (isinstance(t, Mapping) and t.get("key") == MODEL_ID_TAG)]
+    body["tags"] = [*kept, {"key": MODEL_ID_TAG, "value": old["model_id"]}]
+
+
+def _model_created(body: Json, answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    name = body["name"]
+    model_id = old["model_id"] if old else new_model_id()  # none read before: choose it now
+    created = answer.get("registered_model")
+    if isinstance(created, Mapping):  # after the change (a fail-closed plan has no answer)
+        tags = {t.get("key"): t.get("value") for t in created.get("tags") or []}
+        if tags.get(MODEL_ID_TAG) != model_id:  # the amended request did not reach MLflow
+            stores.set_model_id(name, model_id)
+    return [Planned(ModelCreate(model_name=name), model_ref(model_id, name))]
 
 
 def _old_model(body: Json, stores: Stores) -> dict[str, Any] | None:
-    return stores.model(str(body.get("name", "")))
+    """The model a request names, with its audit id (given one now if it has none)."""
+    name = str(body.get("name", ""))
+    model = stores.model(name)
+    model_id = stores.model_id(name) if model is not None else None
+    return None if model is None or model_id is None else {**model, "model_id": model_id}
+
+
+def _model_id(body: Json, stores: Stores) -> dict[str, Any] | None:
+    model_id = stores.model_id(str(body.get("name", "")))
+    return None if model_id is None else {"model_id": model_id}
+
+
+def _id_of(old: Any, name: str, stores: Stores) -> str | None:
+    """The model's id as read before the change, or now."""
+    found = old.get("model_id") if isinstance(old, Mapping) else None
+    return str(found) if found else stores.model_id(name)
+
+
+def _model_renamed(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    new = body.get("new_name")
+    if old is None or not new or new == body["name"]:
+        return []
+    event = ModelRename(old_name=body["name"], new_name=new)
+    return [Planned(event, model_ref(old["model_id"], new))]
 
 
 def _model_updated(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
@@ -245,11 +296,38 @@ def _model_updated(body: Json, _answer: Json, old: Any, _stores: Stores) -> list
     if before == after:
         return []
     event = ModelDescriptionChange(old_description=before, new_description=after)
-    return [Planned(event, model_ref(body["name"]))]
+    return [Planned(event, model_ref(old["model_id"], body["name"]))]
 
 
 def _model_deleted(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
-    return [] if old is None else [Planned(ModelArchive(), model_ref(body["name"]))]
+    if old is None:
+        return []
+    return [Planned(ModelArchive(), model_ref(old["model_id"], body["name"]))]
+
+
+def _model_id_tag_kept(body: Json) -> str | None:
+    if body.get("key") == MODEL_ID_TAG:
+        return f"the tag {MODEL_ID_TAG} is this model's id in the audit log; it cannot change"
+    return None
+
+
+def _model_tag(removed: bool) -> After:
+    def after(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+        if old is None:
+            return []
+        before = {k: v for k, v in old["tags"].items() if k != MODEL_ID_TAG}
+        tags = dict(before)
+        if removed:
+            tags.pop(body.get("key", ""), None)
+        else:
+            tags[body["key"]] = body.get("value", "")
+        if tags == before:
+            return []
+        values = {"old_tags": tags_list(before), "new_tags": tags_list(tags)}
+        event = CustomEvent("model", "tag_change", values)
+        return [Planned(event, model_ref(old["model_id"], body["name"]))]
+
+    return after
 
 
 def _version_project(version: Mapping[str, Any] | None, stores: Stores) -> Ref | None:
@@ -258,14 +336,21 @@ def _version_project(version: Mapping[str, Any] | None, stores: Stores) -> Ref |
     return experiment(run["experiment_id"], stores) if run else None
 
 
-def _version_created(_body: Json, answer: Json, _old: Any, stores: Stores) -> list[Planned]:
+def _version_created(_body: Json, answer: Json, old: Any, stores: Stores) -> list[Planned]:
     version = answer["model_version"]
-    subject = version_ref(version["name"], str(version["version"]))
+    model_id = _id_of(old, version["name"], stores)
+    if model_id is None:
+        return []
+    subject = version_ref(model_id, version["name"], str(version["version"]))
     return [Planned(ModelVersionCreate(), subject, _version_project(version, stores))]
 
 
 def _old_version(body: Json, stores: Stores) -> dict[str, Any] | None:
-    return stores.version(str(body.get("name", "")), str(body.get("version", "")))
+    """The version a request names, with its model's audit id."""
+    name = str(body.get("name", ""))
+    version = stores.version(name, str(body.get("version", "")))
+    model_id = stores.model_id(name) if version is not None else None
+    return None if version is None or model_id is None else {**version, "model_id": model_id}
 
 
 def _version_tag(removed: bool) -> After:
@@ -281,7 +366,7 @@ def _version_tag(removed: bool) -> After:
         if tags == before:
             return []
         event = ModelVersionTagChange(old_tags=tags_list(before), new_tags=tags_list(tags))
-        subject = version_ref(body["name"], str(body["version"]))
+        subject = version_ref(old["model_id"], body["name"], str(body["version"]))
         return [Planned(event, subject, _version_project(old, stores))]
 
     return after
@@ -305,47 +390,58 @@ def _stage_changed(body: Json, _answer: Json, old: Any, stores: Stores) -> list[
         event = CustomEvent(
             "model_version", "stage_change", {"old_stage": old["stage"], "new_stage": new}
         )
-    subject = version_ref(body["name"], str(body["version"]))
+    subject = version_ref(old["model_id"], body["name"], str(body["version"]))
     return [Planned(event, subject, _version_project(old, stores))]
 
 
-def _alias_target(body: Json, stores: Stores) -> str | None:
-    return stores.alias_target(str(body.get("name", "")), str(body.get("alias", "")))
+def _alias_target(body: Json, stores: Stores) -> dict[str, Any] | None:
+    """Where the alias points now (None when nowhere), with the model's audit id."""
+    name = str(body.get("name", ""))
+    model_id = stores.model_id(name)
+    if model_id is None:
+        return None
+    return {"target": stores.alias_target(name, str(body.get("alias", ""))), "model_id": model_id}
 
 
 def _alias_set(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
     new = str(body.get("version", ""))
-    if old == new:
+    target = old.get("target") if isinstance(old, Mapping) else None
+    model_id = _id_of(old, body["name"], stores)
+    if model_id is None or target == new:
         return []
-    values = {"alias": body["alias"], "old_version": old, "new_version": new}
-    subject = version_ref(body["name"], new)
+    values = {"alias": body["alias"], "old_version": target, "new_version": new}
     version = stores.version(body["name"], new)
     return [
         Planned(
             CustomEvent("model_version", "alias_change", values),
-            subject,
+            version_ref(model_id, body["name"], new),
             _version_project(version, stores),
         )
     ]
 
 
 def _alias_deleted(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
-    if old is None:
+    target = old.get("target") if isinstance(old, Mapping) else None
+    if target is None:
         return []
-    values = {"alias": body["alias"], "old_version": old, "new_version": None}
-    version = stores.version(body["name"], old)
+    values = {"alias": body["alias"], "old_version": target, "new_version": None}
+    version = stores.version(body["name"], target)
     return [
         Planned(
             CustomEvent("model_version", "alias_change", values),
-            version_ref(body["name"], old),
+            version_ref(old["model_id"], body["name"], target),
             _version_project(version, stores),
         )
     ]
 
 
-def _version_downloaded(body: Json, _answer: Json, _old: Any, stores: Stores) -> list[Planned]:
-    version = stores.version(str(body.get("name", "")), str(body.get("version", "")))
-    subject = version_ref(body["name"], str(body["version"]))
+def _version_downloaded(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    name = str(body.get("name", ""))
+    model_id = _id_of(old, name, stores)
+    if model_id is None:
+        return []
+    version = stores.version(name, str(body.get("version", "")))
+    subject = version_ref(model_id, name, str(body["version"]))
     return [Planned(ModelVersionDownload(), subject, _version_project(version, stores))]
 
 
@@ -385,10 +481,75 @@ def _permission(kind: str) -> After:
             values["new_permission"] = body.get("permission", "")
         else:
             values["old_permission"] = old or "granted"
-        subject = Ref(f"{values['resource_type']}:{values['resource_id']}", values["resource_id"])
-        return [Planned(CustomEvent("permission", kind, values), subject)]
+        return _permission_planned(kind, values)
 
     return after
+
+
+# A team's (role's) permissions: what each of its members may do.
+
+
+def _role_of(body: Json, stores: Stores) -> str | None:
+    return stores.role_name(str(body.get("role_id", "")))
+
+
+def _team_grant(body: Json, stores: Stores) -> dict[str, str] | None:
+    return stores.role_permission(str(body.get("role_permission_id", "")))
+
+
+def _team_permission(role: str, resource_type: str, pattern: str) -> dict[str, Any]:
+    return {"role_name": role, "resource_type": resource_type, "resource_id": pattern}
+
+
+def _permission_planned(kind: str, values: dict[str, Any]) -> list[Planned]:
+    subject = Ref(f"{values['resource_type']}:{values['resource_id']}", values["resource_id"])
+    return [Planned(CustomEvent("permission", kind, values), subject)]
+
+
+def _role_permission_added(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    if old is None:
+        return []
+    values = _team_permission(
+        old, str(body.get("resource_type", "")), str(body.get("resource_pattern", ""))
+    )
+    values.update(old_permission=None, new_permission=str(body.get("permission", "")))
+    return _permission_planned("grant", values)
+
+
+def _role_permission_updated(body: Json, _answer: Json, old: Any, _stores: Stores) -> list[Planned]:
+    new = str(body.get("permission", ""))
+    if old is None or new == old["permission"]:
+        return []
+    values = _team_permission(old["role_name"], old["resource_type"], old["resource_pattern"])
+    values.update(old_permission=old["permission"], new_permission=new)
+    return _permission_planned("grant", values)
+
+
+def _role_permission_removed(
+    _body: Json, _answer: Json, old: Any, _stores: Stores
+) -> list[Planned]:
+    if old is None:
+        return []
+    values = _team_permission(old["role_name"], old["resource_type"], old["resource_pattern"])
+    values.update(old_permission=old["permission"])
+    return _permission_planned("revoke", values)
+
+
+def _members_teams(body: Json, stores: Stores) -> dict[str, list[str] | None] | None:
+    members = stores.role_users(str(body.get("role_id", "")))
+    return None if members is None else {name: stores.user_roles(name) for name in members}
+
+
+def _role_deleted(_body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    # A deleted team is left by each of its members at once: one change of membership each.
+    planned = []
+    for username, before in sorted((old or {}).items()):
+        after = stores.user_roles(username)
+        if before is None or after is None or sorted(before) == sorted(after):
+            continue
+        event = UserTeamMembershipChange(old_teams=sorted(before), new_teams=sorted(after))
+        planned.append(Planned(event, Ref(username, username)))
+    return planned
 
 
 def _user(kind: str) -> After:
@@ -400,6 +561,15 @@ def _user(kind: str) -> After:
         return [Planned(CustomEvent("user", kind, values), Ref(username, username))]
 
     return after
+
+
+def _signed_up(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
+    # basic-auth's sign-up page (a form, admins only) answers 200 with a "taken" alert too:
+    # a user is created when they did not exist before and do now.
+    username = str(body.get("username", ""))
+    if old is not None or not username or stores.user_is_admin(username) is None:
+        return []
+    return _user("create")(body, _answer, old, stores)
 
 
 def _old_admin(body: Json, stores: Stores) -> bool | None:
@@ -427,22 +597,43 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "runs/set-tag", _run_tag(removed=False), _old_run, True),
     Route("POST", "runs/delete-tag", _run_tag(removed=True), _old_run, True),
     Route("POST", "runs/log-inputs", _inputs_logged, _old_run, True),
-    Route("POST", "registered-models/create", _model_created, None, True),
-    Route("POST", "registered-models/rename", _model_renamed, None, True),
+    Route("POST", "registered-models/create", _model_created, _new_model, True, _with_model_id),
+    Route("POST", "registered-models/rename", _model_renamed, _model_id, True),
     Route("PATCH", "registered-models/update", _model_updated, _old_model, True),
     Route("DELETE", "registered-models/delete", _model_deleted, _old_model, True),
-    Route("POST", "model-versions/create", _version_created),
+    Route(
+        "POST",
+        "registered-models/set-tag",
+        _model_tag(removed=False),
+        _old_model,
+        True,
+        refuse=_model_id_tag_kept,
+    ),
+    Route(
+        "DELETE",
+        "registered-models/delete-tag",
+        _model_tag(removed=True),
+        _old_model,
+        True,
+        refuse=_model_id_tag_kept,
+    ),
+    Route("POST", "model-versions/create", _version_created, _model_id),
     Route("POST", "model-versions/set-tag", _version_tag(removed=False), _old_version, True),
     Route("DELETE", "model-versions/delete-tag", _version_tag(removed=True), _old_version, True),
     Route("POST", "model-versions/transition-stage", _stage_changed, _old_version, True),
     Route("POST", "registered-models/alias", _alias_set, _alias_target, True),
     Route("DELETE", "registered-models/alias", _alias_deleted, _alias_target, True),
-    Route("GET", "model-versions/get-download-uri", _version_downloaded, None, True),
+    Route("GET", "model-versions/get-download-uri", _version_downloaded, _model_id, True),
     Route("POST", "roles/assign", _roles_changed, _old_roles),
     Route("DELETE", "roles/unassign", _roles_changed, _old_roles),
+    Route("DELETE", "roles/delete", _role_deleted, _members_teams),
+    Route("POST", "roles/permissions/add", _role_permission_added, _role_of, True),
+    Route("PATCH", "roles/permissions/update", _role_permission_updated, _team_grant, True),
+    Route("DELETE", "roles/permissions/remove", _role_permission_removed, _team_grant, True),
     Route("POST", "users/permissions/grant", _permission("grant"), _old_permission, True),
     Route("POST", "users/permissions/revoke", _permission("revoke"), _old_permission, True),
     Route("POST", "users/create", _user("create"), None, True),
+    Route("POST", "users/create-ui", _signed_up, _old_admin),
     Route("PATCH", "users/update-password", _user("password_change"), None, True),
     Route("PATCH", "users/update-admin", _admin_changed, _old_admin, True),
     Route("DELETE", "users/delete", _user("delete"), None, True),

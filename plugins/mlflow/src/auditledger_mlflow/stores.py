@@ -4,7 +4,12 @@ the request with its own error, which produces no event."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from .ids import MODEL_ID_TAG, first_seen_id
+
+log = logging.getLogger("auditledger_mlflow")
 
 # The prefix of the role basic-auth keeps per user for that user's own grants.
 SYNTHETIC_ROLE = "__user_"
@@ -45,12 +50,43 @@ class MlflowStores:
         }
 
     def model(self, name: str) -> dict[str, Any] | None:
-        """The registered model's description now."""
+        """The registered model's description and tags now."""
         try:
             model = self._registry().get_registered_model(name)
         except Exception:
             return None
-        return {"name": model.name, "description": model.description or ""}
+        return {
+            "name": model.name,
+            "description": model.description or "",
+            "tags": dict(model.tags or {}),
+        }
+
+    def model_id(self, name: str) -> str | None:
+        """The registered model's audit id (its ``auditledger.model_id`` tag), given to it now
+        when it has none (a model made before the plugin); None when there is no such model."""
+        try:
+            model = self._registry().get_registered_model(name)
+        except Exception:
+            return None
+        found = (model.tags or {}).get(MODEL_ID_TAG)
+        if found:
+            return str(found)
+        workspace = str(getattr(model, "workspace", None) or "")
+        assigned = first_seen_id(workspace, str(model.name), int(model.creation_timestamp or 0))
+        self.set_model_id(str(model.name), assigned)
+        return assigned
+
+    def set_model_id(self, name: str, model_id: str) -> None:
+        """Keep ``model_id`` on the model (best effort: a worker deriving the same id at the
+        same moment may win the write, with the same value)."""
+        from mlflow.entities.model_registry import RegisteredModelTag
+
+        try:
+            self._registry().set_registered_model_tag(
+                name, RegisteredModelTag(MODEL_ID_TAG, model_id)
+            )
+        except Exception:
+            log.warning("auditledger: could not keep the id of registered model %r", name)
 
     def version(self, name: str, version: str) -> dict[str, Any] | None:
         """The model version's stage, tags and run now."""
@@ -100,6 +136,32 @@ class MlflowStores:
 
             resolve = auth._resolve_user_permission_for_resource
             return str(resolve(username, resource_type, resource_id).name)
+        except Exception:
+            return None
+
+    def role_permission(self, role_permission_id: str) -> dict[str, str] | None:
+        """One permission of a role (a team): the role's name, the resource and the level."""
+        try:
+            from mlflow.server.auth import store
+
+            found = store.get_role_permission(int(role_permission_id))
+            role = store.get_role(int(found.role_id))
+        except Exception:
+            return None
+        return {
+            "role_name": str(role.name),
+            "resource_type": str(found.resource_type),
+            "resource_pattern": str(found.resource_pattern),
+            "permission": str(found.permission),
+        }
+
+    def role_users(self, role_id: str) -> list[str] | None:
+        """The names of a role's members, or None for an unknown role."""
+        try:
+            from mlflow.server.auth import store
+
+            members = {int(a.user_id) for a in store.list_role_users(int(role_id))}
+            return sorted(str(u.username) for u in store.list_users() if int(u.id) in members)
         except Exception:
             return None
 

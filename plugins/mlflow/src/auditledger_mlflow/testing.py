@@ -128,18 +128,22 @@ class Audit:
                 self.process.wait(30)
         self.process = None
 
+    def get(self, path: str) -> Any:
+        """A JSON answer of auditledger's API (``path`` from ``/api/v1/orgs/mlflow/``) with the
+        read credential."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/orgs/mlflow/{path}",
+            headers={"Authorization": f"Bearer {self.read}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)
+
     def events(self) -> list[dict[str, Any]]:
         """Every event of the organization, oldest first."""
         found: list[dict[str, Any]] = []
         cursor = None
         while True:
-            query = "limit=500" + (f"&cursor={cursor}" if cursor else "")
-            request = urllib.request.Request(
-                f"{self.url}/api/v1/orgs/mlflow/events?{query}",
-                headers={"Authorization": f"Bearer {self.read}"},
-            )
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                page = json.load(answer)
+            page = self.get("events?limit=500" + (f"&cursor={cursor}" if cursor else ""))
             found.extend(page["events"])
             if not page.get("has_more"):
                 break
@@ -211,7 +215,7 @@ class Mlflow:
                     "--app-name",
                     "auditledger-basic-auth",
                     "--backend-store-uri",
-                    f"sqlite:///{self.workdir / 'mlflow.db'}",
+                    self.backend_uri,
                     "--artifacts-destination",
                     str(self.workdir / "artifacts"),
                     "--host",
@@ -240,6 +244,12 @@ class Mlflow:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(30)
         self.process = None
+
+    @property
+    def backend_uri(self) -> str:
+        """MLflow's own database (a test may reach the store as a model made before the plugin
+        would: without the server)."""
+        return f"sqlite:///{self.workdir / 'mlflow.db'}"
 
     def log(self) -> str:
         return (self.workdir / "mlflow.log").read_text(encoding="utf-8", errors="replace")
