@@ -141,6 +141,43 @@ def test_a_renamed_model_is_listed_headed_and_filtered_by_its_current_name(
     assert "before-ledger -&gt; middle-ledger" in view
 
 
+def test_a_models_current_name_in_the_address_leads_to_its_page_by_id(
+    services: Services, acme: Tenant
+) -> None:
+    t0 = base.NOW - timedelta(hours=3)
+    renamed = {"id": "mdl-ledger", "name": "before-ledger"}
+    send(
+        services,
+        acme,
+        [
+            model_event("create", renamed, t0, {"model_name": "before-ledger"}),
+            model_event(
+                "rename",
+                renamed,
+                t0 + timedelta(minutes=1),
+                {"old_name": "before-ledger", "new_name": "after-ledger"},
+            ),
+            # Two models that share a name: the name leads to neither.
+            model_event("create", {"id": "mdl-a", "name": "twin"}, t0, {"model_name": "twin"}),
+            model_event("create", {"id": "mdl-b", "name": "twin"}, t0, {"model_name": "twin"}),
+        ],
+    )
+    with browser(services) as client:
+        signed_in(client, acme.admin.username)
+        by_name = client.get(
+            "/orgs/acme/models/after-ledger", params={"from": "2020-01-01"}, follow_redirects=False
+        )
+        former = client.get("/orgs/acme/models/before-ledger", follow_redirects=False)
+        twin = client.get("/orgs/acme/models/twin", follow_redirects=False)
+        unknown = client.get("/orgs/acme/models/no-such-model", follow_redirects=False)
+    assert by_name.status_code == 307
+    assert by_name.headers["location"] == "/orgs/acme/models/mdl-ledger?from=2020-01-01"
+    # An earlier name may belong to another model by now: only the current name leads.
+    assert former.status_code == 404
+    assert twin.status_code == 404
+    assert unknown.status_code == 404
+
+
 def test_model_versions_are_ordered_by_number(services: Services, acme: Tenant) -> None:
     t0 = base.NOW - timedelta(hours=2)
     parent = {"id": "mdl-counting", "name": "counting"}

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from auditledger.core.errors import InvalidInput, NotFound, Problem
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import DirectoryEntry, directory_entries, directory_entry, page
+from auditledger.store.schema import directory
 from auditledger_client.core.event import Ref
 
 # Query-string names the model view accepts; ``version`` is a model version id of this model.
@@ -65,6 +66,19 @@ def model_entry(connection: Connection, org_id: int, model_id: str) -> Directory
     if entry is None:
         raise NotFound(f"no model {model_id[:80]!r} in this organization")
     return entry
+
+
+def model_id_named(connection: Connection, org_id: int, name: str) -> str | None:
+    """The id of the one model whose current name is ``name``; None when none or several are.
+
+    Ids are what links use; a person who types a model's name into the address (or a link
+    written before a platform gave its models ids) still finds it while the name is its own.
+    """
+    query = select(directory.c.ref_id).where(
+        directory.c.org_id == org_id, directory.c.kind == "model", directory.c.name == name
+    )
+    found = connection.execute(query.limit(2)).scalars().all()
+    return found[0] if len(found) == 1 else None
 
 
 def latest_project(connection: Connection, org_id: int, org_slug: str, model_id: str) -> Ref | None:

@@ -7,14 +7,15 @@ versions and a date range, and exports the same filter.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Connection
 
-from auditledger.core.errors import InvalidInput
+from auditledger.core.errors import InvalidInput, NotFound
 from auditledger.query.activity import activity
-from auditledger.query.models import list_models, model_filter, model_summary
+from auditledger.query.models import list_models, model_filter, model_id_named, model_summary
 from auditledger.query.view import read_view
 from auditledger.web.context import services
 from auditledger.web.pages.filter_form import model_form
@@ -49,9 +50,11 @@ async def models(request: Request, org: str, user: User) -> HTMLResponse:
     )
 
 
-@router.get("/orgs/{org}/models/{model_id}", response_class=HTMLResponse)
-async def model(request: Request, org: str, model_id: str, user: User) -> HTMLResponse:
-    """A model's details and its "Audit Log" tab."""
+@router.get("/orgs/{org}/models/{model_id}", response_class=HTMLResponse, response_model=None)
+async def model(
+    request: Request, org: str, model_id: str, user: User
+) -> HTMLResponse | RedirectResponse:
+    """A model's details and its "Audit Log" tab; a model's current name leads to its id."""
     reader = await reader_for(request, org, user.principal)
     zone = viewer_zone(request)
     items = with_zone(query_items(request), zone)
@@ -76,8 +79,17 @@ async def model(request: Request, org: str, model_id: str, user: User) -> HTMLRe
         context["form"] = model_form(summary.versions, items, zone)
         return context
 
-    context = await in_snapshot(request, work)
     base = org_base(reader.org.slug)
+    try:
+        context = await in_snapshot(request, work)
+    except NotFound:
+        named = await in_snapshot(request, lambda c: model_id_named(c, reader.org.id, model_id))
+        if named is None:
+            raise
+        target = f"{base}/models/{quote(named, safe='')}"
+        query = request.url.query
+        # Temporary: the name may pass to another model later; the id never does.
+        return RedirectResponse(f"{target}?{query}" if query else target, status_code=307)
     summary = context["model"]
     crumbs = [Crumb(reader.org.name, base), Crumb("Models", f"{base}/models"), Crumb(summary.label)]
     context.update(
