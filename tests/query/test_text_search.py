@@ -244,6 +244,28 @@ def test_new_events_are_found_at_once(services: Services) -> None:
     assert search(services, org, '"quarterly zebracorn"') == [0]
 
 
+def test_the_newest_matches_when_sequence_and_time_disagree(services: Services) -> None:
+    """An event recorded early with a late occurrence time is still the newest match, and an
+    event as late that does not match takes no place on the page (on SQLite the index gives
+    hits newest by sequence, so these are the rows it has to look for after its first hits)."""
+    org = services.tenancy.create_org("beta", "Beta")
+
+    def at(when: Any, subject: str) -> Any:
+        wire = sample_event(subject={"id": "model-z", "name": subject}, timestamp=when.isoformat())
+        return parse_event(wire, received_at=NOW)
+
+    start = NOW - timedelta(hours=3)
+    drafts = [at(NOW, "zebracorn early"), at(NOW - timedelta(minutes=1), "unrelated")]
+    drafts += [at(start + timedelta(seconds=i), "zebracorn") for i in range(2100)]
+    for offset in range(0, len(drafts), 500):
+        services.ingest.ingest_blocking(org, drafts[offset : offset + 500], NOW)
+    flt = parse_filters([("q", "zebracorn")])
+    with services.db.read() as connection:
+        found = page(connection, org.id, org.slug, flt, limit=5)
+    assert [e.seq for e in found.events] == [0, 2101, 2100, 2099, 2098]
+    assert found.has_more
+
+
 def test_search_is_refused_with_its_problem_named() -> None:
     for q, fragment in (
         ('"open', "not closed"),

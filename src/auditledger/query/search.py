@@ -383,7 +383,8 @@ def _newest_text_hits(
         events.c.occurred_at >= literal(last_time, events.c.occurred_at.type),
         limit=1_000_000,
     )
-    late = [r for r in late if search_index.is_hit(connection, org_id, terms, r.seq)]
+    listed = search_index.hits_among(connection, org_id, terms, [r.seq for r in late])
+    late = [r for r in late if r.seq in listed]
     if not late:
         return rows
     merged = sorted([*rows, *late], key=lambda r: (r.occurred_at, r.seq), reverse=True)
