@@ -13,7 +13,7 @@ from sqlalchemy import text
 from auditledger.core.errors import InvalidInput
 from auditledger.demo.generate import generate
 from auditledger.query.filters import EventFilter, parse_filters
-from auditledger.query.search import iterate, page
+from auditledger.query.search import fixed_contents, iterate, page
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services
 from auditledger.store import search_index
@@ -216,6 +216,10 @@ def test_a_tampered_index_cannot_add_an_event(
     with services.db.read() as connection:
         flt = parse_filters([("q", "zebracorn")])
         assert page(connection, org.id, org.slug, flt).events == []
+        # An export's recorded row count checks the same: what it will deliver, no more.
+        assert fixed_contents(connection, org.id, flt)[1] == 0
+        churn = parse_filters([("q", "churn")])
+        assert fixed_contents(connection, org.id, churn)[1] == len(brute(everything, "churn"))
 
 
 def test_rebuild_restores_a_lost_index(
