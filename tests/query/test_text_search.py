@@ -21,7 +21,7 @@ from auditledger.tenancy.model import Organization
 from auditledger_client.core.event import Event
 from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
-from tests.support.helpers import sample_event
+from tests.support.helpers import sample_event, store
 
 DAYS = 6
 
@@ -33,9 +33,7 @@ def loaded(services: Services) -> tuple[Organization, list[Event]]:
     start = start_of_day(NOW) - timedelta(days=DAYS)
     for day in generate(start, DAYS, seed=3):
         drafts = [parse_event(e, received_at=NOW) for e in day]
-        drafts = [d for d in drafts if d.occurred_at <= NOW]
-        for offset in range(0, len(drafts), 500):
-            services.ingest.ingest_blocking(org, drafts[offset : offset + 500], NOW)
+        store(services, org, [d for d in drafts if d.occurred_at <= NOW])
     size = services.log.head(org.id).tree_size
     return org, services.log.events(org.id, org.slug, 0, size)
 
@@ -261,8 +259,7 @@ def test_the_newest_matches_when_sequence_and_time_disagree(services: Services) 
     start = NOW - timedelta(hours=3)
     drafts = [at(NOW, "zebracorn early"), at(NOW - timedelta(minutes=1), "unrelated")]
     drafts += [at(start + timedelta(seconds=i), "zebracorn") for i in range(2100)]
-    for offset in range(0, len(drafts), 500):
-        services.ingest.ingest_blocking(org, drafts[offset : offset + 500], NOW)
+    store(services, org, drafts)
     flt = parse_filters([("q", "zebracorn")])
     with services.db.read() as connection:
         found = page(connection, org.id, org.slug, flt, limit=5)
