@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from auditledger_client import AuditClient, ConfigurationError
+from auditledger_client import AsyncAuditClient, AuditClient, ConfigurationError
 from auditledger_client.config import CLIENT_SETTINGS, options_from_env
 from tests.support.client import Stub, unreachable
 
@@ -30,6 +31,17 @@ def test_a_client_from_the_environment(tmp_path: Path) -> None:
         core = client._core
         assert (core.org, core.ack_timeout, core.sender.batch_size) == ("acme", 2.5, 50)
         assert core.spool.path == tmp_path / "spool.db"
+
+
+def test_the_async_client_from_the_environment_is_one_alike() -> None:
+    environ = {**BASE, "AUDITLEDGER_ORG": "acme", "AUDITLEDGER_BATCH_SIZE": "50"}
+    client = AsyncAuditClient.from_env(environ, transport=Stub(unreachable))
+    try:
+        assert type(client) is AsyncAuditClient
+        assert (client._core.org, client._core.sender.batch_size) == ("acme", 50)
+        assert (client.pending, client.last_error, client.dead_letters()) == (0, None, [])
+    finally:
+        asyncio.run(client.aclose(0.1))
 
 
 def test_arguments_win_over_the_environment() -> None:

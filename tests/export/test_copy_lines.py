@@ -6,7 +6,6 @@ source columns."""
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
@@ -22,9 +21,7 @@ from auditledger.export.formats import csv_chunks, csv_header, jsonl_chunks
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import iterate_rows, row_columns
 from auditledger.services import Services
-from auditledger_client.core.validate import parse_event
-from tests.support.databases import NOW
-from tests.support.helpers import OrgAccess, make_org, sample_event
+from tests.support.helpers import OrgAccess, make_org, sample_event, store_wire
 from tests.support.hostile import hostile_events
 
 ON_POSTGRES = pytest.mark.parametrize("engine_kind", ["postgres"], indirect=True)
@@ -33,12 +30,6 @@ ON_POSTGRES = pytest.mark.parametrize("engine_kind", ["postgres"], indirect=True
 @pytest.fixture
 def acme(services: Services) -> OrgAccess:
     return make_org(services, "acme")
-
-
-def _load(services: Services, access: OrgAccess, events: list[dict[str, Any]]) -> None:
-    for offset in range(0, len(events), 500):
-        drafts = [parse_event(e, received_at=NOW) for e in events[offset : offset + 500]]
-        services.ingest.ingest_blocking(access.org, drafts, NOW)
 
 
 def _both(
@@ -106,7 +97,7 @@ def test_copy_writes_the_python_writers_bytes(services: Services, acme: OrgAcces
     del unnamed["project"]
     del unnamed["source"]
     events.append(unnamed)
-    _load(services, acme, events)
+    store_wire(services, acme.org, events)
     for include_source in (True, False):
         python, copied = _both(services, acme, EventFilter(), include_source)
         assert python.count(b"\r\n") > len(events)

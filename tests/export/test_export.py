@@ -19,9 +19,8 @@ from auditledger.events.render import event_json
 from auditledger.export.service import ExportFormat, ExportRun
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
-from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
-from tests.support.helpers import OrgAccess, make_org, sample_event
+from tests.support.helpers import OrgAccess, make_org, sample_event, store_wire
 from tests.support.hostile import hostile_events
 
 
@@ -31,9 +30,7 @@ def acme(services: Services) -> OrgAccess:
 
 
 def load(services: Services, access: OrgAccess, events: list[dict[str, Any]]) -> None:
-    for offset in range(0, len(events), 500):
-        drafts = [parse_event(e, received_at=NOW) for e in events[offset : offset + 500]]
-        services.ingest.ingest_blocking(access.org, drafts, NOW)
+    store_wire(services, access.org, events)
 
 
 def read_csv(body: bytes) -> list[dict[str, str]]:

@@ -24,7 +24,7 @@ from auditledger.ingest.jsonbody import parse_json_body
 from auditledger.ingest.typed import decode_events
 from auditledger_client.core.catalog import SEED
 from auditledger_client.core.event import EventDraft
-from auditledger_client.core.validate import parse_batch, parse_event
+from auditledger_client.core.validate import MAX_EVENT_BYTES, parse_batch, parse_event
 from tests.support.helpers import all_platform_types, sample_event
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -180,6 +180,37 @@ def test_a_duplicate_key_anywhere_is_handed_to_the_exact_path() -> None:
         doubled = text[:end] + "," + member + text[end:]
         assert _typed(doubled.encode(), batch=False) is None, doubled
         assert _exact(doubled.encode(), batch=False) is None
+
+
+def test_a_duplicate_key_in_a_batch_is_handed_to_the_exact_path() -> None:
+    event = _encode(sample_event("model", "rename")).decode()
+    doubled = event.replace('"category"', '"category": "model", "category"', 1)
+    many = ", ".join([event] * 60)  # large enough that each event is measured too
+    for text in (
+        f'{{"events": [{event}, {doubled}]}}',
+        f'{{"events": [{many}, {doubled}]}}',
+        f'{{"events": [], "events": [{event}]}}',
+        f'{{"events": [{event}], "events": [{event}]}}',
+    ):
+        assert _typed(text.encode(), batch=True) is None, text[:200]
+        assert _exact(text.encode(), batch=True) is None
+    assert _agree(f'{{"events": [{many}, {event}]}}'.encode(), True) is not None
+
+
+def test_an_event_over_64_kib_is_handed_over_alone_or_in_a_batch() -> None:
+    small = sample_event("model", "rename")
+    near = sample_event("model", "rename", properties={"old_name": "x" * 65_000, "new_name": "y"})
+    over = sample_event("model", "rename", properties={"old_name": "x" * 66_000, "new_name": "y"})
+
+    def size(event: dict[str, Any]) -> int:
+        return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode())
+
+    assert size(near) <= MAX_EVENT_BYTES < size(over)
+    assert _agree(_encode(near)) is not None
+    assert _agree(_encode({"events": [small, near]}), True) is not None
+    for body, batch in ((over, False), ({"events": [small, over]}, True)):
+        assert _typed(_encode(body), batch) is None
+        assert _exact(_encode(body), batch) is None
 
 
 def test_escapes_decode_to_the_same_draft_or_are_handed_over() -> None:

@@ -65,6 +65,9 @@ def test_several_values_and_blanks() -> None:
         ([("type", "model.launch")], "type"),
         ([("projct", "x")], "projct"),
         ([("from", "2026-05-01"), ("from", "2026-05-02")], "from"),
+        ([("project", "prj\x00")], "project"),
+        ([("actor", "u-\ud800")], "actor"),
+        ([("q", "churn \udfff")], "q"),
     ],
 )
 def test_bad_filters_are_named(params: list[tuple[str, str]], field: str) -> None:

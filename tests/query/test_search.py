@@ -17,7 +17,7 @@ from auditledger.tenancy.model import Organization
 from auditledger_client.core.event import Event
 from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
-from tests.support.helpers import sample_event
+from tests.support.helpers import sample_event, store
 from tests.support.search import brute_force, random_filters
 
 DAYS = 30
@@ -29,10 +29,8 @@ def loaded(services: Services) -> tuple[Organization, list[Event]]:
     org = services.tenancy.create_org("acme", "Acme")
     start = start_of_day(NOW) - timedelta(days=DAYS)
     for day in generate(start, DAYS, seed=11):
-        day = [e for e in day if parse_event(e, received_at=NOW).occurred_at <= NOW]
-        for offset in range(0, len(day), 500):
-            drafts = [parse_event(e, received_at=NOW) for e in day[offset : offset + 500]]
-            services.ingest.ingest_blocking(org, drafts, NOW)
+        drafts = [parse_event(e, received_at=NOW) for e in day]
+        store(services, org, [d for d in drafts if d.occurred_at <= NOW])
     # A few much older events, so a newest-first page must look past the last month.
     for days_ago in (45, 90, 150):
         when = NOW - timedelta(days=days_ago)

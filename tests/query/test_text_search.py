@@ -13,7 +13,7 @@ from sqlalchemy import text
 from auditledger.core.errors import InvalidInput
 from auditledger.demo.generate import generate
 from auditledger.query.filters import EventFilter, parse_filters
-from auditledger.query.search import iterate, page
+from auditledger.query.search import fixed_contents, iterate, page
 from auditledger.retention.policy import start_of_day
 from auditledger.services import Services
 from auditledger.store import search_index
@@ -21,7 +21,7 @@ from auditledger.tenancy.model import Organization
 from auditledger_client.core.event import Event
 from auditledger_client.core.validate import parse_event
 from tests.support.databases import NOW
-from tests.support.helpers import sample_event
+from tests.support.helpers import sample_event, store
 
 DAYS = 6
 
@@ -33,9 +33,7 @@ def loaded(services: Services) -> tuple[Organization, list[Event]]:
     start = start_of_day(NOW) - timedelta(days=DAYS)
     for day in generate(start, DAYS, seed=3):
         drafts = [parse_event(e, received_at=NOW) for e in day]
-        drafts = [d for d in drafts if d.occurred_at <= NOW]
-        for offset in range(0, len(drafts), 500):
-            services.ingest.ingest_blocking(org, drafts[offset : offset + 500], NOW)
+        store(services, org, [d for d in drafts if d.occurred_at <= NOW])
     size = services.log.head(org.id).tree_size
     return org, services.log.events(org.id, org.slug, 0, size)
 
@@ -216,6 +214,10 @@ def test_a_tampered_index_cannot_add_an_event(
     with services.db.read() as connection:
         flt = parse_filters([("q", "zebracorn")])
         assert page(connection, org.id, org.slug, flt).events == []
+        # An export's recorded row count checks the same: what it will deliver, no more.
+        assert fixed_contents(connection, org.id, flt)[1] == 0
+        churn = parse_filters([("q", "churn")])
+        assert fixed_contents(connection, org.id, churn)[1] == len(brute(everything, "churn"))
 
 
 def test_rebuild_restores_a_lost_index(
@@ -242,6 +244,27 @@ def test_new_events_are_found_at_once(services: Services) -> None:
     services.ingest.ingest_blocking(org, [draft], NOW)
     assert search(services, org, "zebracorn") == [0]
     assert search(services, org, '"quarterly zebracorn"') == [0]
+
+
+def test_the_newest_matches_when_sequence_and_time_disagree(services: Services) -> None:
+    """An event recorded early with a late occurrence time is still the newest match, and an
+    event as late that does not match takes no place on the page (on SQLite the index gives
+    hits newest by sequence, so these are the rows it has to look for after its first hits)."""
+    org = services.tenancy.create_org("beta", "Beta")
+
+    def at(when: Any, subject: str) -> Any:
+        wire = sample_event(subject={"id": "model-z", "name": subject}, timestamp=when.isoformat())
+        return parse_event(wire, received_at=NOW)
+
+    start = NOW - timedelta(hours=3)
+    drafts = [at(NOW, "zebracorn early"), at(NOW - timedelta(minutes=1), "unrelated")]
+    drafts += [at(start + timedelta(seconds=i), "zebracorn") for i in range(2100)]
+    store(services, org, drafts)
+    flt = parse_filters([("q", "zebracorn")])
+    with services.db.read() as connection:
+        found = page(connection, org.id, org.slug, flt, limit=5)
+    assert [e.seq for e in found.events] == [0, 2101, 2100, 2099, 2098]
+    assert found.has_more
 
 
 def test_search_is_refused_with_its_problem_named() -> None:

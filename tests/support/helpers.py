@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from auditledger.services import Services
 from auditledger.source.location import special_network
 from auditledger.tenancy.model import CredentialKind, Organization, Role
 from auditledger_client.core.catalog import CATEGORIES, PropertyKind, PropertySpec
-from auditledger_client.core.event import Location
+from auditledger_client.core.event import EventDraft, Location
+from auditledger_client.core.validate import parse_event
+from tests.support.databases import NOW
 
 KNOWN_LOCATIONS = {
     "193.166.3.7": Location("FI", "Finland", "Espoo"),
@@ -95,3 +99,18 @@ def make_org(services: Services, slug: str = "acme") -> OrgAccess:
         CredentialKind.READ, "member script", org=org, role=Role.MEMBER
     )
     return OrgAccess(org, ingest.token, admin.token, member.token)
+
+
+def store(
+    services: Services, org: Organization, drafts: Sequence[EventDraft], now: datetime = NOW
+) -> None:
+    """Ingest ``drafts`` (received at ``now``) in batches of 500."""
+    for offset in range(0, len(drafts), 500):
+        services.ingest.ingest_blocking(org, list(drafts[offset : offset + 500]), now)
+
+
+def store_wire(
+    services: Services, org: Organization, events: Sequence[Mapping[str, Any]], now: datetime = NOW
+) -> None:
+    """Ingest events given in the wire format, as the API would receive them at ``now``."""
+    store(services, org, [parse_event(e, received_at=now) for e in events], now)

@@ -28,9 +28,8 @@ from auditledger.settings import load_settings
 from auditledger.tenancy.model import Organization, Role, User
 from auditledger_client.core.clock import FrozenClock
 from auditledger_client.core.event import Event
-from auditledger_client.core.validate import parse_event
 from tests.support import databases as base
-from tests.support.helpers import FixedLocator, OrgAccess, make_org
+from tests.support.helpers import FixedLocator, OrgAccess, make_org, store_wire
 
 PASSWORD = "correct horse battery staple"
 
@@ -42,11 +41,7 @@ def load_history(
     start = start_of_day(base.NOW) - timedelta(days=days)
     now_text = format_timestamp(base.NOW)
     for day in generate(start, days + 1, seed=seed, per_day_scale=scale):
-        wire = [e for e in day if e["timestamp"] <= now_text]
-        for offset in range(0, len(wire), 500):
-            drafts = [parse_event(e, received_at=base.NOW) for e in wire[offset : offset + 500]]
-            if drafts:
-                services.ingest.ingest_blocking(org, drafts, base.NOW)
+        store_wire(services, org, [e for e in day if e["timestamp"] <= now_text], base.NOW)
     size = services.log.head(org.id).tree_size
     return services.log.events(org.id, org.slug, 0, size)
 

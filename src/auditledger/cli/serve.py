@@ -23,7 +23,11 @@ from auditledger.ops.logging import configure_logging
 from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings, load_settings
 from auditledger.web.app import create_app
-from auditledger.web.header_timeout import WorkerHeaderTimeoutH11Protocol, protocol_with_timeout
+from auditledger.web.header_timeout import (
+    HeaderTimeoutH11Protocol,
+    WorkerHeaderTimeoutH11Protocol,
+    protocol_with_timeout,
+)
 
 
 def run_server(settings: Settings, *, demo: bool, workers: int = 1) -> None:
@@ -74,12 +78,18 @@ def run_server(settings: Settings, *, demo: bool, workers: int = 1) -> None:
         console.rule()
     else:
         console.print(f"auditledger serving {settings.database_url} on {url}/")
+    app: FastAPI | str
+    http: type[HeaderTimeoutH11Protocol]
     if workers > 1:
-        _serve_workers(settings, services, workers)
-        return
-    app = create_app(services)
+        _prepare_workers(settings, services, workers)
+        # Each worker builds its own app (worker_app); the protocol must be importable there.
+        app, http = "auditledger.cli.serve:worker_app", WorkerHeaderTimeoutH11Protocol
+    else:
+        app, http = create_app(services), protocol_with_timeout(settings.header_timeout_seconds)
     uvicorn.run(
         app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -87,11 +97,11 @@ def run_server(settings: Settings, *, demo: bool, workers: int = 1) -> None:
         proxy_headers=False,  # client addresses are resolved by auditledger's trusted proxies
         timeout_graceful_shutdown=10,
         # h11 with a header-read timeout (web/header_timeout.py): slow-header clients are cut.
-        http=protocol_with_timeout(settings.header_timeout_seconds),
+        http=http,
     )
 
 
-def _serve_workers(settings: Settings, services: Services, workers: int) -> None:
+def _prepare_workers(settings: Settings, services: Services, workers: int) -> None:
     # The key exists before any worker looks for it (see the module docstring).
     services.checkpoints.prepare_for_server()
     # Workers are fresh interpreters: they read their settings from the environment, so the
@@ -99,18 +109,6 @@ def _serve_workers(settings: Settings, services: Services, workers: int) -> None
     for name in ("database_url", "host", "port"):
         os.environ[SETTING_INDEX[name].env] = str(getattr(settings, name))
     console.print(f"  {workers} worker processes")
-    uvicorn.run(
-        "auditledger.cli.serve:worker_app",
-        factory=True,
-        workers=workers,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-        http=WorkerHeaderTimeoutH11Protocol,
-    )
 
 
 def worker_app() -> FastAPI:

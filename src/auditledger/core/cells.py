@@ -22,9 +22,8 @@ from auditledger.core.canonical import TimestampText, format_timestamp
 from auditledger_client.core.event import Location
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Where a spreadsheet may start a new cell: any separator a CSV may be opened with, and lines.
-CELL_BREAKS = (",", ";", "\t", "\r", "\n")
-# A formula start at the beginning, or right after a cell break (zero-width: insert a quote).
+# A formula start at the beginning, or right after a cell break: any separator a CSV may be
+# opened with (, ; tab) or a line break (zero-width: insert a quote).
 _RISKY = re.compile(r"(?<![^,;\t\r\n])(?=[=+\-@\t\r])")
 
 BASE_COLUMNS = (

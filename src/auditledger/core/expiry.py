@@ -3,7 +3,7 @@
 An event's leaf hash is ``SHA-256(0x00 || canonical bytes)``, and the canonical bytes (v1) end
 with ``,"timestamp":"<occurred>","type":"<type>","v":1}`` (keys are sorted, and these three
 come last). Before a purge removes an event it keeps an *expiry proof*: the SHA-256 state after
-the whole 64-byte blocks that precede ``,"timestamp"`` (see :mod:`integrity.midstate`), and the
+the whole 64-byte blocks that precede ``,"timestamp"`` (see :mod:`core.midstate`), and the
 bytes from there to the end. Finishing the hash from that state over that tail must give the
 event's leaf hash, which the Merkle tree and the signed checkpoints vouch for; a forged tail
 would be a SHA-256 preimage. The tail can be read for the occurrence time because it sits at

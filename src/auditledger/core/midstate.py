@@ -212,8 +212,3 @@ def _load_raw() -> tuple[Callable[..., int], Callable[..., int], Callable[..., i
 
 
 _RAW = _load_raw()
-
-
-def accelerated() -> bool:
-    """Whether OpenSSL does the hashing (else the pure-Python fallback does)."""
-    return _LIB is not None

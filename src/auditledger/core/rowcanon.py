@@ -21,9 +21,6 @@ from typing import Any
 from auditledger.core.canonical import CANONICAL_VERSION, TimestampText
 from auditledger.core.expiry import ExpiryProof, LeafHasher
 
-# (seq, leaf hash of the stored event, or None when its row cannot be re-encoded)
-EventHash = tuple[int, bytes | None]
-
 # What re-encoding a row raises when a column holds something auditledger never writes.
 UNREADABLE = (TypeError, ValueError, AttributeError, OverflowError, UnicodeError)
 
@@ -148,15 +145,3 @@ class RowCanonicalizer:
         if self._leaves is None:
             self._leaves = LeafHasher()
         return self._leaves.leaf_and_proof(row[0], self.canonical_bytes(row))
-
-    def hash_rows(self, rows: Sequence[Sequence[Any]]) -> list[EventHash]:
-        """(seq, leaf hash, or None if the row cannot be re-encoded) of each row."""
-        leaf_hash = self.leaf_hash
-        hashed: list[EventHash] = []
-        append = hashed.append
-        for row in rows:
-            try:
-                append((row[0], leaf_hash(row)))
-            except UNREADABLE:
-                append((row[0], None))
-        return hashed

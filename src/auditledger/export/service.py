@@ -191,17 +191,6 @@ class ExportService:
         try:
             raw = fmt is ExportFormat.CSV
             with self.db.read() as connection:
-                rows = self._counted(
-                    iterate_rows(
-                        connection,
-                        org.id,
-                        flt,
-                        include_source=include_source,
-                        with_hash=True,
-                        raw=raw,
-                    ),
-                    run,
-                )
                 if self.db.is_postgres and not flt.text:
                     # The server makes every line (export/copy_lines.py): the same bytes,
                     # and no row becomes Python values. A free-text search takes the Python
@@ -217,13 +206,25 @@ class ExportService:
                             connection, org.id, org.slug, flt, include_source=include_source
                         )
                         yield from jsonl_blocks(self._counted(lines, run))
-                elif raw:
-                    columns = row_columns(include_source=include_source, with_hash=True)
-                    yield from csv_chunks(
-                        rows, include_source=include_source, columns=columns, bom=run.bom
-                    )
                 else:
-                    yield from jsonl_chunks(rows, org.slug, include_source=include_source)
+                    rows = self._counted(
+                        iterate_rows(
+                            connection,
+                            org.id,
+                            flt,
+                            include_source=include_source,
+                            with_hash=True,
+                            raw=raw,
+                        ),
+                        run,
+                    )
+                    if raw:
+                        columns = row_columns(include_source=include_source, with_hash=True)
+                        yield from csv_chunks(
+                            rows, include_source=include_source, columns=columns, bom=run.bom
+                        )
+                    else:
+                        yield from jsonl_chunks(rows, org.slug, include_source=include_source)
             run.completed = True
         finally:
             if not run.completed:

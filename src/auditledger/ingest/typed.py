@@ -107,25 +107,22 @@ def _members(value: Any) -> int:
     return 0
 
 
-def _has_no_duplicate_key(raw: bytes, decoded: Any) -> bool:
+def _has_no_duplicate_key(
+    raw: bytes, decoded: Any, batch: bool, encoded: list[bytes] | None
+) -> bool:
     # A decoder keeps the last of two equal keys; only counting the members in the text
     # against the keys decoded tells that one went missing. Without escapes, each ':' of the
     # text is a member's or one inside a string, and so is each ':' of the decoded value
-    # encoded again (a lost duplicate leaves the text with more). An escape could spell a ':'
+    # encoded again (a lost duplicate leaves the text with more): ``encoded`` holds each event
+    # encoded again, and a batch's own ``"events":`` adds one. An escape could spell a ':'
     # (\u003a), so then strings are cut out of the text and the keys counted, which costs more.
-    if b"\\u" not in raw:
-        return raw.count(b":") == _ENCODER.encode(decoded).count(b":")
+    if encoded is not None:
+        return raw.count(b":") == int(batch) + sum(text.count(b":") for text in encoded)
     return _STRING.sub(b"", raw).count(b":") == _members(decoded)
 
 
-def _checked(
-    item: Any, prefix: str, measure: bool, received_at: datetime, catalog: Catalog
-) -> _Event | None:
+def _checked(item: Any, prefix: str, received_at: datetime, catalog: Catalog) -> _Event | None:
     if not isinstance(item, dict):
-        return None
-    # Compact msgspec output equals json.dumps(ensure_ascii=False, separators=(",", ":")) for
-    # every value an accepted event can hold (no floats), so the size is the exact path's.
-    if measure and len(_ENCODER.encode(item)) > MAX_EVENT_BYTES:
         return None
     try:
         event = msgspec.convert(item, _Event)
@@ -159,9 +156,6 @@ def decode_events(
         decoded = _DECODER.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
         return None
-    if not _has_no_duplicate_key(raw, decoded):
-        return None
-    measure = len(raw) * MAX_EXPANSION > MAX_EVENT_BYTES
     if batch:
         if not isinstance(decoded, dict) or decoded.keys() != {"events"}:
             return None
@@ -170,9 +164,19 @@ def decode_events(
             return None
     else:
         items = [decoded]
+    escaped = b"\\u" in raw
+    measure = len(raw) * MAX_EXPANSION > MAX_EVENT_BYTES
+    # Each event encoded again once, if at all: for the duplicate-key count and for its size.
+    encoded = [] if escaped and not measure else [_ENCODER.encode(item) for item in items]
+    if not _has_no_duplicate_key(raw, decoded, batch, None if escaped else encoded):
+        return None
+    # Compact msgspec output equals json.dumps(ensure_ascii=False, separators=(",", ":")) for
+    # every value an accepted event can hold (no floats), so the size is the exact path's.
+    if measure and any(len(text) > MAX_EVENT_BYTES for text in encoded):
+        return None
     events = []
     for index, item in enumerate(items):
-        event = _checked(item, f"events[{index}]." if batch else "", measure, received_at, catalog)
+        event = _checked(item, f"events[{index}]." if batch else "", received_at, catalog)
         if event is None:
             return None
         events.append(event)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from auditledger.core.canonical import canonical_bytes, format_timestamp, leaf_hash
+from auditledger.core.canonical import canonical_bytes, leaf_hash
 from auditledger.core.cells import header, row_cells
 from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.core.errors import InvalidInput, Problem
@@ -216,8 +216,3 @@ def write_bundle(
         archive.writestr("manifest.sig", signature)
         archive.writestr("README.txt", README)
     return BundleSummary(records, size, left_out)
-
-
-def created_stamp(value: Any) -> str:
-    """The manifest's ``created`` field."""
-    return format_timestamp(value)

@@ -26,6 +26,7 @@ from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.search_syntax import SearchQuery, Term, parse_search
 from auditledger.query.search_syntax import hide_sources as hide_search_sources
 from auditledger_client.core.catalog import SEED, Catalog
+from auditledger_client.core.wire import check_text
 
 # Query-string names, in the order the description lists them.
 MULTI_VALUED = ("project", "model", "model_version", "category", "type", "actor", "subject", "ip")
@@ -217,14 +218,6 @@ def _types(
     return tuple(dict.fromkeys(pairs))
 
 
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 _PREFIX = re.compile(r"^[0-9a-fA-F.:]{1,45}\*$")
 
 
@@ -267,7 +260,9 @@ def parse_filters(
             continue
         if not value.strip():
             continue
-        if "\x00" in value or not _encodes(value):
+        try:
+            check_text(value)
+        except ValueError:
             # No stored id holds either, and an export's own record could not name them.
             problems.append(Problem(name, "must not contain NUL characters or lone surrogates"))
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +33,19 @@ VIEW_LIMIT = 500
 MAX_PAGE = 1000
 
 _SOURCE_COLUMNS = {"source_ip", "source_location"}
+
+
+def _columns(include_source: bool) -> list[Any]:
+    return [col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS]
+
+
+# What counting a search's matches reads: the keyset and the searched columns.
+_CHECKED = [
+    events.c.occurred_at,
+    events.c.seq,
+    *(events.c[name] for name in SEARCHED),
+    events.c.properties,
+]
 
 
 @dataclass(frozen=True)
@@ -185,8 +198,9 @@ def fixed_contents(
     ).scalar()
     bounded = replace(flt, up_to_seq=-1 if head is None else int(head))
     if flt.text:
-        # Counted as delivered: each index hit checked against its row (see iterate_rows).
-        rows = iterate_rows(connection, org_id, bounded, include_source=True, raw=True)
+        # Counted as delivered, each index hit checked against its row, reading only what the
+        # check and the keyset need.
+        rows = _matching_rows(connection, org_id, bounded, _CHECKED, raw=True)
         return bounded, sum(1 for _ in rows)
     count = connection.execute(
         select(func.count()).select_from(events).where(*filter_conditions(org_id, bounded))
@@ -201,14 +215,11 @@ def _statement(
     newest_first: bool,
     after: Cursor | None,
     limit: int | None,
-    include_source: bool,
+    columns: Sequence[Any],
     with_hash: bool = False,
     window: tuple[datetime | None, datetime | None] = (None, None),
     extra: Sequence[Any] = (),
 ) -> Select[Any]:
-    columns: list[Any] = [
-        col for col in events.c if include_source or col.name not in _SOURCE_COLUMNS
-    ]
     conditions = [*filter_conditions(org_id, flt), *extra]
     # Plain bounds on the partition key let PostgreSQL plan only the partitions concerned.
     if window[0] is not None:
@@ -315,7 +326,7 @@ def page(
                 newest_first=newest_first,
                 after=after,
                 limit=limit + 1,
-                include_source=include_source,
+                columns=_columns(include_source),
                 window=(low if bounded else None, None),
             )
         ).all()
@@ -324,7 +335,9 @@ def page(
         lookback = _wider(lookback, len(rows), limit + 1)
     has_more = len(rows) > limit
     shown = rows[:limit]
-    found = [e for e in _rows_to_events(org_slug, shown, include_source) if _holds(flt, e)]
+    holds = _search_check(flt, row_columns(include_source=include_source, with_hash=False))
+    kept = shown if holds is None else [row for row in shown if holds(row)]
+    found = _rows_to_events(org_slug, kept, include_source)
     # The position of the last row read, kept or not: the next page starts after it.
     cursor = Cursor(shown[-1].occurred_at, shown[-1].seq) if has_more and shown else None
     return Page(found, cursor, has_more)
@@ -354,7 +367,7 @@ def _newest_text_hits(
             newest_first=True,
             after=after,
             limit=limit,
-            include_source=include_source,
+            columns=_columns(include_source),
             extra=extra,
         )
         return list(connection.execute(statement).all())
@@ -374,7 +387,12 @@ def _newest_text_hits(
         # A common word that the other filters make rare: their index leads, each row checked
         # against the set of hits (one pass over the index's postings).
         statement = _statement(
-            org_id, flt, newest_first=True, after=after, limit=wanted, include_source=include_source
+            org_id,
+            flt,
+            newest_first=True,
+            after=after,
+            limit=wanted,
+            columns=_columns(include_source),
         )
         return list(connection.execute(statement).all())
     oldest_hit, last_time = min(hits), rows[-1].occurred_at
@@ -383,31 +401,27 @@ def _newest_text_hits(
         events.c.occurred_at >= literal(last_time, events.c.occurred_at.type),
         limit=1_000_000,
     )
-    late = [r for r in late if search_index.is_hit(connection, org_id, terms, r.seq)]
+    listed = search_index.hits_among(connection, org_id, terms, [r.seq for r in late])
+    late = [r for r in late if r.seq in listed]
     if not late:
         return rows
     merged = sorted([*rows, *late], key=lambda r: (r.occurred_at, r.seq), reverse=True)
     return merged[:wanted]
 
 
-def _holds(flt: EventFilter, event: Event) -> bool:
+def _search_check(flt: EventFilter, names: Sequence[str]) -> Callable[[Any], bool] | None:
+    """The check of a search on rows holding the columns ``names`` (None without a search):
+    the row's own searched columns must hold the words the index matched."""
     if not flt.text:
-        return True
-    subject, parent, project = event.subject, event.subject.parent, event.project
-    texts = [
-        subject.id,
-        subject.name,
-        parent.name if parent else None,
-        project.name if project else None,
-        event.actor.id,
-        event.actor.name,
-    ]
-    return holds_search(flt, texts, event.properties)
+        return None
+    text_at = [names.index(name) for name in SEARCHED]
+    properties_at = names.index("properties")
+    return lambda row: holds_search(flt, [row[i] for i in text_at], row[properties_at])
 
 
 def row_columns(*, include_source: bool, with_hash: bool) -> list[str]:
     """The names of the values :func:`iterate_rows` yields with ``raw=True``, in order."""
-    names = [c.name for c in events.c if include_source or c.name not in _SOURCE_COLUMNS]
+    names = [c.name for c in _columns(include_source)]
     return [*names, "leaf_hash"] if with_hash else names
 
 
@@ -429,7 +443,7 @@ def partition_statements(
             newest_first=False,
             after=None,
             limit=None,
-            include_source=include_source,
+            columns=_columns(include_source),
             with_hash=with_hash,
             window=window,
         )
@@ -471,12 +485,35 @@ def iterate_rows(
     pages walk one daily partition at a time, so no query plans them all.
     """
     check_source_access(flt, include_source)
-    windows = _windows(connection, flt, newest_first=newest_first)
-    names = row_columns(include_source=include_source, with_hash=with_hash)
+    yield from _matching_rows(
+        connection,
+        org_id,
+        flt,
+        _columns(include_source),
+        newest_first=newest_first,
+        with_hash=with_hash,
+        page_size=page_size,
+        raw=raw,
+    )
+
+
+def _matching_rows(
+    connection: Connection,
+    org_id: int,
+    flt: EventFilter,
+    columns: Sequence[Any],
+    *,
+    newest_first: bool = False,
+    with_hash: bool = False,
+    page_size: int = MAX_PAGE,
+    raw: bool = False,
+) -> Iterator[Any]:
+    """The rows of :func:`iterate_rows`, of ``columns`` only (they must include the keyset
+    and, for a search, the searched columns)."""
+    names = [c.name for c in columns]
     time_at, seq_at = names.index("occurred_at"), names.index("seq")
-    text_at = [names.index(name) for name in SEARCHED]
-    properties_at = names.index("properties")
-    for window in windows:
+    holds = _search_check(flt, names)
+    for window in _windows(connection, flt, newest_first=newest_first):
         after: Cursor | None = None
         while True:
             result = connection.execute(
@@ -486,20 +523,13 @@ def iterate_rows(
                     newest_first=newest_first,
                     after=after,
                     limit=page_size,
-                    include_source=include_source,
+                    columns=columns,
                     with_hash=with_hash,
                     window=window,
                 )
             )
             rows: Sequence[Any] = result.cursor.fetchall() if raw else result.all()
-            if flt.text:
-                yield from (
-                    row
-                    for row in rows
-                    if holds_search(flt, [row[i] for i in text_at], row[properties_at])
-                )
-            else:
-                yield from rows
+            yield from rows if holds is None else filter(holds, rows)
             if len(rows) < page_size:
                 break
             last = rows[-1]

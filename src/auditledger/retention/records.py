@@ -8,8 +8,6 @@ accepts a missing event as *purged* only when a purge record that the log attest
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -118,40 +116,3 @@ def _attestation_problem(
     if properties.get("count") != count:
         return f"its count differs from purge event {seq}"
     return None
-
-
-def purge_digest(ranges: list[Range]) -> str:
-    """A short fingerprint of a set of ranges, for logs."""
-    return hashlib.sha256(ranges_json(ranges).encode()).hexdigest()[:16]
-
-
-class PurgedSeqs:
-    """``purged(seq)`` for a verifier: covered by a purge record the log attests to.
-
-    Unattested records cover nothing (a missing event they claim is reported as missing) and
-    are listed in ``problems``.
-    """
-
-    def __init__(self, records: list[PurgeRecord]) -> None:
-        merged: list[Range] = []
-        for first, last in sorted(r for rec in records if rec.attested for r in rec.ranges):
-            if merged and first <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-            else:
-                merged.append((first, last))
-        self._starts = [first for first, _ in merged]
-        self._ranges = merged
-        self.records = len(records)
-        self.problems = [
-            f"purge {rec.purge_id} ({rec.count} events, {rec.ran_at:%Y-%m-%d}): {rec.problem}"
-            for rec in records
-            if not rec.attested
-        ]
-        self.hits = 0
-
-    def __call__(self, seq: int) -> bool:
-        index = bisect.bisect_right(self._starts, seq) - 1
-        covered = index >= 0 and self._ranges[index][0] <= seq <= self._ranges[index][1]
-        if covered:
-            self.hits += 1
-        return covered

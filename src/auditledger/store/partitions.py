@@ -18,7 +18,6 @@ from sqlalchemy import Connection, text
 _NAME = re.compile(r"^events_p(\d{8})$")
 _LOCK_KEY = 727348002
 _DETACHED_PREFIX = "purged_"
-DAYS_AHEAD = 7
 
 
 def partition_name(day: date) -> str:
@@ -72,11 +71,6 @@ def create_partitions(connection: Connection, days: Iterable[date]) -> list[date
         )
         created.append(day)
     return created
-
-
-def days_ahead(today: date, ahead: int = DAYS_AHEAD) -> list[date]:
-    """Yesterday, today and the next ``ahead`` days: what should always exist."""
-    return [today + timedelta(days=offset) for offset in range(-1, ahead + 1)]
 
 
 def day_start(day: date) -> datetime:

@@ -284,7 +284,7 @@ purge_attestations = Table(
 )
 
 # What a purge keeps of each event it removes: the SHA-256 state after most of the event's
-# leaf preimage and the tail holding its occurrence time (integrity.purge_proof), so verify can
+# leaf preimage and the tail holding its occurrence time (core.expiry), so verify can
 # check that the event had expired without keeping its content. Append-only.
 purge_proofs = Table(
     "purge_proofs",

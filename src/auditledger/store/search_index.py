@@ -162,15 +162,23 @@ def newest_hits(
     return [int(rowid) - low for (rowid,) in rows]
 
 
-def is_hit(
-    connection: Connection, org_id: int, phrases: Sequence[tuple[tuple[str, ...], bool]], seq: int
-) -> bool:
-    """SQLite: whether the index lists event ``seq`` for these phrases (one posting lookup)."""
-    found = connection.exec_driver_sql(
-        "SELECT 1 FROM events_search WHERE events_search MATCH ? AND rowid = ?",
-        (fts5_query(phrases), org_id * ORG_SHIFT + seq),
-    ).first()
-    return found is not None
+def hits_among(
+    connection: Connection,
+    org_id: int,
+    phrases: Sequence[tuple[tuple[str, ...], bool]],
+    seqs: Sequence[int],
+) -> set[int]:
+    """SQLite: which of the events ``seqs`` the index lists for these phrases, in one query
+    (FTS5 looks each rowid up in its postings instead of walking every hit)."""
+    if not seqs:
+        return set()
+    low = org_id * ORG_SHIFT
+    rows = connection.exec_driver_sql(
+        "SELECT rowid FROM events_search WHERE events_search MATCH ? "
+        "AND rowid IN (SELECT value FROM json_each(?))",
+        (fts5_query(phrases), json.dumps([low + seq for seq in seqs])),
+    )
+    return {int(rowid) - low for (rowid,) in rows}
 
 
 def seq_list(seqs: Sequence[int]) -> Any:

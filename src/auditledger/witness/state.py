@@ -55,13 +55,6 @@ class Transaction:
         ).fetchone()
         return Latest(row[0], row[1], bytes(row[2]), row[3], row[4]) if row else None
 
-    def every(self) -> list[Latest]:
-        """Every origin's latest cosigned checkpoint, by origin."""
-        rows = self._connection.execute(
-            "SELECT origin, tree_size, root_hash, note, cosigned_at FROM latest ORDER BY origin"
-        )
-        return [Latest(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
-
     def record(self, latest: Latest) -> None:
         """Make ``latest`` the origin's newest cosigned checkpoint."""
         self._connection.execute(
@@ -102,10 +95,6 @@ class WitnessState:
         """Run ``work`` in one transaction: committed if it returns, rolled back if it raises."""
         with self._transaction() as transaction:
             return work(transaction)
-
-    def all(self) -> list[Latest]:
-        """Every origin's latest cosigned checkpoint."""
-        return self.atomically(Transaction.every)
 
     def close(self) -> None:
         """Close the file."""

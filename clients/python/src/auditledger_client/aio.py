@@ -4,47 +4,21 @@ spool's fsync'd writes moved off the event loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from concurrent.futures import Future
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any
 
 from .build import WireEvent
-from .config import options_from_env
-from .model import DeadLetter, Receipt
-from .options import ClientOptions
-from .recording import ClientRecorder
-from .runtime import ClientCore
+from .model import Receipt
+from .runtime import CoreClient
 
 
-class AsyncAuditClient(ClientRecorder[Coroutine[Any, Any, Receipt]]):
+class AsyncAuditClient(CoreClient[Coroutine[Any, Any, Receipt]]):
     """The asyncio face of :class:`~auditledger_client.AuditClient`; same options, same
     guarantees, same ``record`` (``await client.record(...)``; an invalid event raises at the
     call, before anything is awaited). Delivery runs in the same background thread, so a busy event
     loop never delays it, and ``await client.aclose()`` (or ``async with``) ends it cleanly."""
-
-    def __init__(
-        self,
-        server: str,
-        token: str,
-        *,
-        spool_path: str | Path | None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        self._core = ClientCore(server, token, spool_path=spool_path, options=options)
-        self._org = self._core.org
-        self._clock = self._core.clock
-        self._catalog = self._core.catalog
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> AsyncAuditClient:
-        """A client configured from the ``AUDITLEDGER_*`` environment variables (see
-        :meth:`auditledger_client.AuditClient.from_env`)."""
-        return cls(**options_from_env(environ, **options))
-
-    def _check_open(self) -> None:
-        self._core.check_open()
 
     async def _submit(self, event: WireEvent, wait: bool) -> Receipt:
         if not wait:
@@ -71,21 +45,6 @@ class AsyncAuditClient(ClientRecorder[Coroutine[Any, Any, Receipt]]):
     async def aclose(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Flush, then stop, within ``timeout`` seconds (see ``AuditClient.close``)."""
         await asyncio.to_thread(self._core.close, timeout)
-
-    @property
-    def pending(self) -> int:
-        """Events waiting in the spool."""
-        return self._core.spool.pending
-
-    @property
-    def last_error(self) -> str | None:
-        """Why the last attempt to deliver failed, or None when delivery works."""
-        return self._core.sender.last_error
-
-    def dead_letters(self) -> list[DeadLetter]:
-        """Events the service refused for good, with its explanation, oldest first."""
-        self._core.check_open()
-        return self._core.spool.dead_letters()
 
     async def __aenter__(self) -> AsyncAuditClient:
         return self

@@ -9,14 +9,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, Self, TypeVar, Unpack
 
 from .build import WireEvent
+from .config import options_from_env
 from .delivery import Deliverer
 from .errors import ClientClosed, FlushTimeout, NotAcknowledged
-from .model import Receipt
+from .model import DeadLetter, Receipt
 from .options import ClientOptions, ResolvedOptions
+from .recording import ClientRecorder
 from .sender import Sender, Undeliverable
 from .spool import Spool
 
@@ -134,3 +138,49 @@ class ClientCore:
     def _release(self) -> None:
         self.deliverer.close()
         self.spool.close()
+
+
+R = TypeVar("R")
+
+
+class CoreClient(ClientRecorder[R]):
+    """What the sync and async clients have alike over their :class:`ClientCore`: how they
+    are made (arguments, or the environment), and what they report. Each adds how it waits."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        *,
+        spool_path: str | Path | None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        self._core = ClientCore(server, token, spool_path=spool_path, options=options)
+        self._org = self._core.org
+        self._clock = self._core.clock
+        self._catalog = self._core.catalog
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
+        """A client configured from ``AUDITLEDGER_SERVER``, ``AUDITLEDGER_TOKEN``,
+        ``AUDITLEDGER_SPOOL_PATH`` and the other variables of ``docs/integration.md``;
+        keyword arguments win over the environment."""
+        return cls(**options_from_env(environ, **options))
+
+    def _check_open(self) -> None:
+        self._core.check_open()
+
+    @property
+    def pending(self) -> int:
+        """Events waiting in the spool."""
+        return self._core.spool.pending
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last attempt to deliver failed, or None when delivery works."""
+        return self._core.sender.last_error
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Events the service refused for good, with its explanation, oldest first."""
+        self._core.check_open()
+        return self._core.spool.dead_letters()

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Unpack
 
 from .build import WireEvent
-from .config import options_from_env
-from .model import DeadLetter, Receipt
-from .options import ClientOptions
-from .recording import ClientRecorder
-from .runtime import ClientCore
+from .model import Receipt
+from .runtime import CoreClient
 
 
-class AuditClient(ClientRecorder[Receipt]):
+class AuditClient(CoreClient[Receipt]):
     """Records audit events for a platform: validated at the call, spooled, shipped in order.
 
     Every event is validated against the catalog when it is recorded (an invalid one raises
@@ -39,29 +33,6 @@ class AuditClient(ClientRecorder[Receipt]):
     :class:`~auditledger_client.errors.ClientError`.
     """
 
-    def __init__(
-        self,
-        server: str,
-        token: str,
-        *,
-        spool_path: str | Path | None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        self._core = ClientCore(server, token, spool_path=spool_path, options=options)
-        self._org = self._core.org
-        self._clock = self._core.clock
-        self._catalog = self._core.catalog
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> AuditClient:
-        """A client configured from ``AUDITLEDGER_SERVER``, ``AUDITLEDGER_TOKEN``,
-        ``AUDITLEDGER_SPOOL_PATH`` and the other variables of ``docs/integration.md``;
-        keyword arguments win over the environment."""
-        return cls(**options_from_env(environ, **options))
-
-    def _check_open(self) -> None:
-        self._core.check_open()
-
     def _submit(self, event: WireEvent, wait: bool) -> Receipt:
         if not wait:
             return self._core.enqueue(event)
@@ -81,21 +52,6 @@ class AuditClient(ClientRecorder[Receipt]):
         """Flush, then stop; returns within ``timeout`` seconds. Undelivered events stay in the
         spool file; with a memory-only spool they are lost and this raises ``FlushTimeout``."""
         self._core.close(timeout)
-
-    @property
-    def pending(self) -> int:
-        """Events waiting in the spool."""
-        return self._core.spool.pending
-
-    @property
-    def last_error(self) -> str | None:
-        """Why the last attempt to deliver failed, or None when delivery works."""
-        return self._core.sender.last_error
-
-    def dead_letters(self) -> list[DeadLetter]:
-        """Events the service refused for good, with its explanation, oldest first."""
-        self._core.check_open()
-        return self._core.spool.dead_letters()
 
     def __enter__(self) -> AuditClient:
         return self

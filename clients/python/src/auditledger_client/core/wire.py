@@ -210,11 +210,3 @@ def parse_timestamp(value: str) -> datetime:
     if in_utc is None or not EARLIEST_YEAR <= in_utc.year <= LATEST_YEAR:
         raise ValueError(f"must lie between {TIMESTAMP_WINDOW} (after applying its offset)")
     return parsed
-
-
-class BatchIn(_Strict):
-    """Several events, stored all together or not at all."""
-
-    # Only the OpenAPI document uses this model: the ingest path validates each element on its
-    # own so that every problem is reported with its index (``events[3].actor.id``).
-    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)

@@ -1,7 +1,7 @@
 """Expiry proofs: what a retention purge keeps of each event it removes.
 
 ``purge_proofs`` holds, per removed event, the SHA-256 state after most of its leaf preimage
-and the short tail holding its occurrence time (see ``integrity.purge_proof``), so a verifier
+and the short tail holding its occurrence time (see ``core.expiry``), so a verifier
 can check, long after the event is gone, that it had expired. ``purge_proof_epochs`` records
 each organization's log size when this migration ran: purges attested below it were made
 before proofs existed and are reported as unproven, not as tampering. Both are append-only.
