@@ -141,6 +141,23 @@ def test_a_cosigned_checkpoint_verifies_and_counts_its_witnesses() -> None:
     assert check.invalid == (f"w2.example+{witness_key_of(w2).key_id_hex}",)
 
 
+def test_witnesses_are_counted_once_each() -> None:
+    log_key = SigningKey("log.example", Ed25519PrivateKey.generate())
+    note = sign_checkpoint(
+        Checkpoint("log.example/acme", 5, hashlib.sha256(b"r").digest()), log_key
+    )
+    text = parse_note(note).text
+    w1 = witness_signing_key("w1.example")
+    w1_new = SigningKey("w1.example", Ed25519PrivateKey.generate())  # w1's next key
+    line = cosign(w1, text, 100).line()
+    # One line twice, and the same witness under two keys: one witness.
+    cosigned = note + line + line + cosign(w1_new, text, 101).line()
+    trusted = [witness_key_of(w1), witness_key_of(w1_new)]
+    check = check_cosignatures(text, parse_note(cosigned).signatures, trusted)
+    assert check.names() == {"w1.example"}
+    assert check.invalid == ()
+
+
 def test_the_spec_example_request_parses_and_round_trips() -> None:
     # c2sp.org/tlog-witness, "Example request body" (its checkpoint with one signature).
     proof_lines = [

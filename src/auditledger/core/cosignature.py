@@ -19,7 +19,7 @@ checkpoint still verifies with the log's key alone (Go's ``sumdb/note`` does the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,8 +27,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from auditledger.core.errors import InvalidInput
 from auditledger.core.keys import NamedKey, SigningKey, parse_vkey_parts
-from auditledger.core.note import NoteSignature
+from auditledger.core.note import NoteSignature, parse_signature_line
 
 COSIGNATURE_V1 = 0x04  # the signed-note signature type of Ed25519 checkpoint cosignatures
 HEADER = "cosignature/v1\n"
@@ -117,12 +118,17 @@ class CosignatureCheck:
     """Which trusted witnesses validly cosigned a note, and which lines claim to be from one
     of them but do not verify (forged or altered)."""
 
-    valid: tuple[tuple[WitnessKey, int], ...]  # (witness, timestamp), one per witness
+    valid: tuple[tuple[WitnessKey, int], ...]  # (witness key, timestamp), one per key
     invalid: tuple[str, ...]  # "<name>+<key id>" of each failing line
 
     def witnesses(self) -> set[WitnessKey]:
-        """The witnesses with a valid cosignature."""
+        """The witness keys with a valid cosignature."""
         return {witness for witness, _ in self.valid}
+
+    def names(self) -> set[str]:
+        """The distinct witnesses (by name) with a valid cosignature: what a policy of N
+        witnesses counts, so a line repeated, or two keys of one witness, count once."""
+        return {witness.name for witness, _ in self.valid}
 
 
 def check_cosignatures(
@@ -142,3 +148,62 @@ def check_cosignatures(
             continue
         valid.setdefault(witness, cosignature.timestamp)
     return CosignatureCheck(tuple(valid.items()), tuple(invalid))
+
+
+@dataclass(frozen=True)
+class CosignatureRow:
+    """A row of the ``cosignatures`` table as stored (the values are not trusted: a row may
+    have been written around the code, so any of them may be of another type)."""
+
+    tree_size: object
+    witness_name: object
+    key_id: object
+    cosigned_at: object
+    line: object
+
+
+def row_problems(
+    row: CosignatureRow, texts: Mapping[int, str | None], witnesses: Sequence[WitnessKey]
+) -> list[str]:
+    """What is wrong with a stored cosignature row (empty if nothing is).
+
+    Its ``line`` must be one cosignature line whose name, key id and timestamp are the row's
+    ``witness_name``, ``key_id`` and ``cosigned_at`` (what queries and the next submission rely
+    on); its ``tree_size`` must be one of the organization's stored checkpoints, whose note
+    text ``texts`` holds by size (None where the note cannot be read: reported as the
+    checkpoint's own problem); and where the line names one of ``witnesses`` its signature
+    must verify over that text.
+    """
+    if not isinstance(row.line, str):
+        return ["its line is not text"]
+    try:
+        signature = parse_signature_line(row.line)
+    except InvalidInput as exc:
+        return ["; ".join(p.message for p in exc.problems) or exc.message]
+    cosignature = as_cosignature(signature)
+    if cosignature is None:
+        return [
+            "its line is not an Ed25519 cosignature (key id, 8-byte timestamp, 64-byte signature)"
+        ]
+    problems = []
+    for column, stored, said in (
+        ("witness_name", row.witness_name, cosignature.name),
+        ("key_id", row.key_id, cosignature.key_id.hex()),
+        ("cosigned_at", row.cosigned_at, cosignature.timestamp),
+    ):
+        if stored != said:
+            problems.append(f"its {column} column holds {stored!r} but its line says {said!r}")
+    if not isinstance(row.tree_size, int) or row.tree_size not in texts:
+        problems.append(f"no checkpoint of size {row.tree_size!r} of this log is stored")
+        return problems
+    text = texts[row.tree_size]
+    if text is None:
+        return problems
+    known = {(w.name, w.key_id): w for w in witnesses}
+    witness = known.get((cosignature.name, cosignature.key_id))
+    if witness is not None and not witness.verify(cosignature, text):
+        problems.append(
+            f"its signature does not verify with the witness key {witness.vkey()} (forged, or "
+            "made for another checkpoint)"
+        )
+    return problems

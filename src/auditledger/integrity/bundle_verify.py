@@ -217,12 +217,13 @@ def _check_witnesses(
     check = check_cosignatures(note.text, note.signatures, witnesses)
     for who in check.invalid:
         report.problems.append(f"checkpoint.txt: the cosignature by witness {who} does not verify")
-    valid = check.witnesses()
+    valid = check.names()
     if len(valid) < required:
-        missing = ", ".join(w.name for w in witnesses if w not in valid)
+        given = list(dict.fromkeys(w.name for w in witnesses))
+        missing = ", ".join(name for name in given if name not in valid)
         report.problems.append(
             f"checkpoint.txt (checkpoint {report.tree_size}) has {len(valid)} valid cosignatures "
-            f"of the {required} required from the {len(witnesses)} given witnesses (none "
+            f"of the {required} required from the {len(given)} given witnesses (none "
             f"from: {missing})"
         )
 
