@@ -23,10 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from auditledger.core.errors import InvalidInput
 from auditledger.core.keys import NamedKey, SigningKey, parse_vkey_parts
 from auditledger.core.note import NoteSignature, parse_signature_line
@@ -44,18 +40,11 @@ class WitnessKey(NamedKey):
 
     ALGORITHM: ClassVar[int] = COSIGNATURE_V1
 
-    def verify(self, cosignature: Cosignature, text: str) -> bool:
+    def verify_cosignature(self, cosignature: Cosignature, text: str) -> bool:
         """Whether ``cosignature`` is this witness's valid cosignature of note text ``text``."""
         if (cosignature.name, cosignature.key_id) != (self.name, self.key_id):
             return False
-        message = cosigned_message(text, cosignature.timestamp)
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(
-                cosignature.signature, message
-            )
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+        return self.verify(cosigned_message(text, cosignature.timestamp), cosignature.signature)
 
 
 def parse_witness_vkey(text: str, field: str = "witness") -> WitnessKey:
@@ -66,10 +55,7 @@ def parse_witness_vkey(text: str, field: str = "witness") -> WitnessKey:
 
 def witness_key_of(key: SigningKey) -> WitnessKey:
     """The public cosigning key of the private key ``key`` (a witness's own)."""
-    public = key.private_key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return WitnessKey(key.name, public)
+    return WitnessKey(key.name, key.public_bytes)
 
 
 def cosigned_message(text: str, timestamp: int) -> bytes:
@@ -143,11 +129,53 @@ def check_cosignatures(
         if witness is None:
             continue
         cosignature = as_cosignature(signature)
-        if cosignature is None or not witness.verify(cosignature, text):
+        if cosignature is None or not witness.verify_cosignature(cosignature, text):
             invalid.append(f"{witness.name}+{witness.key_id_hex}")
             continue
         valid.setdefault(witness, cosignature.timestamp)
     return CosignatureCheck(tuple(valid.items()), tuple(invalid))
+
+
+@dataclass(frozen=True)
+class WitnessProblem:
+    """What a witness policy found wrong with a checkpoint's cosignatures: ``cosignature``
+    (a line naming a given witness does not verify) or ``witnesses`` (too few of them)."""
+
+    kind: str
+    message: str
+
+
+def policy_problems(
+    label: str,
+    text: str,
+    signatures: Iterable[NoteSignature],
+    witnesses: Sequence[WitnessKey],
+    required: int,
+) -> list[WitnessProblem]:
+    """The N-of-M rule, for every verifier: each cosignature among ``signatures`` that names
+    one of ``witnesses`` must verify over note text ``text``, and at least ``required``
+    distinct witnesses (by name) must have a valid one. ``label`` names the checkpoint."""
+    check = check_cosignatures(text, signatures, witnesses)
+    problems = [
+        WitnessProblem(
+            "cosignature",
+            f"{label}: the cosignature by witness {who} does not verify (forged, or made for "
+            "another checkpoint)",
+        )
+        for who in check.invalid
+    ]
+    valid = check.names()
+    if len(valid) < required:
+        given = list(dict.fromkeys(w.name for w in witnesses))
+        missing = ", ".join(name for name in given if name not in valid)
+        problems.append(
+            WitnessProblem(
+                "witnesses",
+                f"{label} has {len(valid)} valid cosignatures of the {required} required from "
+                f"the {len(given)} given witnesses (none from: {missing})",
+            )
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -201,7 +229,7 @@ def row_problems(
         return problems
     known = {(w.name, w.key_id): w for w in witnesses}
     witness = known.get((cosignature.name, cosignature.key_id))
-    if witness is not None and not witness.verify(cosignature, text):
+    if witness is not None and not witness.verify_cosignature(cosignature, text):
         problems.append(
             f"its signature does not verify with the witness key {witness.vkey()} (forged, or "
             "made for another checkpoint)"

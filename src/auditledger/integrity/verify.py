@@ -38,7 +38,7 @@ from auditledger.core.columns import (
 from auditledger.core.cosignature import (
     CosignatureRow,
     WitnessKey,
-    check_cosignatures,
+    policy_problems,
     row_problems,
 )
 from auditledger.core.errors import InvalidInput
@@ -350,7 +350,6 @@ def verify_log(
     size, head_root = source.head()
     report = VerifyReport(org_slug, size)
     claims: dict[int, list[_Claim]] = {}
-    witnessing = _Witnessing(witnesses, witnesses_required, report)
     signed: list[tuple[str, str, int]] = []  # (label, note text, size) of good checkpoints
     texts: dict[int, str | None] = {}  # size -> the stored checkpoint's note text, if readable
 
@@ -386,17 +385,20 @@ def verify_log(
     cosigned = _check_cosignature_rows(
         source.cosignature_rows(), texts, [*witnesses, *known_witnesses], report
     )
-    if signed and witnessing.required:
+    if signed and witnesses_required:
         # The newest checkpoint is the one this report stands on: it must be witnessed (by
         # rows that passed their own check; the others are reported above).
         label, text, tree_size = signed[-1]
-        witnessing.check(label, text, cosigned.get(tree_size, []), tree_size, required=True)
-    if witnessing.required and not signed and size:
+        problems = policy_problems(
+            label, text, cosigned.get(tree_size, []), witnesses, witnesses_required
+        )
+        report.findings.extend(Finding(p.kind, p.message, checkpoint=tree_size) for p in problems)
+    if witnesses_required and not signed and size:
         report.findings.append(
             Finding(
                 "witnesses",
                 f"no signed checkpoint of the log's {size} events, so none is cosigned by "
-                f"{witnessing.required} of the given witnesses",
+                f"{witnesses_required} of the given witnesses",
             )
         )
 
@@ -408,8 +410,9 @@ def verify_log(
         label = f"saved checkpoint {opened.tree_size} ({saved.label})"
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, False))
         note = parse_note(saved.note)  # it opened: it parses
-        witnessing.check(
-            label, note.text, note.signatures, opened.tree_size, required=bool(witnessing.required)
+        problems = policy_problems(label, note.text, note.signatures, witnesses, witnesses_required)
+        report.findings.extend(
+            Finding(p.kind, p.message, checkpoint=opened.tree_size) for p in problems
         )
 
     checker = _Pass(org_slug, size, set(claims) | {size}, purged)
@@ -465,55 +468,6 @@ def _check_cosignature_rows(
         elif size is not None and isinstance(row.line, str):
             good.setdefault(size, []).append(parse_signature_line(row.line))
     return good
-
-
-class _Witnessing:
-    """Checks checkpoints' cosignatures by the witnesses a verifier trusts."""
-
-    def __init__(
-        self, witnesses: Sequence[WitnessKey], required: int, report: VerifyReport
-    ) -> None:
-        self.witnesses = tuple(witnesses)
-        self.required = required
-        self.report = report
-
-    def check(
-        self,
-        label: str,
-        text: str,
-        signatures: Sequence[NoteSignature],
-        tree_size: int | None,
-        *,
-        required: bool,
-    ) -> None:
-        """Report cosignatures of note ``text`` among ``signatures`` that claim a trusted
-        witness but do not verify and, if ``required``, fewer valid ones than wanted
-        (``tree_size`` names the checkpoint in the finding)."""
-        if not self.witnesses:
-            return
-        check = check_cosignatures(text, signatures, self.witnesses)
-        for who in check.invalid:
-            self.report.findings.append(
-                Finding(
-                    "cosignature",
-                    f"{label}: the cosignature by witness {who} does not verify (forged, or "
-                    "made for another checkpoint)",
-                    checkpoint=tree_size,
-                )
-            )
-        valid = check.names()
-        if required and len(valid) < self.required:
-            given = list(dict.fromkeys(w.name for w in self.witnesses))
-            missing = [name for name in given if name not in valid]
-            self.report.findings.append(
-                Finding(
-                    "witnesses",
-                    f"{label} has {len(valid)} valid cosignatures of the {self.required} "
-                    f"required from the {len(given)} given witnesses (none from: "
-                    f"{', '.join(missing)})",
-                    checkpoint=tree_size,
-                )
-            )
 
 
 def _column_findings(columns: ColumnCheck, untrusted: set[int]) -> list[Finding]:
