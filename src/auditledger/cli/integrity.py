@@ -103,13 +103,17 @@ def checkpoint(
             stored, created = svc.checkpoints.checkpoint(organization.id, organization.slug)
             state = "signed" if created else "unchanged since"
             err_console.print(f"{organization.slug}: {state} checkpoint {stored.tree_size}")
-            signed.append(stored)
+            signed.append((stored, organization.slug))
+        failed: set[str] = set()  # a witness that failed is not asked again for the next log
+        new = 0
+        notes = []
+        for stored, slug in signed:
+            cosigned = svc.cosigning.checkpoint_cosigned(stored, slug, failed)
+            new += len(cosigned.cosignatures) - len(stored.cosignatures)
+            notes.append(cosigned.served_note)
         if svc.cosigning.witnesses:
-            stored_count = svc.cosigning.run_once()
-            err_console.print(f"{stored_count} new witness cosignatures", highlight=False)
-        for stored in signed:
-            cosigned = svc.checkpoints.repo.checkpoint_at(stored.org_id, stored.tree_size)
-            note = (cosigned or stored).served_note
+            err_console.print(f"{new} new witness cosignatures", highlight=False)
+        for note in notes:
             console.print(note, end="", highlight=False, soft_wrap=True)
 
 
