@@ -200,8 +200,7 @@ def build_services(
     cosigning.on_failure = lambda name: metrics.witness_failures.labels(name).inc()
     cosigning.on_quorum_missing = metrics.witness_quorum_missing.set
     ingest.gate = rollback.refuse_if_rolled_back
-    export = ExportService(db, ingest, checkpoints)
-    export.cosign = cosigning.cosign_now
+    export = ExportService(db, ingest, checkpoints, cosigning)
     destination_repo = DestinationRepository(db)
     destinations = DestinationService(
         destination_repo,

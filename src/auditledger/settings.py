@@ -172,7 +172,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "witness_timeout_seconds",
         5,
-        "How long one request to a witness may take before it counts as failed.",
+        "How long one request to a witness may take, from connecting to the answer's last "
+        "byte, before it counts as failed.",
         _positive_int,
     ),
     Setting(

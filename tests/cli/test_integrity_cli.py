@@ -6,11 +6,15 @@ import stat
 from pathlib import Path
 
 import pytest
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from auditledger.cli.integrity import witness_policy
 from auditledger.cli.main import app
-from auditledger.core.keys import parse_vkey
+from auditledger.core.cosignature import witness_key_of
+from auditledger.core.keys import SigningKey, parse_vkey
 from auditledger.services import build_services
 from auditledger.settings import load_settings
 from tests.support.helpers import make_org
@@ -152,3 +156,16 @@ def test_rotation_keeps_old_checkpoints_verifiable(
     listed = [parse_vkey(line) for line in listing.split()]
     assert len(listed) == 2
     assert old in listed
+
+
+def test_a_witness_given_twice_is_one_witness() -> None:
+    w1 = SigningKey("w1.example/witness", Ed25519PrivateKey.generate())
+    w1_next = SigningKey("w1.example/witness", Ed25519PrivateKey.generate())  # its next key
+    w2 = SigningKey("w2.example/witness", Ed25519PrivateKey.generate())
+    one, other, second = (witness_key_of(k).vkey() for k in (w1, w1_next, w2))
+    # The default requires every witness given, counted once however often it is named.
+    keys, required = witness_policy([one, one, other, second], None)
+    assert keys == [witness_key_of(w1), witness_key_of(w1_next), witness_key_of(w2)]
+    assert required == 2
+    with pytest.raises(typer.Exit):
+        witness_policy([one, other], 2)

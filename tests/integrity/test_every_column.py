@@ -22,11 +22,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, inspect, select
 
+from auditledger.core.cosignature import cosign, witness_key_of
+from auditledger.core.keys import SigningKey
+from auditledger.core.note import parse_note
 from auditledger.integrity.verify import VerifyReport
 from auditledger.services import Services, build_services
-from auditledger.settings import Settings
+from auditledger.settings import Settings, WitnessEndpoint
 from auditledger.store.engine import sqlite_path
 from auditledger.store.schema import organizations
 from auditledger_client.core.clock import FrozenClock
@@ -49,8 +53,6 @@ NOT_LOG_TABLES = {
     "destinations": "streaming configuration and delivery cursors (issue 19), not what the log "
     "holds: each change is recorded as an audit_log event, and what a destination received "
     "is checked by auditledger verify-stream",
-    "cosignatures": "witnesses' cosignatures of checkpoints (issue 15): each is checked against "
-    "the witness keys a verifier names (auditledger verify --witness), tests/witness",
     "purge_proof_epochs": "the log size when expiry proofs began (issue 15): which purges must "
     "have proofs, checked by retention.audit with the purges, tests/retention",
 }
@@ -82,10 +84,23 @@ NOT_EVIDENCE_COLUMNS: dict[tuple[str, str], str] = {
     ("events", "search_vector"): "PostgreSQL's search words (issue 17): a generated column only "
     "the database writes, from the row's own columns; never read by verify, and every search "
     "hit is re-checked against the event, tests/query/test_text_search.py",
+    ("cosignatures", "received_at"): "when this server stored a witness's cosignature: nothing "
+    "reads it (the cosignature's own time is cosigned_at, checked against its line)",
 }
 POSTGRES_ONLY_COLUMNS = {("events", "search_vector")}
 
 SEQ_TABLES = {"events", "leaves"}
+CHECKPOINT_TABLES = {"checkpoints", "cosignatures"}  # rows named by a checkpoint's tree size
+# A witness the deployment is configured with (so verify knows its key).
+WITNESS = SigningKey("w1.example/witness", Ed25519PrivateKey.generate())
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The deployment asks ``WITNESS`` (never reached: its cosignatures are made here)."""
+    return settings.replace(
+        witnesses=(WitnessEndpoint("http://127.0.0.1:9", witness_key_of(WITNESS)),)
+    )
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,7 @@ class Edit:
 
 def populate(services: Services) -> None:
     """Two organizations; the first with events of every shape a column can take, and two
-    checkpoints."""
+    checkpoints, each cosigned by ``WITNESS``."""
     services.checkpoints.ensure_key()
     first = make_org(services, "acme").org
     second = make_org(services, "globex").org
@@ -124,6 +139,13 @@ def populate(services: Services) -> None:
     ingest(services, first, shapes() + shapes())
     services.checkpoints.checkpoint(first.id, first.slug)
     ingest(services, second, [sample_event() for _ in range(3)])
+    repo = services.checkpoints.repo
+    for stored in repo.list_checkpoints(first.id, before=None, limit=10):
+        line = cosign(WITNESS, parse_note(stored.note).text, 1_780_000_000).line()
+        witness = witness_key_of(WITNESS)
+        repo.insert_cosignature(
+            first.id, stored.tree_size, witness, 1_780_000_000, line, services.clock.now()
+        )
     for org in (first, second):
         assert verify(services, org).ok
 
@@ -163,6 +185,8 @@ def changed(value: Any) -> Any:
     if isinstance(value, str):
         if len(value) == 32 and all(c in "0123456789abcdef" for c in value):
             return uuid.uuid4().hex
+        if len(value) == 8 and all(c in "0123456789abcdef" for c in value):
+            return f"{(int(value, 16) + 1) % 2**32:08x}"  # a key id (of the same width)
         return value + "x"
     if isinstance(value, uuid.UUID):
         return uuid.uuid4()
@@ -222,7 +246,9 @@ def edit_one(url: str, table: str, column: str, orgs: list[int]) -> Edit:
     raw = RawDatabase(url)
     p = raw.mark()
     keys = key_columns(url, table)
-    located = ["seq"] if table in SEQ_TABLES else ["tree_size"] if table == "checkpoints" else []
+    located = (
+        ["seq"] if table in SEQ_TABLES else ["tree_size"] if table in CHECKPOINT_TABLES else []
+    )
     names = list(dict.fromkeys([*keys, column, *located]))
     with raw.connect() as connection:
         rows = connection.execute(
@@ -254,7 +280,7 @@ def edit_one(url: str, table: str, column: str, orgs: list[int]) -> Edit:
                     connection.execute("SET session_replication_role = replica")
         else:
             raise AssertionError(f"could not edit {table}.{column}")
-    checkpoint = row["tree_size"] if table == "checkpoints" else None
+    checkpoint = row["tree_size"] if table in CHECKPOINT_TABLES else None
     return Edit(table, column, orgs[0], row.get("seq"), checkpoint, before, after)
 
 

@@ -28,7 +28,7 @@ from tests.support.helpers import sample_event
 
 SQLITE_TRIGGERS = [
     f"{table}_append_only_{action}"
-    for table in ("events", "leaves", "checkpoints", "log_heads", "signing_keys")
+    for table in ("events", "leaves", "checkpoints", "log_heads", "signing_keys", "cosignatures")
     for action in ("update", "delete")
 ] + ["signing_keys_retire_only"]
 
@@ -56,7 +56,8 @@ def verify(
     witnesses: Sequence[WitnessKey] = (),
     witnesses_required: int = 0,
 ) -> VerifyReport:
-    """Verify the organization's stored log as `auditledger verify` does."""
+    """Verify the organization's stored log as `auditledger verify` does (with the configured
+    witnesses' keys for the stored cosignatures)."""
     with open_source(services.db, org.id) as source:
         return verify_log(
             source,
@@ -66,6 +67,7 @@ def verify(
             against=against,
             witnesses=witnesses,
             witnesses_required=witnesses_required,
+            known_witnesses=[w.key for w in services.settings.witnesses],
         )
 
 

@@ -15,11 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from auditledger.core.add_checkpoint import parse_request, request_body
 from auditledger.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from auditledger.core.cosignature import (
+    Cosignature,
     as_cosignature,
     check_cosignatures,
     cosign,
     cosigned_message,
     parse_witness_vkey,
+    policy_problems,
     witness_key_of,
 )
 from auditledger.core.errors import InvalidInput
@@ -139,6 +141,52 @@ def test_a_cosigned_checkpoint_verifies_and_counts_its_witnesses() -> None:
     check = check_cosignatures(text, parse_note(note + other).signatures, trusted)
     assert check.valid == ()
     assert check.invalid == (f"w2.example+{witness_key_of(w2).key_id_hex}",)
+
+
+def test_witnesses_are_counted_once_each() -> None:
+    log_key = SigningKey("log.example", Ed25519PrivateKey.generate())
+    note = sign_checkpoint(
+        Checkpoint("log.example/acme", 5, hashlib.sha256(b"r").digest()), log_key
+    )
+    text = parse_note(note).text
+    w1 = witness_signing_key("w1.example")
+    w1_new = SigningKey("w1.example", Ed25519PrivateKey.generate())  # w1's next key
+    line = cosign(w1, text, 100).line()
+    # One line twice, and the same witness under two keys: one witness.
+    cosigned = note + line + line + cosign(w1_new, text, 101).line()
+    trusted = [witness_key_of(w1), witness_key_of(w1_new)]
+    check = check_cosignatures(text, parse_note(cosigned).signatures, trusted)
+    assert check.names() == {"w1.example"}
+    assert check.invalid == ()
+
+
+def test_the_witness_policy_reports_forged_lines_and_a_shortfall() -> None:
+    log_key = SigningKey("log.example", Ed25519PrivateKey.generate())
+    note = sign_checkpoint(
+        Checkpoint("log.example/acme", 5, hashlib.sha256(b"r").digest()), log_key
+    )
+    text = parse_note(note).text
+    w1 = witness_signing_key("w1.example")
+    w2 = SigningKey("w2.example", Ed25519PrivateKey.generate())
+    forged = as_cosignature(parse_note(note + cosign(w2, text, 100).line()).signatures[1])
+    assert forged is not None
+    as_w1 = Cosignature(w1.name, witness_key_of(w1).key_id, 100, forged.signature)
+    given = [witness_key_of(w1), witness_key_of(w2)]
+    signatures = parse_note(note + as_w1.line() + cosign(w2, text, 101).line()).signatures
+    problems = policy_problems("checkpoint 5", text, signatures, given, 2)
+    assert [(p.kind, p.message) for p in problems] == [
+        (
+            "cosignature",
+            f"checkpoint 5: the cosignature by witness w1.example+{witness_key_of(w1).key_id_hex} "
+            "does not verify (forged, or made for another checkpoint)",
+        ),
+        (
+            "witnesses",
+            "checkpoint 5 has 1 valid cosignatures of the 2 required from the 2 given witnesses "
+            "(none from: w1.example)",
+        ),
+    ]
+    assert policy_problems("checkpoint 5", text, signatures[2:], given, 1) == []
 
 
 def test_the_spec_example_request_parses_and_round_trips() -> None:

@@ -4,7 +4,11 @@ checked by verify, which also catches a cosignature forged into the database."""
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,15 +16,23 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
-from auditledger.core.cosignature import Cosignature, cosign, witness_key_of
+from auditledger.core.cosignature import Cosignature, WitnessKey, cosign, witness_key_of
 from auditledger.core.keys import SigningKey
 from auditledger.core.note import parse_note
+from auditledger.export.service import ExportService
 from auditledger.integrity.bundle_verify import verify_bundle
-from auditledger.integrity.cosigning import Answer, CosigningService
+from auditledger.integrity.cosigning import (
+    MAX_ANSWER_BYTES,
+    Answer,
+    CosigningService,
+    WitnessFailed,
+    http_post,
+)
 from auditledger.query.filters import EventFilter
 from auditledger.services import Services
 from auditledger.settings import WitnessEndpoint
 from auditledger.store.schema import cosignatures
+from auditledger.web.app import create_app
 from auditledger.witness.app import create_witness_app
 from auditledger.witness.config import WitnessConfig
 from auditledger.witness.service import WitnessService
@@ -28,6 +40,7 @@ from auditledger.witness.state import WitnessState
 from auditledger_client.core.event import Actor
 from tests.support.helpers import OrgAccess, make_org
 from tests.support.integrity import ingest_many, verify
+from tests.support.waiting import LOADED_MACHINE_SECONDS, wait_until
 
 ACTOR = Actor("user", "auditor", "An Auditor")
 W1 = SigningKey("w1.example/witness", Ed25519PrivateKey.generate())
@@ -78,7 +91,9 @@ def cosigning(services: Services, acme: OrgAccess, tmp_path: Path) -> CosigningS
         services.clock,
         post=post,
     )
-    services.export.cosign = service.cosign_now
+    # The wiring's, with these witnesses: exports ask them too.
+    services.cosigning = service
+    services.export = ExportService(services.db, services.ingest, services.checkpoints, service)
     return service
 
 
@@ -132,7 +147,7 @@ def test_verify_reports_a_forged_cosignature_and_a_missing_quorum(
         )
     report = verify(services, acme.org, witnesses=[witness_key_of(W1)], witnesses_required=1)
     kinds = {f.kind for f in report.findings}
-    assert kinds == {"cosignature", "witnesses"}, report.findings
+    assert kinds == {"cosignature_row", "witnesses"}, report.findings
     assert report.checkpoints("witnesses") == [stored.tree_size]
 
 
@@ -172,4 +187,144 @@ def test_a_malformed_stored_cosignature_does_not_stop_witnessing(
     assert cosigning.run_once() == 2
     keys = [witness_key_of(W1)]
     report = verify(services, acme.org, witnesses=keys, witnesses_required=1)
-    assert [f.kind for f in report.findings] == ["cosignature"]
+    # The bad row is reported; the witnesses' sound ones still make the quorum.
+    assert [f.kind for f in report.findings] == ["cosignature_row"]
+
+
+class Counting:
+    """Counts calls of one method while the test runs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+        self.calls = 0
+        original = getattr(owner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+
+
+def test_each_answer_is_verified_once_and_a_quiet_pass_verifies_nothing(
+    services: Services,
+    acme: OrgAccess,
+    cosigning: CosigningService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services.checkpoints.checkpoint(acme.org.id, "acme")
+    verified = Counting(monkeypatch, WitnessKey, "verify_cosignature")
+    reads = Counting(monkeypatch, cosigning.repo, "checkpoint_at")
+    assert cosigning.run_once() == 2
+    assert verified.calls == 2  # one answer line per witness
+    verified.calls = reads.calls = 0
+    assert cosigning.run_once() == 0
+    assert (verified.calls, reads.calls) == (0, 0)  # what it verified, it remembers
+
+
+def test_a_checkpoint_handed_out_is_cosigned_without_reading_it_again(
+    services: Services,
+    acme: OrgAccess,
+    cosigning: CosigningService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stored, created = services.checkpoints.checkpoint(acme.org.id, "acme")
+    assert created
+    reads = Counting(monkeypatch, cosigning.repo, "checkpoint_at")
+    cosigned = cosigning.checkpoint_cosigned(stored, "acme")
+    assert reads.calls == 0
+    assert len(cosigned.cosignatures) == 2
+    latest = services.checkpoints.repo.latest_checkpoint(acme.org.id)
+    assert latest is not None
+    assert set(cosigned.cosignatures) == set(latest.cosignatures)
+    # Asked again, the witnesses are not: both cosignatures are known.
+    assert cosigning.checkpoint_cosigned(latest, "acme").served_note == latest.served_note
+
+
+@pytest.fixture
+def slow_witness(services: Services) -> Iterator[threading.Event]:
+    """The deployment's only witness answers when the test lets it (the event)."""
+    release = threading.Event()
+
+    def post(url: str, body: bytes, timeout: float) -> Answer:
+        release.wait(LOADED_MACHINE_SECONDS)
+        return Answer(503, "not now\n")
+
+    services.cosigning = CosigningService(
+        services.db,
+        services.checkpoints.repo,
+        [WitnessEndpoint("http://slow.test", witness_key_of(W1))],
+        1,
+        services.clock,
+        post=post,
+    )
+    try:
+        yield release
+    finally:
+        release.set()
+
+
+def test_a_witness_that_does_not_answer_holds_up_no_checkpoint_round(
+    services: Services, acme: OrgAccess, slow_witness: threading.Event
+) -> None:
+    services.settings = services.settings.replace(checkpoint_interval=1)
+
+    def newest() -> int:
+        latest = services.checkpoints.repo.latest_checkpoint(acme.org.id)
+        return latest.tree_size if latest is not None else 0
+
+    app = create_app(services, manage_services=False, checkpoints=True)
+    with TestClient(app):
+        wait_until(lambda: newest() == 6, "the first round's checkpoint")
+        ingest_many(services, acme.org, 3)
+        # The witness still has the first checkpoint and has not answered.
+        wait_until(lambda: newest() == 9, "a round while the witness keeps the cosigner waiting")
+        assert not slow_witness.is_set()
+        slow_witness.set()
+
+
+class Trickle(threading.Thread):
+    """An HTTP server on 127.0.0.1 that answers one request 200 with ``size`` bytes, sent
+    ``chunk`` bytes every ``pause`` seconds."""
+
+    def __init__(self, size: int, chunk: int, pause: float) -> None:
+        super().__init__(daemon=True)
+        self.size, self.chunk, self.pause = size, chunk, pause
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        connection, _ = self.server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.size)
+            sent = 0
+            while sent < self.size and not self.done.wait(self.pause):
+                try:
+                    connection.sendall(b"x" * self.chunk)
+                except OSError:  # the client gave up
+                    return
+                sent += self.chunk
+
+    def __enter__(self) -> Trickle:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.done.set()
+        self.join(10)
+        self.server.close()
+
+
+def test_a_witness_answer_that_takes_too_long_fails_even_if_bytes_keep_coming() -> None:
+    # A byte every 0.2 s never trips a read timeout of 1 s; the whole answer would take 20 s.
+    with Trickle(size=100, chunk=1, pause=0.2) as witness, pytest.raises(WitnessFailed) as failed:
+        http_post(f"{witness.url}/add-checkpoint", b"old 0\n\n", 1.0)
+    assert "took more than 1 s" in str(failed.value)
+
+
+def test_a_witness_answer_too_large_fails() -> None:
+    witness = Trickle(size=10 * MAX_ANSWER_BYTES, chunk=65536, pause=0)
+    with witness, pytest.raises(WitnessFailed) as failed:
+        http_post(f"{witness.url}/add-checkpoint", b"old 0\n\n", 30.0)
+    assert f"exceeds {MAX_ANSWER_BYTES} bytes" in str(failed.value)

@@ -103,13 +103,17 @@ def checkpoint(
             stored, created = svc.checkpoints.checkpoint(organization.id, organization.slug)
             state = "signed" if created else "unchanged since"
             err_console.print(f"{organization.slug}: {state} checkpoint {stored.tree_size}")
-            signed.append(stored)
+            signed.append((stored, organization.slug))
+        failed: set[str] = set()  # a witness that failed is not asked again for the next log
+        new = 0
+        notes = []
+        for stored, slug in signed:
+            cosigned = svc.cosigning.checkpoint_cosigned(stored, slug, failed)
+            new += len(cosigned.cosignatures) - len(stored.cosignatures)
+            notes.append(cosigned.served_note)
         if svc.cosigning.witnesses:
-            stored_count = svc.cosigning.run_once()
-            err_console.print(f"{stored_count} new witness cosignatures", highlight=False)
-        for stored in signed:
-            cosigned = svc.checkpoints.repo.checkpoint_at(stored.org_id, stored.tree_size)
-            note = (cosigned or stored).served_note
+            err_console.print(f"{new} new witness cosignatures", highlight=False)
+        for note in notes:
             console.print(note, end="", highlight=False, soft_wrap=True)
 
 
@@ -138,17 +142,19 @@ def witness_keys(values: list[str]) -> list[WitnessKey]:
 
 
 def witness_policy(values: list[str] | None, required: int | None) -> tuple[list[WitnessKey], int]:
-    """(witness keys, how many must have cosigned) from the options; exits if inconsistent."""
+    """(witness keys, how many distinct witnesses must have cosigned) from the options; exits
+    if inconsistent. A key given twice is one witness, and so are two keys of one name."""
     try:
-        witnesses = witness_keys(values or [])
+        witnesses = list(dict.fromkeys(witness_keys(values or [])))
     except InvalidInput as exc:
         fail(exc)
+    distinct = len({w.name for w in witnesses})
     if required is None:
-        return witnesses, len(witnesses)
+        return witnesses, distinct
     if not witnesses and required > 0:
         fail("--witnesses-required needs --witness: the witness keys to count")
-    if required > len(witnesses):
-        fail(f"--witnesses-required {required} exceeds the {len(witnesses)} --witness keys given")
+    if required > distinct:
+        fail(f"--witnesses-required {required} exceeds the {distinct} witnesses given (--witness)")
     return witnesses, required
 
 
@@ -228,8 +234,11 @@ def verify(
 ) -> None:
     """Check every stored event, leaf, tree node and checkpoint; list exactly what is wrong.
 
-    With --witness, the newest checkpoint (and each --against one) must carry enough valid
-    witness cosignatures. Exits with status 1 if anything is wrong.
+    Every stored witness cosignature is checked too: its columns against its line, its
+    checkpoint, and its signature where the witness's key is known (--witness, or the
+    configured AUDITLEDGER_WITNESSES). With --witness, the newest checkpoint (and each
+    --against one) must carry enough valid witness cosignatures. Exits with status 1 if
+    anything is wrong.
     """
     settings = settings_from(database_url)
     try:
@@ -329,6 +338,7 @@ def _verify_one(
                 progress=progress,
                 witnesses=witnesses,
                 witnesses_required=required,
+                known_witnesses=[w.key for w in svc.settings.witnesses],
             )
         except AuditLedgerError as exc:
             fail(exc)

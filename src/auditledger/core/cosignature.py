@@ -19,16 +19,13 @@ checkpoint still verifies with the log's key alone (Go's ``sumdb/note`` does the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from auditledger.core.errors import InvalidInput
 from auditledger.core.keys import NamedKey, SigningKey, parse_vkey_parts
-from auditledger.core.note import NoteSignature
+from auditledger.core.note import NoteSignature, parse_signature_line
 
 COSIGNATURE_V1 = 0x04  # the signed-note signature type of Ed25519 checkpoint cosignatures
 HEADER = "cosignature/v1\n"
@@ -43,18 +40,11 @@ class WitnessKey(NamedKey):
 
     ALGORITHM: ClassVar[int] = COSIGNATURE_V1
 
-    def verify(self, cosignature: Cosignature, text: str) -> bool:
+    def verify_cosignature(self, cosignature: Cosignature, text: str) -> bool:
         """Whether ``cosignature`` is this witness's valid cosignature of note text ``text``."""
         if (cosignature.name, cosignature.key_id) != (self.name, self.key_id):
             return False
-        message = cosigned_message(text, cosignature.timestamp)
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(
-                cosignature.signature, message
-            )
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+        return self.verify(cosigned_message(text, cosignature.timestamp), cosignature.signature)
 
 
 def parse_witness_vkey(text: str, field: str = "witness") -> WitnessKey:
@@ -65,10 +55,7 @@ def parse_witness_vkey(text: str, field: str = "witness") -> WitnessKey:
 
 def witness_key_of(key: SigningKey) -> WitnessKey:
     """The public cosigning key of the private key ``key`` (a witness's own)."""
-    public = key.private_key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return WitnessKey(key.name, public)
+    return WitnessKey(key.name, key.public_bytes)
 
 
 def cosigned_message(text: str, timestamp: int) -> bytes:
@@ -117,12 +104,17 @@ class CosignatureCheck:
     """Which trusted witnesses validly cosigned a note, and which lines claim to be from one
     of them but do not verify (forged or altered)."""
 
-    valid: tuple[tuple[WitnessKey, int], ...]  # (witness, timestamp), one per witness
+    valid: tuple[tuple[WitnessKey, int], ...]  # (witness key, timestamp), one per key
     invalid: tuple[str, ...]  # "<name>+<key id>" of each failing line
 
     def witnesses(self) -> set[WitnessKey]:
-        """The witnesses with a valid cosignature."""
+        """The witness keys with a valid cosignature."""
         return {witness for witness, _ in self.valid}
+
+    def names(self) -> set[str]:
+        """The distinct witnesses (by name) with a valid cosignature: what a policy of N
+        witnesses counts, so a line repeated, or two keys of one witness, count once."""
+        return {witness.name for witness, _ in self.valid}
 
 
 def check_cosignatures(
@@ -137,8 +129,109 @@ def check_cosignatures(
         if witness is None:
             continue
         cosignature = as_cosignature(signature)
-        if cosignature is None or not witness.verify(cosignature, text):
+        if cosignature is None or not witness.verify_cosignature(cosignature, text):
             invalid.append(f"{witness.name}+{witness.key_id_hex}")
             continue
         valid.setdefault(witness, cosignature.timestamp)
     return CosignatureCheck(tuple(valid.items()), tuple(invalid))
+
+
+@dataclass(frozen=True)
+class WitnessProblem:
+    """What a witness policy found wrong with a checkpoint's cosignatures: ``cosignature``
+    (a line naming a given witness does not verify) or ``witnesses`` (too few of them)."""
+
+    kind: str
+    message: str
+
+
+def policy_problems(
+    label: str,
+    text: str,
+    signatures: Iterable[NoteSignature],
+    witnesses: Sequence[WitnessKey],
+    required: int,
+) -> list[WitnessProblem]:
+    """The N-of-M rule, for every verifier: each cosignature among ``signatures`` that names
+    one of ``witnesses`` must verify over note text ``text``, and at least ``required``
+    distinct witnesses (by name) must have a valid one. ``label`` names the checkpoint."""
+    check = check_cosignatures(text, signatures, witnesses)
+    problems = [
+        WitnessProblem(
+            "cosignature",
+            f"{label}: the cosignature by witness {who} does not verify (forged, or made for "
+            "another checkpoint)",
+        )
+        for who in check.invalid
+    ]
+    valid = check.names()
+    if len(valid) < required:
+        given = list(dict.fromkeys(w.name for w in witnesses))
+        missing = ", ".join(name for name in given if name not in valid)
+        problems.append(
+            WitnessProblem(
+                "witnesses",
+                f"{label} has {len(valid)} valid cosignatures of the {required} required from "
+                f"the {len(given)} given witnesses (none from: {missing})",
+            )
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class CosignatureRow:
+    """A row of the ``cosignatures`` table as stored (the values are not trusted: a row may
+    have been written around the code, so any of them may be of another type)."""
+
+    tree_size: object
+    witness_name: object
+    key_id: object
+    cosigned_at: object
+    line: object
+
+
+def row_problems(
+    row: CosignatureRow, texts: Mapping[int, str | None], witnesses: Sequence[WitnessKey]
+) -> list[str]:
+    """What is wrong with a stored cosignature row (empty if nothing is).
+
+    Its ``line`` must be one cosignature line whose name, key id and timestamp are the row's
+    ``witness_name``, ``key_id`` and ``cosigned_at`` (what queries and the next submission rely
+    on); its ``tree_size`` must be one of the organization's stored checkpoints, whose note
+    text ``texts`` holds by size (None where the note cannot be read: reported as the
+    checkpoint's own problem); and where the line names one of ``witnesses`` its signature
+    must verify over that text.
+    """
+    if not isinstance(row.line, str):
+        return ["its line is not text"]
+    try:
+        signature = parse_signature_line(row.line)
+    except InvalidInput as exc:
+        return ["; ".join(p.message for p in exc.problems) or exc.message]
+    cosignature = as_cosignature(signature)
+    if cosignature is None:
+        return [
+            "its line is not an Ed25519 cosignature (key id, 8-byte timestamp, 64-byte signature)"
+        ]
+    problems = []
+    for column, stored, said in (
+        ("witness_name", row.witness_name, cosignature.name),
+        ("key_id", row.key_id, cosignature.key_id.hex()),
+        ("cosigned_at", row.cosigned_at, cosignature.timestamp),
+    ):
+        if stored != said:
+            problems.append(f"its {column} column holds {stored!r} but its line says {said!r}")
+    if not isinstance(row.tree_size, int) or row.tree_size not in texts:
+        problems.append(f"no checkpoint of size {row.tree_size!r} of this log is stored")
+        return problems
+    text = texts[row.tree_size]
+    if text is None:
+        return problems
+    known = {(w.name, w.key_id): w for w in witnesses}
+    witness = known.get((cosignature.name, cosignature.key_id))
+    if witness is not None and not witness.verify_cosignature(cosignature, text):
+        problems.append(
+            f"its signature does not verify with the witness key {witness.vkey()} (forged, or "
+            "made for another checkpoint)"
+        )
+    return problems

@@ -83,11 +83,6 @@ class NamedKey:
         encoded = base64.b64encode(bytes([self.ALGORITHM]) + self.public_key).decode("ascii")
         return f"{self.name}+{self.key_id_hex}+{encoded}"
 
-
-@dataclass(frozen=True)
-class VerifierKey(NamedKey):
-    """A public key under a name: what a checkpoint's signature line refers to."""
-
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is this key's Ed25519 signature of ``message``."""
         try:
@@ -95,6 +90,11 @@ class VerifierKey(NamedKey):
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+@dataclass(frozen=True)
+class VerifierKey(NamedKey):
+    """A public key under a name: what a checkpoint's signature line refers to."""
 
 
 def parse_vkey(text: str, field: str = "public_key") -> VerifierKey:
@@ -137,12 +137,17 @@ class SigningKey:
     private_key: Ed25519PrivateKey
 
     @property
-    def verifier(self) -> VerifierKey:
-        """Its public half."""
-        public = self.private_key.public_key().public_bytes(
+    def public_bytes(self) -> bytes:
+        """The raw 32-byte Ed25519 public key (named as a note signer by :attr:`verifier`, as
+        a witness by ``cosignature.witness_key_of``)."""
+        return self.private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        return VerifierKey(self.name, public)
+
+    @property
+    def verifier(self) -> VerifierKey:
+        """Its public half."""
+        return VerifierKey(self.name, self.public_bytes)
 
     def sign(self, message: bytes) -> bytes:
         """The Ed25519 signature of ``message`` (deterministic, RFC 8032)."""

@@ -98,6 +98,14 @@ def parse_note(note: str, field: str = "note") -> Note:
     return Note(text, tuple(_parse_signature(line, field) for line in lines))
 
 
+def parse_signature_line(line: str, field: str = "line") -> NoteSignature:
+    """One signature line, with its newline and nothing else (as a stored cosignature line is
+    kept); :class:`InvalidInput` naming ``field`` if it is not exactly that."""
+    if not line.endswith("\n") or "\n" in line[:-1]:
+        raise _malformed(f"{line[:80]!r} is not one line ending in a newline", field)
+    return _parse_signature(line[:-1], field)
+
+
 def _parse_signature(line: str, field: str) -> NoteSignature:
     if not line.startswith(SIGNATURE_PREFIX):
         raise _malformed(f"{line[:80]!r} is not a signature line ('— <name> <base64>')", field)

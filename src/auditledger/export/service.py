@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import select
 
 from auditledger.core.canonical import format_timestamp
-from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.export.copy_lines import (
     copy_csv_lines,
     copy_jsonl_lines,
@@ -36,6 +35,7 @@ from auditledger.export.formats import csv_chunks, csv_header, jsonl_chunks
 from auditledger.ingest.service import IngestService
 from auditledger.integrity.bundle import BundleSummary, write_bundle
 from auditledger.integrity.checkpointer import CheckpointService
+from auditledger.integrity.cosigning import CosigningService
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import fixed_contents, iterate_rows, row_columns
 from auditledger.store.database import Database
@@ -107,13 +107,17 @@ class ExportRun:
 class ExportService:
     """Streams exports, writes evidence bundles, and records both."""
 
-    def __init__(self, db: Database, ingest: IngestService, checkpoints: CheckpointService) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ingest: IngestService,
+        checkpoints: CheckpointService,
+        cosigning: CosigningService,
+    ) -> None:
         self.db = db
         self.ingest = ingest
         self.checkpoints = checkpoints
-        # Adds the witnesses' cosignatures to a bundle's checkpoint (set by the wiring when
-        # witnesses are configured).
-        self.cosign: Callable[[StoredCheckpoint, str], StoredCheckpoint] = lambda c, _slug: c
+        self.cosigning = cosigning  # a bundle's checkpoint carries the witnesses' cosignatures
 
     def names(self, org: Organization, flt: EventFilter) -> dict[tuple[str, str], str]:
         """Display names of the ids a filter mentions, for its description."""
@@ -247,7 +251,7 @@ class ExportService:
         try:
             # A fresh checkpoint, so every event recorded until now is provable.
             checkpoint, _ = self.checkpoints.checkpoint(org.id, org.slug)
-            checkpoint = self.cosign(checkpoint, org.slug)
+            checkpoint = self.cosigning.checkpoint_cosigned(checkpoint, org.slug)
             key = self.checkpoints.signing_key()
             with self.db.read() as connection:
                 summary = write_bundle(

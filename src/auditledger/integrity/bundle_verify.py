@@ -32,7 +32,7 @@ from typing import Any
 from auditledger.core.canonical import encode, leaf_hash
 from auditledger.core.cells import header, row_cells
 from auditledger.core.checkpoint import open_checkpoint
-from auditledger.core.cosignature import WitnessKey, check_cosignatures
+from auditledger.core.cosignature import WitnessKey, policy_problems
 from auditledger.core.errors import InvalidInput
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import verify_inclusion
@@ -214,17 +214,9 @@ def _check_witnesses(
     checkpoint: bytes, witnesses: Sequence[WitnessKey], required: int, report: BundleReport
 ) -> None:
     note = parse_note(checkpoint.decode("utf-8"), "checkpoint.txt")  # it opened: it parses
-    check = check_cosignatures(note.text, note.signatures, witnesses)
-    for who in check.invalid:
-        report.problems.append(f"checkpoint.txt: the cosignature by witness {who} does not verify")
-    valid = check.witnesses()
-    if len(valid) < required:
-        missing = ", ".join(w.name for w in witnesses if w not in valid)
-        report.problems.append(
-            f"checkpoint.txt (checkpoint {report.tree_size}) has {len(valid)} valid cosignatures "
-            f"of the {required} required from the {len(witnesses)} given witnesses (none "
-            f"from: {missing})"
-        )
+    label = f"checkpoint.txt (checkpoint {report.tree_size})"
+    problems = policy_problems(label, note.text, note.signatures, witnesses, required)
+    report.problems.extend(problem.message for problem in problems)
 
 
 def _check_records(

@@ -325,7 +325,7 @@ class Checkpointer:
     ) -> None:
         self.service = service
         self.before_round = before_round  # the rollback check, so it runs as often
-        self.after_round = after_round  # asking witnesses to cosign what the round signed
+        self.after_round = after_round  # waking the cosigner: it never blocks the round
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

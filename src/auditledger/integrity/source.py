@@ -20,7 +20,7 @@ from auditledger.core.columns import (
     VERIFIED_EVENT_COLUMNS,
     StoredEntry,
 )
-from auditledger.integrity.repository import with_cosignatures
+from auditledger.core.cosignature import CosignatureRow
 from auditledger.store.database import Database
 from auditledger.store.log import read_head
 from auditledger.store.schema import checkpoints
@@ -39,7 +39,12 @@ class LogSource(Protocol):
         ...
 
     def checkpoints(self) -> list[StoredCheckpoint]:
-        """Every stored checkpoint, smallest first."""
+        """Every stored checkpoint, smallest first (without cosignatures: those are
+        :meth:`cosignature_rows`)."""
+        ...
+
+    def cosignature_rows(self) -> list[CosignatureRow]:
+        """Every stored cosignature row of the organization, raw, by tree size."""
         ...
 
     def seq_span(self) -> tuple[int, int]:
@@ -78,6 +83,10 @@ _LEAVES_SQL = (
     "SELECT seq, leaf_hash, nodes, expiry_prefix_len, expiry_midstate, expiry_suffix FROM leaves "
     "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
+_COSIGNATURES_SQL = (
+    "SELECT tree_size, witness_name, key_id, cosigned_at, line FROM cosignatures "
+    "WHERE org_id = ? ORDER BY tree_size, witness_name, key_id"
+)
 _SPAN_SQL = text(
     "SELECT min(lo), max(hi) FROM ("
     " SELECT min(seq) AS lo, max(seq) AS hi FROM leaves WHERE org_id = :org"
@@ -108,19 +117,22 @@ class SqlLogSource:
         return head.tree_size, head.root_hash
 
     def checkpoints(self) -> list[StoredCheckpoint]:
-        """Every stored checkpoint, smallest first."""
+        """Every stored checkpoint, smallest first (without cosignatures)."""
         rows = self.connection.execute(
             select(checkpoints)
             .where(checkpoints.c.org_id == self.org_id)
             .order_by(checkpoints.c.tree_size)
         )
-        found = [
+        return [
             StoredCheckpoint(
                 r.org_id, r.tree_size, bytes(r.root_hash), r.note, r.key_name, r.created_at
             )
             for r in rows
         ]
-        return with_cosignatures(self.connection, found)
+
+    def cosignature_rows(self) -> list[CosignatureRow]:
+        """Every stored cosignature row of the organization, raw, by tree size."""
+        return [CosignatureRow(*row) for row in self._raw(_COSIGNATURES_SQL, (self.org_id,))]
 
     def seq_span(self) -> tuple[int, int]:
         """(lowest, highest + 1) sequence number of any stored leaf or event."""

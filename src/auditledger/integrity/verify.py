@@ -17,7 +17,9 @@ One pass in sequence order over the leaves and events:
 
 Signatures are checked with the given verifier keys (the registry, or keys an auditor trusts).
 Checkpoints saved earlier by an auditor (``against``) must be covered by the log: a log smaller
-than one of them was rolled back. The pieces (checkpoint opening, canonical bytes, proofs) live
+than one of them was rolled back. Every stored witness cosignature must be one cosignature line
+that its row's columns describe, of a stored checkpoint, and verify wherever the witness's key
+is known. The pieces (checkpoint opening, canonical bytes, proofs) live
 in their own modules so other verifiers (an evidence bundle's) can reuse them.
 """
 
@@ -33,12 +35,17 @@ from auditledger.core.columns import (
     ColumnCheck,
     checkpoint_metadata_problems,
 )
-from auditledger.core.cosignature import WitnessKey, check_cosignatures
+from auditledger.core.cosignature import (
+    CosignatureRow,
+    WitnessKey,
+    policy_problems,
+    row_problems,
+)
 from auditledger.core.errors import InvalidInput
 from auditledger.core.expiry import ExpiryProof, ProofError
 from auditledger.core.keys import VerifierKey
 from auditledger.core.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
-from auditledger.core.note import parse_note
+from auditledger.core.note import NoteSignature, parse_note, parse_signature_line
 from auditledger.core.rowcanon import UNREADABLE, RowCanonicalizer
 from auditledger.integrity.source import LeafRow, LogSource
 
@@ -328,6 +335,7 @@ def verify_log(
     page_size: int = PAGE,
     witnesses: Sequence[WitnessKey] = (),
     witnesses_required: int = 0,
+    known_witnesses: Sequence[WitnessKey] = (),
 ) -> VerifyReport:
     """Check the whole stored log of one organization; see the module docstring.
 
@@ -335,17 +343,23 @@ def verify_log(
     then expected), given the expiry proof its leaf keeps (None for older leaves);
     ``progress(done, total)`` is called after each page of sequence numbers. Cosignatures by
     ``witnesses`` must verify wherever they appear, and the newest stored checkpoint (and each
-    saved one) needs ``witnesses_required`` of them.
+    saved one) needs ``witnesses_required`` of them. Every stored cosignature row is checked;
+    its signature too where its witness is one of ``witnesses`` or ``known_witnesses`` (those
+    the deployment is configured with).
     """
     size, head_root = source.head()
     report = VerifyReport(org_slug, size)
     claims: dict[int, list[_Claim]] = {}
-    witnessing = _Witnessing(witnesses, witnesses_required, report)
-    signed: list[tuple[str, str, int]] = []  # (label, served note, size) of good checkpoints
+    signed: list[tuple[str, str, int]] = []  # (label, note text, size) of good checkpoints
+    texts: dict[int, str | None] = {}  # size -> the stored checkpoint's note text, if readable
 
     for stored in source.checkpoints():
         report.checkpoints_checked += 1
         label = f"checkpoint {stored.tree_size}"
+        try:
+            texts[stored.tree_size] = parse_note(stored.note).text
+        except InvalidInput:
+            texts[stored.tree_size] = None  # reported just below, as its signature
         opened, why = open_checkpoint_finding(stored.note, verifiers, origin, label)
         if opened is None:
             report.findings.append(
@@ -366,18 +380,25 @@ def verify_log(
                 Finding("checkpoint_row", f"{label}: {metadata}", checkpoint=stored.tree_size)
             )
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, True))
-        signed.append((label, stored.served_note, stored.tree_size))
+        signed.append((label, parse_note(stored.note).text, stored.tree_size))
 
-    for index, (label, note, tree_size) in enumerate(signed):
-        # The newest checkpoint is the one this report stands on: it must be witnessed.
-        newest = index == len(signed) - 1
-        witnessing.check(label, note, tree_size, required=newest and witnessing.required > 0)
-    if witnessing.required and not signed and size:
+    cosigned = _check_cosignature_rows(
+        source.cosignature_rows(), texts, [*witnesses, *known_witnesses], report
+    )
+    if signed and witnesses_required:
+        # The newest checkpoint is the one this report stands on: it must be witnessed (by
+        # rows that passed their own check; the others are reported above).
+        label, text, tree_size = signed[-1]
+        problems = policy_problems(
+            label, text, cosigned.get(tree_size, []), witnesses, witnesses_required
+        )
+        report.findings.extend(Finding(p.kind, p.message, checkpoint=tree_size) for p in problems)
+    if witnesses_required and not signed and size:
         report.findings.append(
             Finding(
                 "witnesses",
                 f"no signed checkpoint of the log's {size} events, so none is cosigned by "
-                f"{witnessing.required} of the given witnesses",
+                f"{witnesses_required} of the given witnesses",
             )
         )
 
@@ -388,7 +409,11 @@ def verify_log(
             continue
         label = f"saved checkpoint {opened.tree_size} ({saved.label})"
         claims.setdefault(opened.tree_size, []).append(_Claim(label, opened.root_hash, False))
-        witnessing.check(label, saved.note, opened.tree_size, required=bool(witnessing.required))
+        note = parse_note(saved.note)  # it opened: it parses
+        problems = policy_problems(label, note.text, note.signatures, witnesses, witnesses_required)
+        report.findings.extend(
+            Finding(p.kind, p.message, checkpoint=opened.tree_size) for p in problems
+        )
 
     checker = _Pass(org_slug, size, set(claims) | {size}, purged)
     columns = ColumnCheck()
@@ -419,52 +444,30 @@ def verify_log(
     return report
 
 
-class _Witnessing:
-    """Checks checkpoints' cosignatures by the witnesses a verifier trusts."""
-
-    def __init__(
-        self, witnesses: Sequence[WitnessKey], required: int, report: VerifyReport
-    ) -> None:
-        self.witnesses = tuple(witnesses)
-        self.required = required
-        self.report = report
-
-    def check(self, label: str, note: str, tree_size: int | None, *, required: bool) -> None:
-        """Report cosignatures of ``note`` that claim a trusted witness but do not verify and,
-        if ``required``, fewer valid ones than wanted (``tree_size`` names a stored
-        checkpoint in the finding)."""
-        if not self.witnesses:
-            return
-        try:
-            parsed = parse_note(note, label)
-        except InvalidInput as exc:
-            why = _problem_text(exc)
-            self.report.findings.append(
-                Finding("cosignature", f"{label}: {why}", checkpoint=tree_size)
-            )
-            return
-        check = check_cosignatures(parsed.text, parsed.signatures, self.witnesses)
-        for who in check.invalid:
-            self.report.findings.append(
+def _check_cosignature_rows(
+    rows: Sequence[CosignatureRow],
+    texts: dict[int, str | None],
+    witnesses: Sequence[WitnessKey],
+    report: VerifyReport,
+) -> dict[int, list[NoteSignature]]:
+    """Report each stored cosignature row that is not what it claims (one finding per row);
+    the signatures of the others, by tree size."""
+    good: dict[int, list[NoteSignature]] = {}
+    for row in rows:
+        problems = row_problems(row, texts, witnesses)
+        size = row.tree_size if isinstance(row.tree_size, int) else None
+        if problems:
+            report.findings.append(
                 Finding(
-                    "cosignature",
-                    f"{label}: the cosignature by witness {who} does not verify (forged, or "
-                    "made for another checkpoint)",
-                    checkpoint=tree_size,
+                    "cosignature_row",
+                    f"cosignature of checkpoint {row.tree_size} by {row.witness_name}"
+                    f"+{row.key_id}: " + "; ".join(problems),
+                    checkpoint=size,
                 )
             )
-        valid = check.witnesses()
-        if required and len(valid) < self.required:
-            missing = [w.name for w in self.witnesses if w not in valid]
-            self.report.findings.append(
-                Finding(
-                    "witnesses",
-                    f"{label} has {len(valid)} valid cosignatures of the {self.required} "
-                    f"required from the {len(self.witnesses)} given witnesses (none from: "
-                    f"{', '.join(missing)})",
-                    checkpoint=tree_size,
-                )
-            )
+        elif size is not None and isinstance(row.line, str):
+            good.setdefault(size, []).append(parse_signature_line(row.line))
+    return good
 
 
 def _column_findings(columns: ColumnCheck, untrusted: set[int]) -> list[Finding]:

@@ -17,6 +17,7 @@ from auditledger.auth.signin import SignInService
 from auditledger.auth.throttle import SignInThrottle
 from auditledger.export.reads import ReadAudit
 from auditledger.integrity.checkpointer import Checkpointer
+from auditledger.integrity.cosigning import Cosigner
 from auditledger.services import Services
 from auditledger.web.api import (
     destinations,
@@ -85,15 +86,18 @@ def create_app(
         if manage_services:
             services.start()
             services.start_background_jobs()
-        checkpointer = None
+        checkpointer = cosigner = None
         if run_checkpointer:
             await run_in_threadpool(services.checkpoints.prepare_for_server)
             await run_in_threadpool(services.rollback.check)
+            # Witnesses are asked on a thread of their own: the round only wakes it.
+            cosigner = Cosigner(services.cosigning)
+            cosigner.start()
             checkpointer = Checkpointer(
                 services.checkpoints,
                 services.settings.checkpoint_interval,
                 before_round=services.rollback.check,
-                after_round=services.cosigning.run_once,
+                after_round=cosigner.wake,
             )
             checkpointer.start()
         try:
@@ -101,6 +105,8 @@ def create_app(
         finally:
             if checkpointer is not None:
                 await run_in_threadpool(checkpointer.stop)
+            if cosigner is not None:
+                await run_in_threadpool(cosigner.stop)
             if manage_services:
                 services.stop()
 

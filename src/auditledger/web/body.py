@@ -7,15 +7,19 @@ from fastapi import Request
 from auditledger.core.errors import MalformedRequest, TooLarge
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+EVENTS_ADVICE = "send events in smaller batches"
 
 
-async def read_limited(request: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
-    """The body, or :class:`TooLarge` as soon as it passes ``limit`` bytes (not after)."""
+async def read_limited(
+    request: Request, limit: int = MAX_REQUEST_BYTES, *, advice: str = EVENTS_ADVICE
+) -> bytes:
+    """The body, or :class:`TooLarge` (its message ending in ``advice``) as soon as it passes
+    ``limit`` bytes (not after)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
             if int(declared) > limit:
-                raise TooLarge(_too_large(limit))
+                raise TooLarge(_too_large(limit, advice))
         except ValueError:
             raise MalformedRequest("the Content-Length header is not a number") from None
     chunks: list[bytes] = []
@@ -23,15 +27,14 @@ async def read_limited(request: Request, limit: int = MAX_REQUEST_BYTES) -> byte
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(_too_large(limit))
+            raise TooLarge(_too_large(limit, advice))
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> str:
-    return (
-        f"the request is larger than {limit // (1024 * 1024)} MiB; send events in smaller batches"
-    )
+def _too_large(limit: int, advice: str) -> str:
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+    return f"the request is larger than {size}; {advice}"
 
 
 def require_json(request: Request) -> None:

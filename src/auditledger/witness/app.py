@@ -10,21 +10,25 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from auditledger.core.add_checkpoint import SIZE_MEDIA_TYPE, size_body
+from auditledger.core.errors import MalformedRequest, TooLarge
+from auditledger.web.body import read_limited
 from auditledger.witness.service import Refused, SizeMismatch, WitnessService
 
 # A checkpoint note with a hundred signatures and a full proof stays far below this.
 MAX_BODY = 64 * 1024
+ADVICE = "an add-checkpoint request is a checkpoint note and at most 63 proof lines"
 
 
 def create_witness_app(service: WitnessService) -> Starlette:
     """The application serving ``service``."""
 
     async def add_checkpoint(request: Request) -> Response:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return PlainTextResponse(f"the body exceeds {MAX_BODY} bytes\n", status_code=413)
+        try:
+            body = await read_limited(request, MAX_BODY, advice=ADVICE)
+        except TooLarge as exc:
+            return PlainTextResponse(exc.message + "\n", status_code=413)
+        except MalformedRequest as exc:
+            return PlainTextResponse(exc.message + "\n", status_code=400)
         try:
             lines = await run_in_threadpool(service.add_checkpoint, body)
         except SizeMismatch as exc:

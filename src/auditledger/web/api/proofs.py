@@ -166,9 +166,9 @@ async def request_checkpoint(
     stored, created = await run_in_threadpool(
         svc.checkpoints.checkpoint, organization.id, organization.slug
     )
-    # With witnesses configured, their cosignatures come with it (each bounded by
-    # AUDITLEDGER_WITNESS_TIMEOUT_SECONDS; a failing witness is left for the next round).
-    stored = await run_in_threadpool(svc.cosigning.cosign_now, stored, organization.slug)
+    # With witnesses configured, their cosignatures come with it (asked at once, each bounded
+    # by AUDITLEDGER_WITNESS_TIMEOUT_SECONDS; a failing witness is left for the next round).
+    stored = await run_in_threadpool(svc.cosigning.checkpoint_cosigned, stored, organization.slug)
     return JSONResponse(checkpoint_json(stored), status_code=201 if created else 200)
 
 
