@@ -33,7 +33,7 @@ from auditledger.web.app import create_app
 from auditledger_client.core.clock import FrozenClock
 from tests.support.world import MODEL_ID, World, build_world
 
-pytestmark = pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)]
 
 MAX_EXAMPLES = 25
 # Without a credential every request stops at the access check, so the generated input decides
