@@ -12,6 +12,10 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 3
 # Every run prints its slowest tests; loadgroup keeps tests that share a costly fixture together.
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+# Bytecode caches (__pycache__, git-ignored) spare every test worker and every `auditledger
+# serve` subprocess compiling the sources again, and pytest rewriting the asserts of every test
+# module again; an environment with PYTHONDONTWRITEBYTECODE set would pay that each time.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
 
 .PHONY: venv run test test-fast lint typecheck pytest bench bench-quick docs clean venv-mlflow \
 	test-mlflow demo-mlflow
@@ -43,11 +47,11 @@ typecheck: venv
 	$(BIN)/mypy
 
 pytest: venv
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 ## The quick loop: lint, types and every test but the slow and browser ones.
 test-fast: venv lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m 'not slow and not browser' $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_PARALLEL) -m 'not slow and not browser' $(PYTEST_ARGS)
 
 ## MLflow lives in a virtual environment of its own (about 850 MB): the server never needs it.
 VENV_MLFLOW := .venv-mlflow

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 
 from auditledger.services import Services, build_services
 from auditledger.settings import Settings, load_settings
@@ -40,6 +41,22 @@ from tests.support.helpers import FixedLocator
 # "$argon2id$" hash, verification, the dummy hash for accounts without a password) at a thousandth
 # of the cost. tests/tenancy/test_tokens.py checks the production parameters themselves.
 tokens.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+# Hypothesis's default deadline (200 ms per example) is a timing assertion, which a loaded
+# machine fails; the property tests bound their work with max_examples instead.
+hypothesis_settings.register_profile("auditledger", deadline=None)
+hypothesis_settings.load_profile("auditledger")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, so that none starts last and leaves the other workers idle.
+
+    pytest-xdist hands out tests in collection order as workers free up; the slow ones
+    (subprocess servers, kill -9, load, browsers) would otherwise come in alphabetical order
+    and the last of them decide when the run ends. Every worker sorts the same collection the
+    same way, so they agree on the order.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +87,7 @@ def pg_template(pg_admin_url: str) -> Iterator[str]:
     db.migrate()
     db.dispose()
     yield name
-    admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    DROPPER.drop_later(pg_admin_url, name)  # with the last test databases, before the drain
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from auditledger.services import Services
 from auditledger_client.core.clock import FrozenClock
-from tests.support.databases import admin_execute, with_database
+from tests.support.databases import DROPPER, admin_execute, with_database
 from tests.support.helpers import OrgAccess, make_org
 
 
@@ -49,4 +49,4 @@ def platform_db_url(
     try:
         yield with_database(admin, name).replace("postgresql://", "postgresql+psycopg://", 1)
     finally:
-        admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        DROPPER.drop_later(admin, name)  # in the background, as the test databases are

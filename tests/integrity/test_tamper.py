@@ -26,7 +26,7 @@ from auditledger.store.engine import sqlite_path
 from auditledger.store.schema import checkpoints, events, signing_keys
 from auditledger.tenancy.model import Organization
 from auditledger_client.core.clock import FrozenClock
-from tests.support.databases import admin_execute, with_database
+from tests.support.databases import DROPPER, admin_execute, with_database
 from tests.support.helpers import FixedLocator, make_org
 from tests.support.integrity import event_row, ingest_many, rewrite_event, tampering, verify
 
@@ -159,7 +159,7 @@ def snapshot(
     try:
         yield with_database(admin, name)
     finally:
-        admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        DROPPER.drop_later(admin, name)  # in the background, as the test databases are
 
 
 def test_database_rolled_back_to_an_older_copy_is_detected(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from tests.support import pgcluster
 from tests.support.durability import check_log, prepare
 from tests.support.helpers import make_org, sample_event
 from tests.support.loadgen import Clients, Ledger
+from tests.support.locks import finish, hold_write_lock
 from tests.support.servers import ServerProcess
 
 REQUIRE_PG = os.environ.get("AUDITLEDGER_REQUIRE_POSTGRES") == "1"
@@ -60,7 +59,7 @@ def test_postgres_restart_during_ingestion(tmp_path: Path) -> None:
             assert ledger.statuses[503] > 0, "nothing failed while the database was down"
             assert ledger.retry_after_missing == 0
             assert ledger.server_errors == 0, ledger.statuses
-            ready = httpx.get(server.url + "/readyz", timeout=5)
+            ready = httpx.get(server.url + "/readyz", timeout=60)
             assert ready.status_code == 200
         stored = {str(i) for i in check_log(services, access)}
         assert ledger.acked <= stored
@@ -80,20 +79,10 @@ def test_sqlite_locked_by_another_process(database_url: str, tmp_path: Path) -> 
     headers = access.headers(access.ingest)
     env = {"AUDITLEDGER_SQLITE_BUSY_SECONDS": "1"}
     with ServerProcess(database_url, tmp_path, env=env) as server:
-        # Another process takes the database's write lock and keeps it for a while.
-        holder = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sqlite3, time\n"
-                f"c = sqlite3.connect({path!r}, isolation_level=None)\n"
-                "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(4)",
-            ],
-            stdout=subprocess.PIPE,
-        )
+        # Another process takes the database's write lock and keeps it until the answer came
+        # (a fixed hold would end before a slow request on a loaded machine arrived).
+        holder = hold_write_lock(path)
         try:
-            assert holder.stdout is not None
-            assert holder.stdout.readline().strip() == b"locked"
             response = httpx.post(
                 server.url + "/api/v1/orgs/acme/events",
                 json=sample_event(),
@@ -104,9 +93,7 @@ def test_sqlite_locked_by_another_process(database_url: str, tmp_path: Path) -> 
             assert response.headers["retry-after"]
             assert "nothing was stored" in response.json()["error"]["message"]
         finally:
-            holder.wait(30)
-            assert holder.stdout is not None
-            holder.stdout.close()
+            finish(holder)
         again = httpx.post(
             server.url + "/api/v1/orgs/acme/events",
             json=sample_event(),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.support.durability import check_log, prepare
 from tests.support.helpers import sample_event
+from tests.support.locks import finish, hold_write_lock, release
 from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)]
@@ -31,43 +31,22 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-# The lock is held until every request the queue cannot hold has been refused, at most this
-# long; the server's SQLite busy timeout is longer, so its commits wait instead of failing.
-# (Released at the first 503, a loaded machine still had requests on their way that the
-# emptied queue then took: the test measured the client's pace, not the queue's bound.)
+# The lock is held until every request the full queue cannot take has been refused, at most
+# this long; the server's SQLite busy timeout is longer, so its commits wait instead of failing.
 HOLD_AT_MOST_SECONDS = 100
 BUSY_SECONDS = 150
 
 
-def hold_write_lock(path: str) -> subprocess.Popen[bytes]:
-    """Another process holds SQLite's write lock until a line arrives on its stdin."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import select, sqlite3, sys\n"
-            f"c = sqlite3.connect({path!r}, isolation_level=None)\n"
-            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
-            f"select.select([sys.stdin], [], [], {HOLD_AT_MOST_SECONDS})",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == b"locked"
-    return holder
-
-
-def release(holder: subprocess.Popen[bytes]) -> None:
-    if holder.stdin is not None and not holder.stdin.closed:
-        holder.stdin.write(b"release\n")
-        holder.stdin.close()
-
-
 async def flood(
-    url: str, token: str, bodies: list[bytes], holder: subprocess.Popen[bytes], fits: int
+    url: str, token: str, bodies: list[bytes], holder: subprocess.Popen[bytes], room: int
 ) -> list[tuple[int, Any]]:
-    """Send every body at once; the database comes back once all but ``fits`` are refused."""
+    """Send every body at once; the database comes back once all but ``room`` are refused.
+
+    Releasing at the first refusal would let requests that arrive late (a loaded machine sends
+    slowly) into the drained queue, so how many were accepted would depend on timing. A server
+    that queued more than ``room`` never refuses enough: the lock is then released after
+    HOLD_AT_MOST_SECONDS, and the callers' bound on what was accepted fails.
+    """
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     limits = httpx.Limits(max_connections=len(bodies))  # all in flight at once
     refused = 0
@@ -78,11 +57,17 @@ async def flood(
             response = await client.post(url, content=body, headers=headers)
             if response.status_code == 503:
                 refused += 1
-                if refused >= len(bodies) - fits:
-                    release(holder)  # nothing else can be refused: the database comes back
+                if refused >= len(bodies) - room:
+                    release(holder)  # the queue is full and the rest refused
             return response.status_code, response.headers.get("retry-after")
 
         return list(await asyncio.gather(*(one(body) for body in bodies)))
+
+
+def room(capacity: int, size: int) -> int:
+    """How many batches of ``size`` a stalled server may accept: a full queue of ``capacity``
+    events and the batch its writer is blocked on."""
+    return capacity // size + 1
 
 
 def run_overload(
@@ -101,22 +86,12 @@ def run_overload(
     with ServerProcess(database_url, tmp_path, env=env) as server:
         assert server.process is not None
         idle, _ = rss_mb(server.process.pid)
-        holder = hold_write_lock(database_url.removeprefix("sqlite:///"))
+        holder = hold_write_lock(database_url.removeprefix("sqlite:///"), HOLD_AT_MOST_SECONDS)
         try:
-            results = asyncio.run(
-                flood(
-                    server.url + "/api/v1/orgs/acme/events/batch",
-                    access.ingest,
-                    bodies,
-                    holder,
-                    fits=capacity // size + 1,
-                )
-            )
+            url = server.url + "/api/v1/orgs/acme/events/batch"
+            results = asyncio.run(flood(url, access.ingest, bodies, holder, room(capacity, size)))
         finally:
-            release(holder)
-            holder.wait(HOLD_AT_MOST_SECONDS + 30)
-            assert holder.stdout is not None
-            holder.stdout.close()
+            finish(holder)
         _, peak = rss_mb(server.process.pid)
     return results, idle, peak, services, access
 
@@ -130,7 +105,7 @@ def test_past_capacity_requests_are_refused_not_queued(database_url: str, tmp_pa
     assert refused, "nothing was refused although the queue was full"
     assert all(refused), "a 503 came without Retry-After"
     # What was accepted was committed once the lock went away; nothing else was.
-    assert 0 < accepted <= 1000 // 50 + 1
+    assert 0 < accepted <= room(1000, 50)
     assert len(check_log(services, access)) == accepted * 50
     services.stop()
 

@@ -37,13 +37,18 @@ def admin_execute(admin_url: str, sql: str) -> None:
 
 
 class Dropper:
-    """Drops finished test databases on a background thread, one at a time.
+    """Drops finished test databases on a background thread, several at once.
 
     DROP DATABASE makes PostgreSQL run a checkpoint (it flushes and fsyncs before removing
     the files), and the workers' checkpoints queue behind each other: 0.1 s on a quiet disk,
     seconds on a busy one. The next test does not need the old database gone, so it does not
     wait; :meth:`drain` (at the end of the session) waits for every drop and reports failures.
+    Drops that are waiting when the thread comes round run side by side: PostgreSQL serves
+    the checkpoint requests that arrive together with one checkpoint, so a backlog built on a
+    busy disk (and the one left at the end of the session) clears in a fraction of the time.
     """
+
+    AT_ONCE = 8
 
     def __init__(self) -> None:
         self._pending: queue.Queue[tuple[str, str] | None] = queue.Queue()
@@ -59,12 +64,30 @@ class Dropper:
         self._pending.put((admin_url, name))
 
     def _run(self) -> None:
-        while (item := self._pending.get()) is not None:
-            admin_url, name = item
-            try:
-                admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except psycopg.Error as exc:
-                self._failures.append(f"{name}: {exc}")
+        stopping = False
+        while not stopping:
+            batch = [self._pending.get()]
+            while len(batch) < self.AT_ONCE:
+                try:
+                    batch.append(self._pending.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in batch
+            drops = [
+                threading.Thread(target=self._drop, args=item, name=f"drop-{item[1]}")
+                for item in batch
+                if item is not None
+            ]
+            for drop in drops:
+                drop.start()
+            for drop in drops:
+                drop.join()
+
+    def _drop(self, admin_url: str, name: str) -> None:
+        try:
+            admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error as exc:
+            self._failures.append(f"{name}: {exc}")
 
     def drain(self) -> list[str]:
         """Wait until every queued database is dropped; the drops that failed."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.support.servers import free_port
 from tests.support.tls import Pki
+from tests.support.waiting import LOADED_MACHINE_SECONDS
 
 
 class WebhookReceiver:
@@ -131,7 +132,7 @@ ruleset(name="keep") {{
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + LOADED_MACHINE_SECONDS
 
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

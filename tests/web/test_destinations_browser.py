@@ -104,7 +104,9 @@ class Visit:
         self.shots += 1
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
-            self.page.screenshot(path=str(self.folder / f"{self.shots:02d}-{name}.png"))
+            self.page.screenshot(
+                path=str(self.folder / f"{self.shots:02d}-{name}.png"), timeout=30_000
+            )
         except Exception as exc:  # a picture is never evidence; a slow one is skipped
             print(f"screenshot skipped: {exc}")
 
