@@ -46,6 +46,7 @@ from auditledger.retention import policy
 from auditledger.retention.purge import OrgPurge
 from auditledger.store.engine import sqlite_path
 from auditledger.store.types import to_micros
+from auditledger_client.core.event import EventDraft
 
 TARGET = 20  # times faster than the DELETE
 ROUNDS = 2  # runs of each side, each on its own copy; the best of each counts
@@ -104,21 +105,19 @@ def load(database: BenchDatabase, count: int) -> int:
         data.load(services, org, retained, end=NOW, days=RETAINED_DAYS, seed=6, late=LATE)
         # And the morning of the day the purge runs: where events arrive every day, today's
         # partition is there before the purge appends its own event.
-        per_day = retained // RETAINED_DAYS
-        tomorrow = NOW + timedelta(days=1)
-        today = [
-            draft
-            for _, drafts in data.drafts_by_day(per_day, end=tomorrow, days=1, seed=7)
-            for draft in drafts
-            if draft.occurred_at < NOW
-        ]
-        services.ingest.ingest_blocking(org, today, NOW)
+        services.ingest.ingest_blocking(org, _this_morning(retained // RETAINED_DAYS, seed=7), NOW)
         return org.id
     finally:
         services.stop()
         if database.engine == "postgres":
             with psycopg.connect(_driver_url(database.url), autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
+
+
+def _this_morning(count: int, seed: int) -> list[EventDraft]:
+    """Up to ``count`` of a day's events, those that occurred today before ``NOW``."""
+    day = data.drafts_by_day(count, end=NOW + timedelta(days=1), days=1, seed=seed)
+    return [draft for _, drafts in day for draft in drafts if draft.occurred_at < NOW]
 
 
 def _driver_url(url: str) -> str:
@@ -200,8 +199,11 @@ def _purge(database: BenchDatabase) -> Purged:
     """``auditledger purge`` in services already warm, as a running server's are."""
     services = open_services(database)
     try:
-        services.retention.purge(dry_run=True)  # connections open, as a running server's are
-        services.db.ensure_partitions([NOW.date()])  # and its list of partitions known
+        # A running server is taking today's events and answering reads: its connections are
+        # open and know today's partition.
+        org = services.tenancy.org("expired")
+        services.ingest.ingest_blocking(org, _this_morning(50, seed=8)[:1], NOW)
+        services.retention.purge(dry_run=True)
         _checkpoint(database)
         wall, cpu = time.perf_counter(), time.process_time()
         report = services.retention.purge(reclaim=False)

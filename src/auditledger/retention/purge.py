@@ -348,16 +348,15 @@ class RetentionService:
                 connection.exec_driver_sql(
                     "SET LOCAL lock_timeout = '2s'; LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE"
                 )
+                present = partitions.layout(connection)
                 days = [
-                    day
-                    for day in sorted(partitions.existing_partition_days(connection))
-                    if partitions.day_end(day) <= latest_cutoff
+                    day for day in sorted(present.days) if partitions.day_end(day) <= latest_cutoff
                 ]
                 contents = runs.day_contents(connection, days)
                 dropped = [
                     day for day in days if _fully_recorded(day, contents[day], expired_before)
                 ]
-                partitions.detach_partitions(connection, dropped)
+                partitions.detach_partitions(connection, present, dropped, latest_cutoff)
                 runs.forget_days(connection, dropped)
         except DBAPIError as exc:  # a lock timeout: the rows go by deletion instead
             log.warning("could not drop expired partitions: %s", str(exc).splitlines()[0])
