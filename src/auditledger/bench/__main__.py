@@ -44,6 +44,7 @@ class Sizes:
     http_clients: int
     http_seconds: float
     purge: int
+    purge_rounds: int
     query_repeats: int
     stream_lag_seconds: float
 
@@ -58,6 +59,7 @@ def sizes(quick: bool, large: int) -> Sizes:
             http_clients=8,
             http_seconds=2,
             purge=5_000,
+            purge_rounds=1,
             query_repeats=5,
             stream_lag_seconds=5,
         )
@@ -68,6 +70,7 @@ def sizes(quick: bool, large: int) -> Sizes:
         http_clients=64,
         http_seconds=10,
         purge=large,
+        purge_rounds=purge.ROUNDS,
         query_repeats=30,
         stream_lag_seconds=20,
     )
@@ -129,7 +132,7 @@ def run_engine(engine: str, s: Sizes, parts: tuple[str, ...] = PARTS) -> list[Fi
     if "purge" in parts:
         _log(f"{engine}: retention purge of {s.purge:,} expired events")
         with fresh_database(engine) as database:
-            figures.append(purge.measure(database, s.purge))
+            figures.append(purge.measure(database, s.purge, s.purge_rounds))
     return figures
 
 

@@ -65,10 +65,10 @@ def fresh_database(engine: str) -> Iterator[BenchDatabase]:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def clone_postgres(url: str) -> str:
+def clone_postgres(url: str, suffix: str = "copy") -> str:
     """A copy of a PostgreSQL database (same data, same files): for a same-data baseline."""
     source = url.rsplit("/", 1)[1]
-    name = f"{source}_copy"
+    name = f"{source}_{suffix}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",

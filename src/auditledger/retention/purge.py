@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.core.canonical import canonical_bytes, format_timestamp
@@ -43,7 +43,7 @@ from auditledger.retention import policy
 from auditledger.retention.proven import UnprovablePurge, write_proofs
 from auditledger.retention.recorder import EventRecorder
 from auditledger.retention.records import Range, ranges_json, ranges_text
-from auditledger.store import partitions
+from auditledger.store import partitions, runs
 from auditledger.store.database import Database
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import (
@@ -202,7 +202,8 @@ class RetentionService:
             if not acquired:
                 return PurgeReport(now, dry_run, [], skipped="another purge is running")
             orgs = [self.tenancy.org_by_slug(org_slug)] if org_slug else self.tenancy.list_orgs()
-            plans = [self._plan(org, now) for org in orgs]
+            with self.db.read() as connection:  # one snapshot for every organization's plan
+                plans = [self._plan(connection, org, now) for org in orgs]
             if dry_run:
                 return PurgeReport(now, True, plans)
             for plan in plans:
@@ -238,22 +239,23 @@ class RetentionService:
         # One purge at a time across every process of the deployment.
         return self.db.try_exclusive("purge", _LOCK_KEY)
 
-    def _plan(self, org: Organization, now: datetime) -> OrgPurge:
+    def _plan(self, connection: Connection, org: Organization, now: datetime) -> OrgPurge:
         days = self.days(org)
         plan = OrgPurge(org, days, policy.cutoff(now, days), held=org.legal_hold)
         if org.legal_hold:
             return plan
-        with self.db.read() as connection:
-            plan.log_size = int(
-                connection.execute(
-                    select(log_heads.c.tree_size).where(log_heads.c.org_id == org.id)
-                ).scalar_one()
+        plan.log_size = int(
+            connection.execute(
+                select(log_heads.c.tree_size).where(log_heads.c.org_id == org.id)
+            ).scalar_one()
+        )
+        if self.db.is_postgres:
+            plan.day_ranges = runs.org_runs_by_day(
+                connection, org.id, partitions.day_of(plan.cutoff)
             )
-            if self.db.is_postgres:
-                plan.day_ranges = partitions.org_ranges_by_day(connection, org.id, plan.cutoff)
-                plan.ranges = merge(r for day in plan.day_ranges.values() for r in day)
-            else:
-                plan.ranges = _expired_ranges(connection, org.id, plan.cutoff)
+            plan.ranges = merge(r for day in plan.day_ranges.values() for r in day)
+        else:
+            plan.ranges = _expired_ranges(connection, org.id, plan.cutoff)
         plan.count = sum(last - first + 1 for first, last in plan.ranges)
         return plan
 
@@ -305,22 +307,26 @@ class RetentionService:
         )
         (receipt,) = self.ingest.ingest_blocking(org, [draft], ran_at)
         with self.db.write() as connection:
+            # Its time names its day's partition: a read of one partition, not of every one.
             row = connection.execute(
-                select(events).where(events.c.org_id == org.id, events.c.seq == receipt.seq)
+                select(events).where(
+                    events.c.org_id == org.id,
+                    events.c.seq == receipt.seq,
+                    events.c.occurred_at == ran_at,
+                )
             ).one()
             canonical = canonical_bytes(row_to_event(org.slug, row))
-            already = connection.execute(
-                select(purge_attestations.c.seq).where(
-                    purge_attestations.c.org_id == org.id,
-                    purge_attestations.c.purge_id == purge_id,
-                )
-            ).first()
-            if already is None:
-                connection.execute(
-                    insert(purge_attestations).values(
-                        org_id=org.id, purge_id=purge_id, seq=receipt.seq, canonical=canonical
-                    )
-                )
+            # A retry after a crash finds the attestation there already.
+            self.db.insert_ignore(
+                connection,
+                purge_attestations,
+                {
+                    "org_id": org.id,
+                    "purge_id": purge_id,
+                    "seq": receipt.seq,
+                    "canonical": canonical,
+                },
+            )
 
     def _remove(self, plans: list[OrgPurge]) -> None:
         work = [p for p in plans if p.count]
@@ -337,19 +343,21 @@ class RetentionService:
         try:
             with self.db.write() as connection:
                 # Give up quickly rather than queue behind a long export and stall ingestion;
-                # the lock is held for catalogue changes only (no row is read or deleted).
-                connection.execute(text("SET LOCAL lock_timeout = '2s'"))
-                connection.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
+                # the lock is held for catalogue changes only (no row is read or deleted). The
+                # parent alone: every write goes through it, and each detach locks its own day.
+                connection.exec_driver_sql(
+                    "SET LOCAL lock_timeout = '2s'; LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE"
+                )
+                present = partitions.layout(connection)
                 days = [
-                    day
-                    for day in sorted(partitions.existing_partition_days(connection))
-                    if partitions.day_end(day) <= latest_cutoff
+                    day for day in sorted(present.days) if partitions.day_end(day) <= latest_cutoff
                 ]
-                contents = partitions.partition_contents(connection, days)
+                contents = runs.day_contents(connection, days)
                 dropped = [
                     day for day in days if _fully_recorded(day, contents[day], expired_before)
                 ]
-                partitions.detach_partitions(connection, dropped)
+                partitions.detach_partitions(connection, present, dropped, latest_cutoff)
+                runs.forget_days(connection, dropped)
         except DBAPIError as exc:  # a lock timeout: the rows go by deletion instead
             log.warning("could not drop expired partitions: %s", str(exc).splitlines()[0])
             dropped = []
@@ -380,6 +388,10 @@ class RetentionService:
                     )
                 )
                 deleted += int(result.rowcount or 0)
+                if self.db.is_postgres:
+                    runs.forget_seqs(
+                        connection, plan.org.id, partitions.day_of(plan.cutoff), first, last
+                    )
                 connection.execute(
                     delete(purge_authorizations).where(purge_authorizations.c.org_id == plan.org.id)
                 )
