@@ -16,7 +16,7 @@ from auditledger.cli.main import app
 from auditledger.retention import purge as purge_module
 from auditledger.retention.records import compress, purge_records
 from auditledger.services import Services
-from auditledger.store import partitions
+from auditledger.store import partitions, runs
 from auditledger.tenancy.model import Organization
 from auditledger_client.core.clock import FrozenClock
 from auditledger_client.core.event import Actor
@@ -188,6 +188,18 @@ def test_the_runs_follow_every_insert_deletion_and_drop(
     assert {day for org_id, day, *_ in stored_runs(services) if org_id == org.id} >= {
         RETAINED.date()
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine_kind", ["postgres"], indirect=True)
+def test_the_migration_works_the_runs_out_from_the_events_stored(
+    services: Services, org: Organization
+) -> None:
+    late_history(services, org)
+    kept = stored_runs(services)
+    with services.db.write() as connection:
+        runs.rebuild(connection)  # what migration 0012 fills the table with
+    assert stored_runs(services) == kept == runs_of_the_events(services)
 
 
 @contextmanager

@@ -3,8 +3,8 @@
 For each organization that is not on legal hold, in this order:
 
 1. **Plan**, in one snapshot: the log size, and the sequence numbers of every event that
-   occurred before the cutoff, as ranges (on PostgreSQL per expired day's partition, from its
-   primary key; on SQLite in one SQL query).
+   occurred before the cutoff, as ranges (on PostgreSQL per expired day's partition, from
+   ``event_runs`` (:mod:`store.runs`), never from the events; on SQLite in one SQL query).
 2. **Record** the purge in ``purges``, then append an ``audit_log.purge`` event (its id is the
    purge id, so re-appending after a crash is a duplicate, not a second event) and keep that
    event's canonical bytes as the purge's attestation. What later proves each removed event had
@@ -13,11 +13,12 @@ For each organization that is not on legal hold, in this order:
    (``retention.proven``). Records always precede removal: a crash can leave recorded events
    not yet removed (the next run removes them), never removed events without a record.
 3. **Remove**. On PostgreSQL, the expired days' partitions whose rows are all recorded are
-   detached, in one transaction, then dropped in another (:meth:`RetentionService.reclaim`:
-   dropping a table's files is the slow part, and a crash in between leaves only detached
-   tables for the next run to drop); anything else (SQLite, or a day shared with an
-   organization whose events must stay) is deleted by seq range in bounded batches, each its
-   own short transaction, authorized row by row by the table's delete trigger.
+   detached (a month wholly expired in one step), in one transaction, then dropped in another
+   (:meth:`RetentionService.reclaim`: dropping a table's files is the slow part, and a crash
+   in between leaves only detached tables for the next run to drop); anything else (SQLite, or
+   a day shared with an organization whose events must stay) is deleted by seq range in
+   bounded batches, each its own short transaction, authorized row by row by the table's
+   delete trigger (and on PostgreSQL trimmed from ``event_runs`` in the same transaction).
 
 Concurrent purges (several servers, the CLI) are serialised: a PostgreSQL advisory lock, or a
 lock file beside the SQLite database; a purge that finds the lock taken does nothing.

@@ -74,6 +74,12 @@ def create(connection: Connection) -> None:
     migration's work; PostgreSQL only)."""
     for statement in DDL:
         connection.exec_driver_sql(statement)
+    rebuild(connection)
+
+
+def rebuild(connection: Connection) -> None:
+    """Work the runs out again from the events stored (one pass over their primary keys)."""
+    connection.exec_driver_sql(f"DELETE FROM {TABLE}")
     connection.exec_driver_sql(
         f"INSERT INTO {TABLE} (org_id, day, first_seq, last_seq) "
         + _RUNS_OF.format(source="events")
