@@ -117,6 +117,20 @@ def tags_list(tags: Mapping[str, str]) -> list[str]:
     return [f"{k}={v}" for k, v in sorted(tags.items())]
 
 
+def tag_change(
+    before: Mapping[str, str], body: Json, removed: bool
+) -> tuple[list[str], list[str]] | None:
+    """The tags before and after a set-tag or delete-tag request (``key``, ``value``), as
+    :func:`tags_list`; None when the request changes nothing."""
+    was = dict(before)
+    tags = dict(was)
+    if removed:
+        tags.pop(body.get("key", ""), None)
+    else:
+        tags[body["key"]] = body.get("value", "")
+    return None if tags == was else (tags_list(was), tags_list(tags))
+
+
 # Experiments -------------------------------------------------------------------------------
 
 
@@ -201,16 +215,11 @@ def _run_tag(removed: bool) -> After:
     def after(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
         if old is None:
             return []
-        before = dict(old["tags"])
-        tags = dict(before)
-        if removed:
-            tags.pop(body.get("key", ""), None)
-        else:
-            tags[body["key"]] = body.get("value", "")
-        if tags == before:
+        changed = tag_change(old["tags"], body, removed)
+        if changed is None:
             return []
         event = CustomEvent(
-            "execution", "tag_change", {"old_tags": tags_list(before), "new_tags": tags_list(tags)}
+            "execution", "tag_change", {"old_tags": changed[0], "new_tags": changed[1]}
         )
         return [
             Planned(
@@ -316,15 +325,10 @@ def _model_tag(removed: bool) -> After:
         if old is None:
             return []
         before = {k: v for k, v in old["tags"].items() if k != MODEL_ID_TAG}
-        tags = dict(before)
-        if removed:
-            tags.pop(body.get("key", ""), None)
-        else:
-            tags[body["key"]] = body.get("value", "")
-        if tags == before:
+        changed = tag_change(before, body, removed)
+        if changed is None:
             return []
-        values = {"old_tags": tags_list(before), "new_tags": tags_list(tags)}
-        event = CustomEvent("model", "tag_change", values)
+        event = CustomEvent("model", "tag_change", {"old_tags": changed[0], "new_tags": changed[1]})
         return [Planned(event, model_ref(old["model_id"], body["name"]))]
 
     return after
@@ -357,15 +361,10 @@ def _version_tag(removed: bool) -> After:
     def after(body: Json, _answer: Json, old: Any, stores: Stores) -> list[Planned]:
         if old is None:
             return []
-        before = dict(old["tags"])
-        tags = dict(before)
-        if removed:
-            tags.pop(body.get("key", ""), None)
-        else:
-            tags[body["key"]] = body.get("value", "")
-        if tags == before:
+        changed = tag_change(old["tags"], body, removed)
+        if changed is None:
             return []
-        event = ModelVersionTagChange(old_tags=tags_list(before), new_tags=tags_list(tags))
+        event = ModelVersionTagChange(old_tags=changed[0], new_tags=changed[1])
         subject = version_ref(old["model_id"], body["name"], str(body["version"]))
         return [Planned(event, subject, _version_project(old, stores))]
 
