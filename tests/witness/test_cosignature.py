@@ -55,6 +55,15 @@ def witness_signing_key(name: str = "witness.example.com/w1") -> SigningKey:
     return SigningKey(name, Ed25519PrivateKey.from_private_bytes(RFC8032_SECRET))
 
 
+def log_note() -> tuple[SigningKey, str, str]:
+    """A checkpoint signed by a fresh log key: the key, the signed note and its text."""
+    log_key = SigningKey("log.example", Ed25519PrivateKey.generate())
+    note = sign_checkpoint(
+        Checkpoint("log.example/acme", 5, hashlib.sha256(b"r").digest()), log_key
+    )
+    return log_key, note, parse_note(note).text
+
+
 def test_the_spec_example_line_reads_as_its_timestamp_and_key_id() -> None:
     note = parse_note(SPEC_NOTE)
     log_signature, witness_signature = note.signatures
@@ -119,10 +128,7 @@ def test_vkeys_round_trip_and_keep_their_types_apart() -> None:
 
 
 def test_a_cosigned_checkpoint_verifies_and_counts_its_witnesses() -> None:
-    log_key = SigningKey("log.example", Ed25519PrivateKey.generate())
-    checkpoint = Checkpoint("log.example/acme", 5, hashlib.sha256(b"root").digest())
-    note = sign_checkpoint(checkpoint, log_key)
-    text = parse_note(note).text
+    log_key, note, text = log_note()
     w1, w2, stranger = (
         witness_signing_key("w1.example"),
         SigningKey("w2.example", Ed25519PrivateKey.generate()),
@@ -144,11 +150,7 @@ def test_a_cosigned_checkpoint_verifies_and_counts_its_witnesses() -> None:
 
 
 def test_witnesses_are_counted_once_each() -> None:
-    log_key = SigningKey("log.example", Ed25519PrivateKey.generate())
-    note = sign_checkpoint(
-        Checkpoint("log.example/acme", 5, hashlib.sha256(b"r").digest()), log_key
-    )
-    text = parse_note(note).text
+    _, note, text = log_note()
     w1 = witness_signing_key("w1.example")
     w1_new = SigningKey("w1.example", Ed25519PrivateKey.generate())  # w1's next key
     line = cosign(w1, text, 100).line()
@@ -161,11 +163,7 @@ def test_witnesses_are_counted_once_each() -> None:
 
 
 def test_the_witness_policy_reports_forged_lines_and_a_shortfall() -> None:
-    log_key = SigningKey("log.example", Ed25519PrivateKey.generate())
-    note = sign_checkpoint(
-        Checkpoint("log.example/acme", 5, hashlib.sha256(b"r").digest()), log_key
-    )
-    text = parse_note(note).text
+    _, note, text = log_note()
     w1 = witness_signing_key("w1.example")
     w2 = SigningKey("w2.example", Ed25519PrivateKey.generate())
     forged = as_cosignature(parse_note(note + cosign(w2, text, 100).line()).signatures[1])
