@@ -13,6 +13,8 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent / "src" / "auditledger"
 
 
@@ -106,12 +108,14 @@ def _describe(graph: dict[str, dict[str, set[str]]], component: list[str]) -> st
     )
 
 
+@pytest.mark.slow
 def test_no_cycle_between_packages() -> None:
     graph = package_graph()
     found = cycles(graph)
     assert not found, " | ".join(_describe(graph, component) for component in found)
 
 
+@pytest.mark.slow
 def test_core_imports_nothing_else_of_auditledger() -> None:
     graph = package_graph()
     assert "core" in {_unit(_module_name(p)) for p in ROOT.rglob("*.py")}
@@ -135,12 +139,14 @@ def test_core_uses_only_the_clients_shared_core() -> None:
     assert not outside, outside
 
 
+@pytest.mark.slow
 def test_storage_does_not_import_the_services_built_on_it() -> None:
     graph = package_graph()
     above = {"integrity", "ingest", "retention", "query", "export", "web", "services", "cli"}
     assert not above & set(graph.get("store", {})), dict(graph["store"])
 
 
+@pytest.mark.slow
 def test_the_graph_sees_imports() -> None:
     # The test is only as good as its parser: known edges must show.
     graph = package_graph()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -25,6 +27,7 @@ def imported_test_modules(path: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_test_modules_import_only_the_support_package() -> None:
     offenders = {
         str(path.relative_to(TESTS)): found

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from auditledger.auth.throttle import (
     PAIR_FAILURES,
     USERNAME_SOFT_LIMIT,
@@ -15,6 +17,7 @@ from auditledger.services import Services
 from auditledger_client.core.clock import FrozenClock
 
 
+@pytest.mark.slow
 def test_the_window_ends(services: Services, clock: FrozenClock) -> None:
     throttle = SignInThrottle(services.db, clock)
     for _ in range(PAIR_FAILURES):
@@ -29,6 +32,7 @@ def test_the_window_ends(services: Services, clock: FrozenClock) -> None:
     assert throttle.check("ada", "ip:192.0.2.1") is None
 
 
+@pytest.mark.slow
 def test_an_address_pool_cannot_reset_a_username(services: Services, clock: FrozenClock) -> None:
     # In memory, beyond 100,000 keys the oldest were dropped: enough addresses reset the
     # username's counter. In the database nothing is dropped, and another process (another
@@ -44,6 +48,7 @@ def test_an_address_pool_cannot_reset_a_username(services: Services, clock: Froz
     assert refusal.failures == USERNAME_SOFT_LIMIT
 
 
+@pytest.mark.slow
 def test_unlock_and_success_forget_the_username(services: Services, clock: FrozenClock) -> None:
     throttle = SignInThrottle(services.db, clock)
     for _ in range(USERNAME_SOFT_LIMIT):

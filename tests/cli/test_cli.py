@@ -38,6 +38,7 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert "Usage" in result.output
 
 
+@pytest.mark.slow
 def test_tenancy_end_to_end(database_url: str, tmp_path: Path) -> None:
     db = ["--database-url", database_url]
     assert runner.invoke(app, ["init", *db]).exit_code == 0

@@ -72,6 +72,7 @@ def test_init_fails_clearly_when_the_key_cannot_be_created(
     assert "cannot create the signing key" in output
 
 
+@pytest.mark.slow
 def test_checkpoint_then_verify_is_clean(database_url: str, env: dict[str, str]) -> None:
     run(env, "init", "--database-url", database_url)
     populate(database_url, env)
@@ -84,6 +85,7 @@ def test_checkpoint_then_verify_is_clean(database_url: str, env: dict[str, str])
     assert "events/s" in output
 
 
+@pytest.mark.slow
 def test_verify_names_the_altered_event_and_fails(database_url: str, env: dict[str, str]) -> None:
     run(env, "init", "--database-url", database_url)
     populate(database_url, env)
@@ -102,6 +104,7 @@ def test_verify_names_the_altered_event_and_fails(database_url: str, env: dict[s
     assert "changed after it was recorded): 4 seqs 4-6, 9" in output
 
 
+@pytest.mark.slow
 def test_verify_against_saved_checkpoints_and_trusted_keys(
     database_url: str, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -131,6 +134,7 @@ def test_verify_against_saved_checkpoints_and_trusted_keys(
     assert "--against needs --org" in output
 
 
+@pytest.mark.slow
 def test_rotation_keeps_old_checkpoints_verifiable(
     database_url: str, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg")
 
 
@@ -17,6 +19,7 @@ def loaded_after(statement: str) -> set[str]:
     return set(json.loads(out.stdout))
 
 
+@pytest.mark.slow
 def test_importing_the_client_loads_no_server_code() -> None:
     modules = loaded_after("import auditledger_client")
     assert {m for m in modules if m.split(".")[0] in SERVER_PACKAGES} == set()
@@ -24,6 +27,7 @@ def test_importing_the_client_loads_no_server_code() -> None:
     assert not any(m.startswith(("auditledger.web", "auditledger.store")) for m in ours)
 
 
+@pytest.mark.slow
 def test_the_outbox_brings_sqlalchemy_only_when_used() -> None:
     modules = loaded_after("from auditledger_client import Outbox")
     assert "sqlalchemy" in modules

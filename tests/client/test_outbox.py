@@ -210,6 +210,7 @@ def test_only_one_organizations_rows_when_asked(
 
 
 # PostgreSQL only: SQLite has no row locks, so the docs say one relay per SQLite database.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "engine_kind", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )

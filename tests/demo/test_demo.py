@@ -19,6 +19,7 @@ from tests.support.helpers import all_platform_types
 START = datetime(2026, 5, 9, tzinfo=UTC)
 
 
+@pytest.mark.slow
 def test_generated_history_covers_the_catalog() -> None:
     days = list(generate(START, DEMO_DAYS))
     events = [e for day in days for e in day]
@@ -67,6 +68,7 @@ def test_demo_loads_and_prints_working_accounts(services: Services) -> None:
         services.tenancy.authenticate_token(access.ingest_token)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [1.0, 0.25, 2.0])
 def test_the_demo_tells_a_coherent_story(scale: float) -> None:
     events = [e for day in generate(START, DEMO_DAYS, per_day_scale=scale) for e in day]

@@ -81,6 +81,7 @@ def _both_jsonl(
     return python, copied
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @ON_POSTGRES
 def test_copy_writes_the_python_writers_bytes(services: Services, acme: OrgAccess) -> None:

@@ -44,6 +44,7 @@ def test_neutralise_only_touches_formula_starts() -> None:
         assert neutralise(safe) == safe
 
 
+@pytest.mark.slow
 def test_csv_round_trips_thousands_of_hostile_events(
     client: TestClient, services: Services, acme: OrgAccess
 ) -> None:
@@ -95,6 +96,7 @@ def test_member_export_has_no_source_columns(
     assert all("source" not in json.loads(line) for line in lines.splitlines())
 
 
+@pytest.mark.slow
 def test_jsonl_has_one_api_shaped_object_per_event(
     client: TestClient, services: Services, acme: OrgAccess
 ) -> None:
@@ -245,6 +247,7 @@ def test_an_error_mid_stream_is_not_a_complete_export(
     assert "completed" not in before.properties
 
 
+@pytest.mark.slow
 def test_events_arriving_during_an_export_are_not_in_it(
     services: Services, acme: OrgAccess
 ) -> None:
@@ -269,6 +272,7 @@ def sample_actor() -> Any:
     return Actor("system", "test", f"test {uuid.uuid4().hex[:6]}")
 
 
+@pytest.mark.slow
 def test_raw_cells_equal_the_reference_cells(services: Services, acme: OrgAccess) -> None:
     from auditledger.core.cells import RawCells, row_cells
     from auditledger.query.search import iterate_rows, row_columns

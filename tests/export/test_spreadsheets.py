@@ -94,6 +94,7 @@ def formulas_after_import(csv_file: Path, separator: int, workdir: Path) -> list
     return re.findall(r'table:formula="([^"]*)"', document)
 
 
+@pytest.mark.slow
 @SQLITE
 @pytest.mark.parametrize("separator", list(SEPARATORS))
 @pytest.mark.parametrize("bom", [False, True])
@@ -113,6 +114,7 @@ def test_no_cell_becomes_a_formula_under_any_separator(
     assert formulas_after_import(path, SEPARATORS[separator], tmp_path) == []
 
 
+@pytest.mark.slow
 def test_the_harness_sees_formulas_when_there_are_some(tmp_path: Path) -> None:
     # Without neutralising, the same import does find formulas: the count above can fail.
     path = tmp_path / "raw.csv"

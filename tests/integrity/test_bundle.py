@@ -74,6 +74,7 @@ def joined(items: list[bytes]) -> bytes:
     return b"\n".join(items) + b"\n"
 
 
+@pytest.mark.slow
 def test_an_intact_bundle_verifies(services: Services, bundle: Path) -> None:
     report = check(services, bundle)
     assert report.ok, report.problems
@@ -91,6 +92,7 @@ def test_an_intact_bundle_verifies(services: Services, bundle: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_editing_a_csv_cell_is_caught(services: Services, bundle: Path) -> None:
     def edit(files: dict[str, bytes]) -> None:
         files["events.csv"] = files["events.csv"].replace(b"Ada Okafor", b"Mallory", 1)
@@ -100,6 +102,7 @@ def test_editing_a_csv_cell_is_caught(services: Services, bundle: Path) -> None:
     assert any("(edited cell)" in p for p in problems)
 
 
+@pytest.mark.slow
 def test_editing_a_record_is_caught_and_located(services: Services, bundle: Path) -> None:
     def edit(files: dict[str, bytes]) -> None:
         records = lines(files["records.jsonl"])
@@ -115,6 +118,7 @@ def test_editing_a_record_is_caught_and_located(services: Services, bundle: Path
     assert any(p.startswith("record 8 (") and "not proven by the checkpoint" in p for p in problems)
 
 
+@pytest.mark.slow
 def test_dropping_a_record_is_caught_and_named(services: Services, bundle: Path) -> None:
     dropped: dict[str, str] = {}
 
@@ -130,6 +134,7 @@ def test_dropping_a_record_is_caught_and_named(services: Services, bundle: Path)
     assert any(dropped["id"] in p and "has no record" in p for p in problems)
 
 
+@pytest.mark.slow
 def test_adding_a_record_is_caught(services: Services, bundle: Path) -> None:
     def add(files: dict[str, bytes]) -> None:
         records = lines(files["records.jsonl"])
@@ -173,6 +178,7 @@ def test_another_organizations_checkpoint_is_caught(
     assert any("checkpoint.txt is not a valid checkpoint of this log" in p for p in problems)
 
 
+@pytest.mark.slow
 def test_altering_the_manifest_is_caught(services: Services, bundle: Path) -> None:
     def alter(files: dict[str, bytes]) -> None:
         manifest = json.loads(files["manifest.json"])
@@ -227,6 +233,7 @@ def test_a_tampered_database_yields_no_bundle(
         )
 
 
+@pytest.mark.slow
 def test_bundle_over_http_and_the_cli(
     client: TestClient, services: Services, acme: OrgAccess, tmp_path: Path
 ) -> None:

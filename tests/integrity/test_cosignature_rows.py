@@ -169,6 +169,7 @@ def test_a_cosignature_moved_to_another_checkpoint_fails_its_signature(scene: Sc
     only_row_finding(report, 10, "does not verify")
 
 
+@pytest.mark.slow
 def test_a_cosignature_moved_to_another_organization_fails_its_signature(scene: Scene) -> None:
     scene.edit(20, W1, "org_id", scene.globex.id)
     assert verify(scene.services, scene.acme).ok  # one fewer cosignature is no lie

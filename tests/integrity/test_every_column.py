@@ -336,6 +336,7 @@ def verify_all(settings: Settings, url: str, clock: FrozenClock) -> list[VerifyR
         services.stop()
 
 
+@pytest.mark.slow
 def test_every_stored_column_of_the_log_is_verified(settings: Settings, clock: FrozenClock) -> None:
     services = build_services(settings, clock=clock, locator=FixedLocator())
     services.start()

@@ -174,6 +174,7 @@ def consistency_proofs() -> dict[tuple[int, int], list[bytes]]:
     return {(m, n): consistency_proof(m, n, fetch_upto(n)) for m, n in CONSISTENCY}
 
 
+@pytest.mark.slow
 def test_every_inclusion_proof_agrees_with_naive_and_verifies(
     inclusion_proofs: dict[tuple[int, int], list[bytes]],
 ) -> None:
@@ -215,6 +216,7 @@ def inclusion_mutations(
     yield "truncated leaf", i, n, leaf[:31], proof, root
 
 
+@pytest.mark.slow
 def test_mutated_inclusion_proofs_are_rejected(
     inclusion_proofs: dict[tuple[int, int], list[bytes]],
 ) -> None:
@@ -229,6 +231,7 @@ def test_mutated_inclusion_proofs_are_rejected(
 # -- consistency -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_consistency_proof_agrees_with_naive_and_verifies(
     consistency_proofs: dict[tuple[int, int], list[bytes]],
 ) -> None:
@@ -268,6 +271,7 @@ def consistency_mutations(
     yield "first larger than second", n + 1, n, mth(0, n + 1), second, proof
 
 
+@pytest.mark.slow
 def test_mutated_consistency_proofs_are_rejected(
     consistency_proofs: dict[tuple[int, int], list[bytes]],
 ) -> None:

@@ -67,6 +67,7 @@ def explain(database_url: str, case: str) -> Plan:
         db.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_each_view_query_is_an_ordered_index_scan(database_url: str, case: str) -> None:
     plan = explain(database_url, case)

@@ -43,6 +43,7 @@ def loaded(services: Services) -> tuple[Organization, list[Event]]:
     return org, services.log.events(org.id, org.slug, 0, size)
 
 
+@pytest.mark.slow
 def test_filters_match_brute_force(
     services: Services, loaded: tuple[Organization, list[Event]]
 ) -> None:
@@ -73,6 +74,7 @@ def test_filters_match_brute_force(
             assert [e.seq for e in oldest_first] == [e.seq for e in reversed(expected)]
 
 
+@pytest.mark.slow
 def test_cap_and_cursor_pagination(
     services: Services, loaded: tuple[Organization, list[Event]]
 ) -> None:
@@ -93,6 +95,7 @@ def test_cap_and_cursor_pagination(
     assert seen == [e.seq for e in brute_force(everything, flt)]
 
 
+@pytest.mark.slow
 def test_sources_are_not_read_for_members(
     services: Services, loaded: tuple[Organization, list[Event]]
 ) -> None:
@@ -120,6 +123,7 @@ def test_iteration_reads_one_snapshot(services: Services) -> None:
     assert len(first) + len(rest) == 50
 
 
+@pytest.mark.slow
 def test_unknown_values_are_named(
     services: Services, loaded: tuple[Organization, list[Event]]
 ) -> None:

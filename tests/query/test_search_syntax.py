@@ -68,6 +68,7 @@ def test_mistakes_name_the_problem(text: str, fragment: str) -> None:
     assert fragment in problem.message
 
 
+@pytest.mark.slow
 @given(st.text(max_size=200))
 def test_any_text_parses_or_is_refused_naming_q(text: str) -> None:
     problems: list[str] = []

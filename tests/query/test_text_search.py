@@ -158,6 +158,7 @@ def _by(everything: list[Event], seq: int) -> Event:
     return next(e for e in everything if e.seq == seq)
 
 
+@pytest.mark.slow
 def test_before_and_after_are_strict_day_bounds(
     services: Services, loaded: tuple[Organization, list[Event]]
 ) -> None:
@@ -169,6 +170,7 @@ def test_before_and_after_are_strict_day_bounds(
     assert found == [s for s in brute(everything) if _by(everything, s).occurred_at.date() < day]
 
 
+@pytest.mark.slow
 def test_ip_is_for_administrators_only(
     services: Services, loaded: tuple[Organization, list[Event]]
 ) -> None:
@@ -187,6 +189,7 @@ def test_ip_is_for_administrators_only(
     assert from_text <= set(brute(everything, *address.split(".")))
 
 
+@pytest.mark.slow
 def test_a_tampered_index_cannot_add_an_event(
     services: Services, loaded: tuple[Organization, list[Event]]
 ) -> None:
@@ -246,6 +249,7 @@ def test_new_events_are_found_at_once(services: Services) -> None:
     assert search(services, org, '"quarterly zebracorn"') == [0]
 
 
+@pytest.mark.slow
 def test_the_newest_matches_when_sequence_and_time_disagree(services: Services) -> None:
     """An event recorded early with a late occurrence time is still the newest match, and an
     event as late that does not match takes no place on the page (on SQLite the index gives

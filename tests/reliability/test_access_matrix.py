@@ -50,6 +50,7 @@ def test_every_route_has_a_row(caller: Caller) -> None:
         assert set(row.expect) == set(PRINCIPALS), f"{row.key} does not name every caller"
 
 
+@pytest.mark.slow
 def test_access_matrix(caller: Caller) -> None:
     """Every route x every caller: the expected status, security headers, and no leak of which
     organizations exist."""

@@ -111,6 +111,7 @@ def test_secrets_are_compared_in_constant_time(
     assert compared
 
 
+@pytest.mark.slow
 def test_throttling_ignores_spelling_of_the_username(world: World) -> None:
     username = world.acme.admin.username
     variants = [username.upper(), f"  {username} ", username.title(), username]
@@ -123,6 +124,7 @@ def test_throttling_ignores_spelling_of_the_username(world: World) -> None:
         assert SESSION_COOKIE not in client.cookies
 
 
+@pytest.mark.slow
 def test_throttling_believes_forwarded_addresses_only_from_proxies(world: World) -> None:
     # Rotating X-Forwarded-For from an untrusted peer must not buy new attempts.
     with browser(world.services, ip="192.0.2.50") as client:
@@ -133,6 +135,7 @@ def test_throttling_believes_forwarded_addresses_only_from_proxies(world: World)
         assert sign_in(client, world.acme.member.username).status_code == 429
 
 
+@pytest.mark.slow
 def test_throttling_counts_an_ipv6_client_by_its_slash_64(world: World) -> None:
     # One subscriber holds a whole /64; counting single addresses gave it 2**64 * 10 tries.
     for attempt in range(ADDRESS_FAILURES):

@@ -83,12 +83,14 @@ def _check_outcome(obj: Any) -> None:
     assert draft.occurred_at.tzinfo is not None
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(obj=json_values)
 def test_arbitrary_json_is_refused_cleanly(obj: Any) -> None:
     _check_outcome(obj)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(
     kind=st.sampled_from(all_platform_types()),
@@ -136,6 +138,7 @@ def test_arbitrary_bytes_are_malformed_or_parsed(raw: bytes) -> None:
         parse_batch(obj, received_at=NOW)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(
     items=st.lists(

@@ -236,6 +236,7 @@ def test_every_catalog_type_unmutated_is_accepted(http: TestClient, acme: OrgAcc
         assert response.status_code == 201, (kind, response.text)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(event=mutated_events())
 def test_a_mutated_event_is_stored_or_refused_with_a_4xx(
@@ -244,6 +245,7 @@ def test_a_mutated_event_is_stored_or_refused_with_a_4xx(
     _assert_answered(_send(http, acme, encode(event)))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(event=mutated_events(), batch=st.integers(1, 3))
 def test_a_batch_with_a_mutated_event_is_stored_or_refused_with_a_4xx(

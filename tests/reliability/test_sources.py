@@ -74,6 +74,7 @@ def leaks(text: str, content_type: str, addresses: set[str]) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_members_never_see_a_source_and_admins_do(caller: Caller, world: World) -> None:
     addresses = world.source_ips
     assert set(SOURCE_IPS) <= addresses

@@ -155,6 +155,7 @@ def test_purge_is_recorded_attested_and_idempotent(
     }
 
 
+@pytest.mark.slow
 def test_the_merkle_log_survives_the_purge(
     services: Services, org: Organization, clock: FrozenClock
 ) -> None:

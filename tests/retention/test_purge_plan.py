@@ -102,6 +102,7 @@ def test_late_arrivals_are_recorded_exactly(
         assert (item.partitions_dropped, item.rows_deleted) == (3, 0)
 
 
+@pytest.mark.slow
 def test_a_deletion_cut_short_is_finished_and_recorded_once(
     services: Services, org: Organization, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,6 +236,7 @@ def explained(services: Services) -> Iterator[list[tuple[str, list[str]]]]:
             event.remove(engine, "before_cursor_execute", explain)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("engine_kind", ["postgres"], indirect=True)
 def test_the_purge_reads_none_of_the_events_it_removes(

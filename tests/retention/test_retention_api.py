@@ -60,6 +60,7 @@ def test_members_read_admins_change(
     assert other.org.slug == "globex"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 def test_cli_purge_and_retention(database_url: str, services: Services) -> None:
     org = services.tenancy.create_org("acme", "Acme")

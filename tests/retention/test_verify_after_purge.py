@@ -48,6 +48,7 @@ def verify(services: Services) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_a_purged_log_verifies(services: Services, clock: FrozenClock) -> None:
     load_and_purge(services, clock)
     code, output = verify(services)
@@ -55,6 +56,7 @@ def test_a_purged_log_verifies(services: Services, clock: FrozenClock) -> None:
     assert "15 purged by retention (proven)" in output
 
 
+@pytest.mark.slow
 def test_a_deletion_outside_retention_is_still_missing(
     services: Services, clock: FrozenClock
 ) -> None:
@@ -72,6 +74,7 @@ def test_a_deletion_outside_retention_is_still_missing(
     assert "event missing (not covered by a purge): seq 17" in output
 
 
+@pytest.mark.slow
 def test_a_forged_purge_record_covers_nothing(services: Services, clock: FrozenClock) -> None:
     org = load_and_purge(services, clock)
     with services.db.write() as connection:
@@ -104,6 +107,7 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 1, 1, 9, tzinfo=UTC))
 
 
+@pytest.mark.slow
 def test_leaves_from_before_ingest_time_proofs_are_proven_by_the_purge(
     services: Services, clock: FrozenClock
 ) -> None:

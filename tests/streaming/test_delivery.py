@@ -89,6 +89,7 @@ def test_filters_are_respected(
     assert all(b["filtered"] for b in receiver.batches())
 
 
+@pytest.mark.slow
 def test_sources_only_reach_destinations_with_that_permission(
     stream_services: Services, acme: OrgAccess
 ) -> None:
@@ -106,6 +107,7 @@ def test_sources_only_reach_destinations_with_that_permission(
         assert with_source[0]["event"]["source"]["ip"] == "193.166.3.7"
 
 
+@pytest.mark.slow
 def test_a_receiver_outage_loses_nothing(
     stream_services: Services,
     acme: OrgAccess,
@@ -136,6 +138,7 @@ def test_a_receiver_outage_loses_nothing(
     assert (healed.attempts, healed.last_error, healed.next_attempt_at) == (0, None, None)
 
 
+@pytest.mark.slow
 def test_retries_run_out_into_a_dead_letter_that_an_admin_retries(
     stream_services: Services, acme: OrgAccess, receiver: WebhookReceiver
 ) -> None:

@@ -72,6 +72,7 @@ def _cell(row: str, name: str) -> str:
     return re.sub(r"<[^>]+>", " ", found.group(1)).split()[0]
 
 
+@pytest.mark.slow
 def test_an_administrator_manages_a_destination_through_the_pages(
     stream_services: Services,
     acme: OrgAccess,
@@ -191,6 +192,7 @@ def test_an_administrator_manages_a_destination_through_the_pages(
     assert TOKEN not in everything
 
 
+@pytest.mark.slow
 def test_members_other_organizations_and_forged_forms_cannot_reach_destinations(
     stream_services: Services,
     acme: OrgAccess,
@@ -243,6 +245,7 @@ def test_members_other_organizations_and_forged_forms_cannot_reach_destinations(
     assert after.name == "siem"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [

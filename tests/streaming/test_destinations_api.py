@@ -144,6 +144,7 @@ def test_loopback_is_refused_without_the_operators_permission(
     assert "outside the networks" in response.json()["error"]["problems"][0]["message"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 def test_cli_manages_destinations(
     database_url: str, stream_services: Services, tmp_path: Path

@@ -80,6 +80,7 @@ def test_batches_arrive_over_tls_and_verify(
     assert destination.delivered == 31
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 def test_a_server_that_requires_a_client_certificate_gets_one(
     stream_services: Services,
@@ -120,6 +121,7 @@ def test_a_server_that_requires_a_client_certificate_gets_one(
     assert pki.client.key_pem not in json.dumps(destination.settings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 def test_an_untrusted_server_receives_nothing(
     stream_services: Services, acme: OrgAccess, tmp_path: Path, engine_kind: str

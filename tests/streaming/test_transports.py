@@ -96,6 +96,7 @@ def _reassemble(messages: list[dict[str, object]]) -> list[dict[str, object]]:
     return batches
 
 
+@pytest.mark.slow
 def test_syslog_to_rsyslog(stream_services: Services, acme: OrgAccess, tmp_path: Path) -> None:
     _require(
         shutil.which(RSYSLOG) is not None or Path(RSYSLOG).exists(), "rsyslogd", REQUIRE_RSYSLOG

@@ -50,6 +50,7 @@ def extended(settings: Settings, tmp_path: Path) -> Settings:
     return replace(settings, catalog_extensions=path)
 
 
+@pytest.mark.slow
 def test_events_of_an_extension_type_are_accepted_validated_and_filtered(
     extended: Settings, clock: FrozenClock
 ) -> None:
@@ -97,6 +98,7 @@ def test_the_seed_catalog_alone_refuses_extension_types(
     assert answer.json()["error"]["problems"][0]["field"] == "category"
 
 
+@pytest.mark.slow
 def test_events_keep_verifying_after_the_extension_file_changes(
     extended: Settings, clock: FrozenClock
 ) -> None:

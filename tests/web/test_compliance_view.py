@@ -70,6 +70,7 @@ def options(page: str, select_id: str) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.slow
 def test_one_person_is_one_actor_in_sign_ins_exports_and_filters(
     services: Services, acme: Tenant
 ) -> None:
@@ -92,6 +93,7 @@ def test_one_person_is_one_actor_in_sign_ins_exports_and_filters(
     assert len(names) == len(set(names))
 
 
+@pytest.mark.slow
 def test_a_renamed_model_is_listed_headed_and_filtered_by_its_current_name(
     services: Services, acme: Tenant
 ) -> None:
@@ -141,6 +143,7 @@ def test_a_renamed_model_is_listed_headed_and_filtered_by_its_current_name(
     assert "before-ledger -&gt; middle-ledger" in view
 
 
+@pytest.mark.slow
 def test_a_models_current_name_in_the_address_leads_to_its_page_by_id(
     services: Services, acme: Tenant
 ) -> None:
@@ -178,6 +181,7 @@ def test_a_models_current_name_in_the_address_leads_to_its_page_by_id(
     assert unknown.status_code == 404
 
 
+@pytest.mark.slow
 def test_model_versions_are_ordered_by_number(services: Services, acme: Tenant) -> None:
     t0 = base.NOW - timedelta(hours=2)
     parent = {"id": "mdl-counting", "name": "counting"}
@@ -318,6 +322,7 @@ def test_every_row_links_to_its_event_page_with_record_and_proof(
     assert '<script src="/static/verify-event.js' in page.text
 
 
+@pytest.mark.slow
 def test_a_member_s_event_page_holds_no_source(services: Services, acme: Tenant) -> None:
     services.checkpoints.ensure_key()
     services.checkpoints.checkpoint(acme.org.id, acme.slug)
@@ -333,6 +338,7 @@ def test_a_member_s_event_page_holds_no_source(services: Services, acme: Tenant)
         assert "Source" not in re.sub(r"<[^>]+>", " ", page.text).split("Integrity")[0]
 
 
+@pytest.mark.slow
 def test_an_event_page_for_an_unknown_or_foreign_event_is_a_404(
     services: Services, acme: Tenant
 ) -> None:
@@ -344,6 +350,7 @@ def test_an_event_page_for_an_unknown_or_foreign_event_is_a_404(
     assert unknown.status_code == garbage.status_code == foreign.status_code == 404
 
 
+@pytest.mark.slow
 def test_an_event_newer_than_the_latest_checkpoint_says_so(
     services: Services, acme: Tenant
 ) -> None:
@@ -365,6 +372,7 @@ def _newest(events: list[Event], keep: Any) -> list[str]:
     return [str(e.event_id) for e in chosen[:500]]
 
 
+@pytest.mark.slow
 def test_several_values_per_filter_in_the_form(services: Services, acme: Tenant) -> None:
     actors = sorted({e.actor.id for e in acme.events})[:2]
     with browser(services) as client:
@@ -380,6 +388,7 @@ def test_several_values_per_filter_in_the_form(services: Services, acme: Tenant)
         assert re.search(rf'<option value="{re.escape(actor)}" selected>', two)
 
 
+@pytest.mark.slow
 def test_date_presets_link_to_the_same_filter_over_the_last_days(
     services: Services, acme: Tenant
 ) -> None:
@@ -415,6 +424,7 @@ def test_date_presets_link_to_the_same_filter_over_the_last_days(
     assert 'aria-current="true">7 d<' in week
 
 
+@pytest.mark.slow
 def test_administrators_filter_by_source_address_and_members_cannot(
     services: Services, acme: Tenant
 ) -> None:

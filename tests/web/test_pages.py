@@ -44,6 +44,7 @@ def test_pages_need_a_signed_in_person(services: Services, acme: Tenant) -> None
         assert 'name="next" value="/orgs/acme/audit-log?model=mdl-churn-model"' in form.text
 
 
+@pytest.mark.slow
 def test_home_leads_to_the_organization_or_a_choice(services: Services, acme: Tenant) -> None:
     with browser(services) as client:
         signed_in(client, acme.member.username)
@@ -58,6 +59,7 @@ def test_home_leads_to_the_organization_or_a_choice(services: Services, acme: Te
         assert 'href="/orgs/initech/audit-log"' in chooser.text
 
 
+@pytest.mark.slow
 def test_admin_and_member_see_the_same_events_and_only_the_admin_sees_sources(
     services: Services, acme: Tenant
 ) -> None:
@@ -115,6 +117,7 @@ def test_the_model_version_choice_follows_the_model(services: Services, acme: Te
     assert ids
 
 
+@pytest.mark.slow
 def test_times_are_shown_in_the_viewers_zone_with_utc_on_hover(
     services: Services, acme: Tenant
 ) -> None:
@@ -180,6 +183,7 @@ def test_bad_filters_show_the_form_with_each_problem(services: Services, acme: T
     assert 'id="f-project"' in unknown.text  # the form stays, to fix the mistake
 
 
+@pytest.mark.slow
 def test_another_organization_is_the_same_404_page_as_a_missing_one(
     services: Services, acme: Tenant, globex: Tenant
 ) -> None:
@@ -314,6 +318,7 @@ def test_the_checkpoint_panel_appears_only_when_provided(services: Services, acm
     assert 'href="/docs/verify"' in page
 
 
+@pytest.mark.slow
 def test_the_latest_checkpoint_and_how_to_verify_it(services: Services, acme: Tenant) -> None:
     with browser(services) as client:
         signed_in(client, acme.member.username)

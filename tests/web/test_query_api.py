@@ -41,6 +41,7 @@ def seqs(body: dict[str, Any]) -> list[int]:
     return [e["seq"] for e in body["events"]]
 
 
+@pytest.mark.slow
 def test_filters_return_exactly_the_brute_force_result(
     client: TestClient, acme: Tenant, services: Services
 ) -> None:

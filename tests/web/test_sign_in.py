@@ -138,6 +138,7 @@ def test_an_account_without_organizations_cannot_sign_in(services: Services) -> 
         assert client.get("/").headers["location"] == "/sign-in"
 
 
+@pytest.mark.slow
 def test_thirty_failures_from_one_address_do_not_lock_the_owner_out(
     services: Services, acme: Tenant
 ) -> None:
@@ -150,6 +151,7 @@ def test_thirty_failures_from_one_address_do_not_lock_the_owner_out(
         assert sign_in(owner, acme.admin.username).status_code == 303
 
 
+@pytest.mark.slow
 def test_guessing_from_many_addresses_slows_the_username_but_never_locks_it(
     services: Services, acme: Tenant, clock: FrozenClock
 ) -> None:
@@ -177,6 +179,7 @@ def test_guessing_from_many_addresses_slows_the_username_but_never_locks_it(
         assert sign_in(owner, acme.admin.username).status_code == 303
 
 
+@pytest.mark.slow
 def test_a_flood_of_throttled_attempts_is_recorded_once_per_window_with_a_count(
     services: Services, acme: Tenant, clock: FrozenClock
 ) -> None:
@@ -206,6 +209,7 @@ def test_a_flood_of_throttled_attempts_is_recorded_once_per_window_with_a_count(
     assert limited[1].properties["unrecorded"] == 99  # the first window's silent refusals
 
 
+@pytest.mark.slow
 def test_failed_sign_ins_are_throttled_per_address(services: Services, acme: Tenant) -> None:
     from auditledger.auth.throttle import ADDRESS_FAILURES
 
@@ -217,6 +221,7 @@ def test_failed_sign_ins_are_throttled_per_address(services: Services, acme: Ten
         assert sign_in(client, acme.member.username).status_code == 303
 
 
+@pytest.mark.slow
 def test_users_unlock_clears_a_username_everywhere(services: Services, acme: Tenant) -> None:
     from typer.testing import CliRunner
 

@@ -97,6 +97,7 @@ def cosigning(services: Services, acme: OrgAccess, tmp_path: Path) -> CosigningS
     return service
 
 
+@pytest.mark.slow
 def test_cosignatures_are_stored_served_and_extend_with_the_log(
     services: Services, acme: OrgAccess, cosigning: CosigningService
 ) -> None:
@@ -316,6 +317,7 @@ class Trickle(threading.Thread):
         self.server.close()
 
 
+@pytest.mark.slow
 def test_a_witness_answer_that_takes_too_long_fails_even_if_bytes_keep_coming() -> None:
     # A byte every 0.2 s never trips a read timeout of 1 s; the whole answer would take 20 s.
     with Trickle(size=100, chunk=1, pause=0.2) as witness, pytest.raises(WitnessFailed) as failed:

@@ -53,6 +53,7 @@ def held(witness: WitnessService) -> int:
 TREE = MemoryTree([leaf(i) for i in range(40)])
 
 
+@pytest.mark.slow
 def test_cosigns_the_first_checkpoint_and_each_consistent_extension(tmp_path: Path) -> None:
     witness = make_witness(tmp_path)
     for old, size in ((0, 5), (5, 13), (13, 13), (13, 40)):
@@ -119,6 +120,7 @@ def test_unknown_logs_untrusted_signatures_and_bad_bodies(tmp_path: Path) -> Non
     assert held(witness) == 0
 
 
+@pytest.mark.slow
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     witness = make_witness(tmp_path)
     submit(witness, TREE, 0, 13)
