@@ -10,8 +10,9 @@ finished them by then is disconnected without an answer. Headers larger than
 ``MAX_HEADER_BYTES`` are answered 400 and the connection closed. The body is not affected:
 large uploads are bounded by size where they are read.
 
-It is httptools (C), not h11 (pure Python): the parser is a good part of the server's
-CPU per request (docs/benchmarks.md, "HTTP ingest server CPU per event").
+It is httptools (C), not h11 (pure Python): measured with the bench server and load generator
+(64 clients, SQLite), the no-op route cost 0.64 ms of server CPU per request on h11 against
+0.24 ms on httptools, and ingestion 2.0 ms per event against 1.2.
 """
 
 from __future__ import annotations
