@@ -11,7 +11,7 @@ import uvicorn
 from auditledger.cli import serve
 from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings
-from auditledger.web.header_timeout import HeaderTimeoutH11Protocol
+from auditledger.web.header_timeout import HeaderTimeoutProtocol
 
 
 def test_one_worker_and_several_serve_alike(
@@ -41,7 +41,7 @@ def test_one_worker_and_several_serve_alike(
         assert options["proxy_headers"] is False
         assert options["access_log"] is False
         assert options["timeout_graceful_shutdown"] == 10
-        assert issubclass(options["http"], HeaderTimeoutH11Protocol)
+        assert issubclass(options["http"], HeaderTimeoutProtocol)
     (_app, options), *several = calls
     assert not options.get("factory")
     assert options.get("workers") is None

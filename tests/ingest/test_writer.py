@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -107,3 +109,37 @@ def test_a_refused_request_in_a_group_is_retried_alone_and_the_rest_commit(
     assert [r.seq for r in stored] == [0, 1, 2]
     assert services.log.head(acme.id).tree_size == 3
     assert services.log.head(refusing.id).tree_size == 0
+
+
+def test_the_coroutines_of_one_commit_are_woken_together(services: Services) -> None:
+    acme = make_org(services, "acme").org
+    gated = GatedLog(services.log)
+    writer = GroupCommitWriter(gated, Metrics())  # type: ignore[arg-type]
+    wake_ups: list[int] = []
+
+    async def main() -> list[AppendResult]:
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+
+        def counting(callback: Any, *args: Any, **kwargs: Any) -> Any:
+            if getattr(callback, "__name__", "") == "_settle_waiters":
+                wake_ups.append(len(args[0]))
+            return real(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        first = writer.submit_waiter(request_for(services, acme.id, acme.slug))
+        assert await asyncio.to_thread(gated.holding.wait, WAIT_SECONDS)
+        rest = [writer.submit_waiter(request_for(services, acme.id, acme.slug)) for _ in range(3)]
+        gated.gate.set()
+        return list(await asyncio.wait_for(asyncio.gather(first, *rest), WAIT_SECONDS))
+
+    writer.start()
+    try:
+        results = asyncio.run(main())
+    finally:
+        writer.stop()
+    assert gated.group_sizes == [1, 3]
+    # One wake-up of the loop per commit, carrying every request of it (one per request before).
+    assert wake_ups == [1, 3]
+    seqs = [r.seq for result in results for r in result if isinstance(result, list)]
+    assert seqs == [0, 1, 2, 3]

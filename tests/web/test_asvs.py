@@ -87,8 +87,7 @@ def test_hsts_when_secure_and_permissions_policy_always(services: Services, secu
     assert "camera=()" in response.headers["permissions-policy"]
 
 
-@pytest.fixture
-def slow_server() -> Iterator[int]:
+def _serve_ok(header_timeout: float) -> Iterator[int]:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
@@ -97,7 +96,11 @@ def slow_server() -> Iterator[int]:
 
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, http=protocol_with_timeout(1)
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        http=protocol_with_timeout(header_timeout),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -106,6 +109,17 @@ def slow_server() -> Iterator[int]:
     yield port
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def slow_server() -> Iterator[int]:
+    yield from _serve_ok(1)
+
+
+@pytest.fixture
+def patient_server() -> Iterator[int]:
+    # Its header timeout is longer than any test: what closes a connection is something else.
+    yield from _serve_ok(120)
 
 
 def test_a_slow_header_connection_is_cut(slow_server: int) -> None:
@@ -136,3 +150,41 @@ def test_a_slow_header_connection_is_cut(slow_server: int) -> None:
     with socket.create_connection(("127.0.0.1", slow_server), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 200")
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:  # closed with our unread headers in its buffer
+        pass
+    return received
+
+
+def test_oversized_headers_are_refused(patient_server: int) -> None:
+    # httptools bounds neither the header count nor their size; the protocol does.
+    with socket.create_connection(("127.0.0.1", patient_server), timeout=60) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for _ in range(100):  # 100 KiB of headers, never finished
+                sock.sendall(b"X-Big: " + b"a" * 1014 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = _read_until_closed(sock)  # it closes: the headers never end
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 400")
+
+
+def test_kept_alive_and_pipelined_requests_are_answered(slow_server: int) -> None:
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", slow_server), timeout=5) as sock:
+        # Two pipelined requests, then two more on the same connection, each well within the
+        # 1 s header timeout after the previous answer but together past it since the
+        # connection opened: the clock restarts with each answer.
+        sock.sendall(request * 2)
+        for last in (False, True):
+            time.sleep(0.4)
+            sock.sendall(
+                request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n") if last else request
+            )
+        assert _read_until_closed(sock).count(b"HTTP/1.1 200") == 4

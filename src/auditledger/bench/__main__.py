@@ -174,7 +174,10 @@ NOTES = """\
   and writes two rows per event (`events` and `leaves`); the baseline writes only the `events`
   row. Where a target is missed, the reason and the next step are in the issue's closing note.
 - HTTP figures come from a separate load-generator process on the same 2 cores as the server,
-  so the client's own CPU use lowers both the baseline and the figure.
+  so the client's own CPU use lowers both the baseline and the figure. The no-op route takes
+  ingestion's own path (uvicorn with `serve`'s protocol, the request-context middleware with
+  its access line, the fast lane, a body read, a JSON answer); server CPU is utime+stime of
+  the server process (threads included) over the measured window, divided by 2xx answers.
 """
 
 

@@ -99,8 +99,13 @@ def _one_transaction_per_event(database: BenchDatabase, seconds: float) -> float
         services.stop()
 
 
+# The second load: many more clients than a commit group's usual size.
+MANY_CLIENTS = 256
+
+
 def measure(database: BenchDatabase, *, clients: int, seconds: float) -> list[Figure]:
-    """Events/s and latency under ``clients`` concurrent clients, with both baselines."""
+    """Events/s and latency under ``clients`` concurrent clients, with both baselines, and
+    events/s under :data:`MANY_CLIENTS` against the no-op route at as many."""
     services = open_services(database)
     try:
         org = services.tenancy.create_org("http", "HTTP")
@@ -111,6 +116,9 @@ def measure(database: BenchDatabase, *, clients: int, seconds: float) -> list[Fi
     try:
         noop = _load(f"{url}/bench/noop", token, clients, seconds, process.pid)
         ingest = _load(f"{url}/api/v1/orgs/http/events", token, clients, seconds, process.pid)
+        many = max(clients, MANY_CLIENTS)
+        noop_many = _load(f"{url}/bench/noop", token, many, seconds, process.pid)
+        ingest_many = _load(f"{url}/api/v1/orgs/http/events", token, many, seconds, process.pid)
     finally:
         process.terminate()
         process.wait(30)
@@ -144,6 +152,20 @@ def measure(database: BenchDatabase, *, clients: int, seconds: float) -> list[Fi
             ">= 0.6 x baseline",
             value >= 0.6 * noop["per_second"],
             detail,
+        ),
+        Figure(
+            engine,
+            f"HTTP ingest vs HTTP ceiling, {many} clients",
+            ingest_many["per_second"],
+            "events/s",
+            noop_many["per_second"],
+            f"the same server answering a no-op POST, {many} clients",
+            ">= 0.6 x baseline",
+            ingest_many["per_second"] >= 0.6 * noop_many["per_second"],
+            f"{many} clients, {seconds:g} s; statuses {ingest_many['statuses']}; "
+            f"p50 {ingest_many['p50_ms']:.1f} ms, p99 {ingest_many['p99_ms']:.1f} ms; "
+            f"server CPU {ingest_many['cpu_ms']:.3f} ms per event, "
+            f"{noop_many['cpu_ms']:.3f} ms per no-op answer",
         ),
         Figure(
             engine,

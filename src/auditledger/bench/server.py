@@ -1,8 +1,9 @@
 """The benchmark server: the real app, plus ``POST /bench/noop``, an endpoint that does nothing.
 
 Run as ``python -m auditledger.bench.server --database-url URL --port P``. The no-op endpoint
-goes through the same stack (uvicorn, middleware, routing, body read) as ingestion, so it is
-the HTTP ceiling that ingestion is compared with.
+goes through the same stack as ingestion (uvicorn with ``serve``'s protocol, the request-context
+middleware, the fast lane, a body read, a JSON answer), so it is the HTTP ceiling that
+ingestion is compared with.
 """
 
 from __future__ import annotations
@@ -11,13 +12,25 @@ import argparse
 from pathlib import Path
 
 import uvicorn
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from auditledger.ops.logging import configure_logging
 from auditledger.services import build_services
 from auditledger.settings import load_settings
-from auditledger.web.app import create_app
+from auditledger.web.app import AuditLedgerApp, create_app
+from auditledger.web.header_timeout import protocol_with_timeout
+
+
+async def _noop(request: Request) -> Response:
+    await request.body()
+    return Response(b'{"status":"ok"}', status_code=201, media_type="application/json")
+
+
+def add_noop(app: AuditLedgerApp) -> None:
+    """Add ``POST /bench/noop`` beside the ingest routes (before the app first serves)."""
+    app.fast_routes.append(Route("/bench/noop", _noop, methods=["POST"]))
 
 
 def main() -> None:
@@ -37,13 +50,17 @@ def main() -> None:
     services = build_services(settings)
     services.db.migrate()
     app = create_app(services)
-
-    async def noop(request: Request) -> JSONResponse:
-        await request.body()
-        return JSONResponse({"status": "ok"}, status_code=201)
-
-    app.add_api_route("/bench/noop", noop, methods=["POST"], include_in_schema=False)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
+    add_noop(app)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        # As `auditledger serve` runs (cli/serve.py).
+        proxy_headers=False,
+        http=protocol_with_timeout(settings.header_timeout_seconds),
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings, load_settings
 from auditledger.web.app import create_app
 from auditledger.web.header_timeout import (
-    HeaderTimeoutH11Protocol,
-    WorkerHeaderTimeoutH11Protocol,
+    HeaderTimeoutProtocol,
+    WorkerHeaderTimeoutProtocol,
     protocol_with_timeout,
 )
 
@@ -79,11 +79,11 @@ def run_server(settings: Settings, *, demo: bool, workers: int = 1) -> None:
     else:
         console.print(f"auditledger serving {settings.database_url} on {url}/")
     app: FastAPI | str
-    http: type[HeaderTimeoutH11Protocol]
+    http: type[HeaderTimeoutProtocol]
     if workers > 1:
         _prepare_workers(settings, services, workers)
         # Each worker builds its own app (worker_app); the protocol must be importable there.
-        app, http = "auditledger.cli.serve:worker_app", WorkerHeaderTimeoutH11Protocol
+        app, http = "auditledger.cli.serve:worker_app", WorkerHeaderTimeoutProtocol
     else:
         app, http = create_app(services), protocol_with_timeout(settings.header_timeout_seconds)
     uvicorn.run(
@@ -96,7 +96,8 @@ def run_server(settings: Settings, *, demo: bool, workers: int = 1) -> None:
         access_log=False,
         proxy_headers=False,  # client addresses are resolved by auditledger's trusted proxies
         timeout_graceful_shutdown=10,
-        # h11 with a header-read timeout (web/header_timeout.py): slow-header clients are cut.
+        # httptools with a header-read timeout and size bound (web/header_timeout.py): slow-header
+        # clients are cut.
         http=http,
     )
 
@@ -115,5 +116,5 @@ def worker_app() -> FastAPI:
     """The app of one ``serve --workers`` process (uvicorn calls it in each worker)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    WorkerHeaderTimeoutH11Protocol.header_timeout = settings.header_timeout_seconds
+    WorkerHeaderTimeoutProtocol.header_timeout = settings.header_timeout_seconds
     return create_app(build_services(settings))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import uuid
 from collections.abc import Callable, Sequence
@@ -72,8 +71,7 @@ class IngestService:
         self, org: Organization, drafts: Sequence[EventDraft], received_at: datetime
     ) -> list[Receipt]:
         """Commit ``drafts`` together; return their receipts once durable."""
-        future = self.writer.submit(self.prepare(org, drafts, received_at))
-        return _unwrap(await asyncio.wrap_future(future))
+        return _unwrap(await self.writer.submit_waiter(self.prepare(org, drafts, received_at)))
 
     def ingest_blocking(
         self, org: Organization, drafts: Sequence[EventDraft], received_at: datetime

@@ -12,12 +12,13 @@ answers 503 with Retry-After) instead of holding more in memory or dropping anyt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -31,8 +32,29 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Item:
+    """A queued request and who waits for it: a thread (``future``) or a coroutine
+    (``waiter``, on ``loop``)."""
+
     request: AppendRequest
-    future: Future[AppendResult] = field(default_factory=Future)
+    future: Future[AppendResult] | None = None
+    waiter: asyncio.Future[AppendResult] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+# A request's result, or the exception its caller gets.
+_Outcome = tuple[_Item, "AppendResult | BaseException"]
+
+
+def _settle_waiters(outcomes: list[_Outcome]) -> None:
+    # On the event loop: one call for a whole commit's coroutines.
+    for item, outcome in outcomes:
+        waiter = item.waiter
+        if waiter is None or waiter.done():  # its caller gave up (cancelled)
+            continue
+        if isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
 
 
 class GroupCommitWriter:
@@ -71,6 +93,24 @@ class GroupCommitWriter:
 
     def submit(self, request: AppendRequest) -> Future[AppendResult]:
         """Queue a request; the future resolves after its commit (or with an error)."""
+        item = _Item(request, future=Future())
+        self._enqueue(item)
+        assert item.future is not None
+        return item.future
+
+    def submit_waiter(self, request: AppendRequest) -> asyncio.Future[AppendResult]:
+        """:meth:`submit` for a coroutine: a future of the running loop. The writer settles
+        every such future of one commit with one wake-up of their loop, where one
+        ``asyncio.wrap_future`` per request cost a wake-up (a write to the loop's self-pipe,
+        its read, a callback) per request."""
+        loop = asyncio.get_running_loop()
+        item = _Item(request, waiter=loop.create_future(), loop=loop)
+        self._enqueue(item)
+        assert item.waiter is not None
+        return item.waiter
+
+    def _enqueue(self, item: _Item) -> None:
+        request = item.request
         size = len(request.events)
         with self._cond:
             if self._stopping or self._thread is None:
@@ -81,12 +121,10 @@ class GroupCommitWriter:
                     "retry after the indicated delay",
                     retry_after=1,
                 )
-            item = _Item(request)
             self._queue.append(item)
             self._queued_events += size
             self._metrics.queue_events.set(self._queued_events)
             self._cond.notify()
-        return item.future
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking requests, commit what is queued, and stop the thread."""
@@ -132,10 +170,8 @@ class GroupCommitWriter:
             # (or, if the connection died during COMMIT, the retry will find it stored).
             self._metrics.commit_failures.inc()
             log.warning("group commit failed: database unavailable: %s", _first_line(exc))
-            for item in items:
-                item.future.set_exception(
-                    Unavailable("the database is unavailable; nothing was stored", retry_after=2)
-                )
+            error = Unavailable("the database is unavailable; nothing was stored", retry_after=2)
+            self._settle([(item, error) for item in items])
             return
         except DBAPIError as exc:
             self._metrics.commit_failures.inc()
@@ -146,26 +182,42 @@ class GroupCommitWriter:
                     self._commit([item])
                 return
             log.error("commit failed: %s", _first_line(exc))
-            items[0].future.set_exception(
-                Unavailable("the event could not be committed; nothing was stored")
-            )
+            failed = Unavailable("the event could not be committed; nothing was stored")
+            self._settle([(items[0], failed)])
             return
         except Exception as exc:  # never leave a caller waiting forever
             self._metrics.commit_failures.inc()
             log.exception("commit failed unexpectedly")
-            for item in items:
-                item.future.set_exception(exc)
+            self._settle([(item, exc) for item in items])
             return
         self._metrics.commit_seconds.observe(time.perf_counter() - started)
         committed = 0
-        for item, result in zip(items, results, strict=True):
+        for result in results:
             if isinstance(result, list):
                 new = sum(1 for r in result if isinstance(r, Receipt) and not r.duplicate)
                 committed += new
                 self._metrics.events_duplicate.inc(len(result) - new)
-            item.future.set_result(result)
         self._metrics.commit_events.observe(committed)
         self._metrics.events_accepted.inc(committed)
+        self._settle(list(zip(items, results, strict=True)))
+
+    @staticmethod
+    def _settle(outcomes: list[_Outcome]) -> None:
+        """Hand each request its outcome: threads at once, coroutines one loop call each."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for item, outcome in outcomes:
+            if item.loop is not None:
+                by_loop.setdefault(item.loop, []).append((item, outcome))
+            elif item.future is not None:
+                if isinstance(outcome, BaseException):
+                    item.future.set_exception(outcome)
+                else:
+                    item.future.set_result(outcome)
+        for loop, waiting in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_waiters, waiting)
+            except RuntimeError:  # the loop is closed: nobody is left to wait
+                log.warning("%d results had no event loop to go to", len(waiting))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,16 +12,17 @@ Merkle tree. The lock is held for one group commit, not one event.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy import Connection, Table, Uuid, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from auditledger.core.columns import RENAMES
@@ -39,13 +40,29 @@ from auditledger.store import partitions
 from auditledger.store.database import Database, is_missing_partition
 from auditledger.store.rows import draft_row, row_to_event
 from auditledger.store.schema import directory, events, leaves, log_heads
-from auditledger.store.types import sqlite_value
+from auditledger.store.types import UTCDateTime, sqlite_value
 from auditledger_client.core.event import Event, EventDraft, Location
 
 # Bound on the number of parameters in one IN (...) list.
 _CHUNK = 500
 # SQLite's limit on the parameters of one statement (32,766 since 3.32; stay well below).
 _SQLITE_MAX_VARIABLES = 30_000
+_SQLITE_PLANS: dict[str, tuple[Callable[[dict[str, Any]], tuple[Any, ...]], tuple[int, ...]]] = {}
+
+
+def _sqlite_plan(
+    table: Table,
+) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]], tuple[int, ...]]:
+    """How a row of ``table`` becomes its SQLite parameters: a getter of every column's cell,
+    and the positions of the columns whose values need :func:`sqlite_value` (instants, UUIDs)."""
+    plan = _SQLITE_PLANS.get(table.name)
+    if plan is None:
+        names = [c.name for c in table.columns]
+        converted = tuple(
+            i for i, c in enumerate(table.columns) if isinstance(c.type, UTCDateTime | Uuid)
+        )
+        plan = _SQLITE_PLANS[table.name] = (operator.itemgetter(*names), converted)
+    return plan
 
 
 @dataclass(frozen=True)
@@ -359,11 +376,17 @@ class _OrgAppend:
         # event loop's thread to hand it back.
         per_chunk = _SQLITE_MAX_VARIABLES // len(columns)
         row_marks = "(" + ", ".join("?" for _ in columns) + ")"
+        cells, converted = _sqlite_plan(table)
         for offset in range(0, len(rows), per_chunk):
             chunk = rows[offset : offset + per_chunk]
             values: list[Any] = []
             for row in chunk:
-                values.extend(sqlite_value(row[c]) for c in columns)
+                # Most columns go as they are (one C-level fetch of every cell); only the
+                # instant and UUID columns take their stored form.
+                row_values = list(cells(row))
+                for index in converted:
+                    row_values[index] = sqlite_value(row_values[index])
+                values += row_values
             driver.execute(
                 f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
                 + ", ".join([row_marks] * len(chunk)),

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from auditledger.ops.logging import ACCESS_LOGGER
+from auditledger.ops.logging import ACCESS_LOGGER, fast_access_handler
 from auditledger.web.errors import INTERNAL_ERROR_BODY
 
 log = logging.getLogger(ACCESS_LOGGER)
@@ -103,20 +103,24 @@ class RequestContextMiddleware:
             raise
         finally:
             if log.isEnabledFor(logging.INFO):
-                # One line per request: a record made directly skips logging's search of the
-                # stack for the caller (ops/logging.py formats it without structlog's chain).
-                extra = {
+                fields = {
                     "request_id": request_id,
                     "method": scope.get("method"),
                     "path": scope.get("path"),
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 }
-                log.handle(
-                    log.makeRecord(
-                        log.name, logging.INFO, __file__, 0, "request", (), None, extra=extra
+                fast = fast_access_handler(log)
+                if fast is not None:
+                    fast.write_request(fields)
+                else:
+                    # A record made directly skips logging's search of the stack for the
+                    # caller (ops/logging.py formats it without structlog's chain).
+                    log.handle(
+                        log.makeRecord(
+                            log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+                        )
                     )
-                )
             structlog.contextvars.unbind_contextvars("request_id")
 
 

@@ -188,11 +188,12 @@ def _json(body: dict[str, Any], status: int) -> Response:
 
 
 # The routes that serve the two operations above. FastAPI's per-request machinery (dependency
-# solving, parameter validation) cost about twice this whole app's plain-route answer, on the
-# busiest route there is; so requests take these plain Starlette routes, placed before the
-# FastAPI ones (web/app.py), and the FastAPI routes above only describe the operations in the
-# OpenAPI document (they would behave the same if reached). The steps and their order are the
-# same: the credential (401) before anything else, then _ingest.
+# solving, parameter validation, and its middleware stack) cost more than this whole app's
+# plain-route answer, on the busiest route there is; so requests take these plain Starlette
+# routes, served by the fast lane ahead of FastAPI's stack (web/fastlane.py, web/app.py), and
+# the FastAPI routes above only describe the operations in the OpenAPI document (they would
+# behave the same if reached). The steps and their order are the same: the credential (401)
+# before anything else, then _ingest.
 
 
 async def _plain_record_event(request: Request) -> Response:
