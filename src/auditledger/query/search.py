@@ -13,15 +13,26 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
 from auditledger.query.search_syntax import searched_words, terms_hold
 from auditledger.store import partitions, search_index
+from auditledger.store.plans import generic_plans
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves
 from auditledger.store.search_index import SEARCHED, TextMatch
@@ -246,7 +257,10 @@ def _statement(
         query = select(*columns, leaves.c.leaf_hash).join(
             leaves, and_(leaves.c.org_id == events.c.org_id, leaves.c.seq == events.c.seq)
         )
-    return query.where(*conditions).order_by(*order).limit(limit)
+    # The limit is written into the statement, not bound: a generic plan (store.plans) of a
+    # bound limit would be costed as if it read a tenth of the table.
+    limit_clause = None if limit is None else literal_column(str(int(limit)))
+    return query.where(*conditions).order_by(*order).limit(limit_clause)
 
 
 def _rows_to_events(org_slug: str, rows: Sequence[Any], include_source: bool) -> list[Event]:
@@ -260,33 +274,6 @@ def _is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
-# How far back the newest-first view looks first, on PostgreSQL: planning a query over every
-# daily partition costs more than running it, so the view first asks for the last day and
-# widens from there. Each answer is exact (a window has no upper bound, so nothing newer is
-# left out); a window is widened only when it holds fewer rows than the page needs, by as
-# much as the rows it did hold suggest, and straight to everything when it held none.
-_FIRST_LOOKBACK = timedelta(days=1)
-_LAST_LOOKBACK = timedelta(days=31)
-
-
-def _wider(lookback: timedelta, found: int, wanted: int) -> timedelta | None:
-    """The next window after ``lookback`` held ``found`` of ``wanted`` rows (None: all)."""
-    if found == 0:
-        return None
-    grown = lookback * min(32, max(2, 2 * wanted // found))
-    return grown if grown <= _LAST_LOOKBACK else None
-
-
-def _earlier(anchor: datetime, back: timedelta) -> datetime | None:
-    # A window reaching before year 1 (a filter ending in January of year 1) cannot be
-    # represented; None makes that query unbounded, which is also the last one (no upper bound:
-    # nothing is left out).
-    try:
-        return anchor - back
-    except OverflowError:
-        return None
-
-
 def page(
     connection: Connection,
     org_id: int,
@@ -297,42 +284,33 @@ def page(
     after: Cursor | None = None,
     newest_first: bool = True,
     include_source: bool = False,
-    now: datetime | None = None,
 ) -> Page:
     """Up to ``limit`` matching events after ``after``; says whether more exist.
 
     Sources are read only when ``include_source`` is set (administrators): a member's request
-    never even loads an IP address. ``now`` only helps PostgreSQL plan fewer partitions; the
-    result does not depend on it.
+    never even loads an IP address. Without a search, the statement's plan is made once per
+    connection (:func:`auditledger.store.plans.generic_plans`): on PostgreSQL, planning every
+    daily partition would otherwise cost more than the query.
     """
     check_source_access(flt, include_source)
-    lookback: timedelta | None = None
-    anchor = now or datetime.now(UTC)
-    if _is_postgres(connection) and newest_first:
-        anchors = [t for t in (flt.until, after.occurred_at if after else None) if t is not None]
-        anchor = min(anchors) if anchors else anchor
-        lookback = _FIRST_LOOKBACK
-    rows: Sequence[Any] = []
-    by_index = bool(flt.text) and newest_first and not _is_postgres(connection)
-    if by_index:
+    rows: Sequence[Any]
+    if flt.text and newest_first and not _is_postgres(connection):
         rows = _newest_text_hits(connection, org_id, flt, after, limit + 1, include_source)
-    while not by_index:
-        low = _earlier(anchor, lookback) if lookback is not None else None
-        bounded = low is not None and (flt.since is None or low > flt.since)
-        rows = connection.execute(
-            _statement(
-                org_id,
-                flt,
-                newest_first=newest_first,
-                after=after,
-                limit=limit + 1,
-                columns=_columns(include_source),
-                window=(low if bounded else None, None),
-            )
-        ).all()
-        if len(rows) > limit or not bounded or lookback is None:
-            break
-        lookback = _wider(lookback, len(rows), limit + 1)
+    else:
+        statement = _statement(
+            org_id,
+            flt,
+            newest_first=newest_first,
+            after=after,
+            limit=limit + 1,
+            columns=_columns(include_source),
+        )
+        if flt.text:
+            # A search's best plan depends on how common its words are: planned each time.
+            rows = connection.execute(statement).all()
+        else:
+            with generic_plans(connection):
+                rows = connection.execute(statement).all()
     has_more = len(rows) > limit
     shown = rows[:limit]
     holds = _search_check(flt, row_columns(include_source=include_source, with_hash=False))
