@@ -9,6 +9,7 @@ query is an index range scan (``ix_events_*`` end in ``occurred_at, seq``) inste
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Integer,
     Select,
     and_,
     func,
@@ -259,7 +262,9 @@ def _statement(
         )
     # The limit is written into the statement, not bound: a generic plan (store.plans) of a
     # bound limit would be costed as if it read a tenth of the table.
-    limit_clause = None if limit is None else literal_column(str(int(limit)))
+    limit_clause: ColumnElement[int] | None = (
+        None if limit is None else literal_column(str(int(limit)), Integer())
+    )
     return query.where(*conditions).order_by(*order).limit(limit_clause)
 
 
@@ -571,17 +576,26 @@ def directory_entries(
     connection: Connection, org_id: int, kind: str, *, parent_id: str | None = None
 ) -> list[DirectoryEntry]:
     """Entries of one kind, by name (for filter choices and navigation)."""
-    query = select(directory).where(directory.c.org_id == org_id, directory.c.kind == kind)
+    d = directory.c
+    query = select(d.kind, d.ref_id, d.name, d.parent_id, d.last_seen).where(
+        d.org_id == org_id, d.kind == kind
+    )
     if parent_id is not None:
-        query = query.where(directory.c.parent_id == parent_id)
-    rows = connection.execute(query)
-    entries = [DirectoryEntry(r.kind, r.ref_id, r.name, r.parent_id, r.last_seen) for r in rows]
+        query = query.where(d.parent_id == parent_id)
+    # The driver's tuples: a model may have thousands of versions, and SQLAlchemy's processing
+    # of each row's instant cost more than the query.
+    rows = connection.execute(query).cursor.fetchall()
+    entries = [
+        DirectoryEntry(kind_, ref_id, name, parent, stored_instant(seen))
+        for kind_, ref_id, name, parent, seen in rows
+    ]
     return sorted(entries, key=lambda e: (natural_key(e.label), e.id))
 
 
 _DIGITS = re.compile(r"(\d+)")
 
 
+@functools.lru_cache(maxsize=65536)  # the same names are sorted on every page view
 def natural_key(text: str) -> tuple[tuple[int, str | int], ...]:
     """A sort key that orders numbers inside names by value: "v8" before "v10"."""
     return tuple(
