@@ -185,7 +185,8 @@ def plan_cases(
         flt = parse_filters(params)
         with capturing(db) as seen, db.read() as connection:
             found = page(connection, org.id, org.slug, flt, include_source=True)
-        statement, parameters = seen[-1]
+        # The query itself, not the plan-mode settings around it (store.plans).
+        statement, parameters = [s for s in seen if not s[0].startswith("SET ")][-1]
         with db.read() as connection:
             lines = explain(db, connection, statement, parameters, run=repeat > 0)
         timings = []

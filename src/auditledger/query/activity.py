@@ -1,25 +1,30 @@
 """How many matching events happened per day (or per hour), for the histogram above the table.
 
-One grouped count over the same conditions as the view (:mod:`auditledger.query.search`),
-in 15-minute buckets of UTC; the buckets are then summed into the viewer's local days or
-hours in Python. Every time zone's offset is a multiple of 15 minutes, so local days come out
-exact, daylight saving included, with no time-zone arithmetic in SQL.
+One statement over the same conditions as the view (:mod:`auditledger.query.search`): a count
+per bar, each bounded by the bar's edges, the viewer's local midnights (or hours) computed in
+Python as UTC instants, so local days come out exact, daylight saving included, with no
+time-zone arithmetic in SQL. Each count is a range of the index the view itself reads (no
+expression per row, no grouping): a month of a million-event log is some 180,000 rows to
+count, which a grouped count of computed buckets made several times slower than the page's
+own query. On PostgreSQL each bar's constant bounds leave only its own day's partitions to
+plan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import itertools
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 
 from auditledger.query.filters import EventFilter
 from auditledger.query.search import check_source_access, filter_conditions
 from auditledger.store.schema import events
-from auditledger.store.types import epoch_seconds
 
-QUARTER = 900  # seconds per SQL bucket
 DEFAULT_DAYS = 30  # the range shown when the filter has no start
 HOURLY_UP_TO = timedelta(hours=48)  # shorter ranges are shown per hour
 MAX_BARS = 120
@@ -73,6 +78,33 @@ def _edges(since: datetime, until: datetime, zone: ZoneInfo) -> tuple[list[datet
     return edges, False
 
 
+@functools.lru_cache(maxsize=256)
+def _per_bar_counts(org_id: int, flt: EventFilter, strict: tuple[bool, ...]) -> Select[Any]:
+    """The statement counting each bar, its bounds left as parameters (``low_N``, ``high_N``;
+    ``strict``: whether a bar's upper bound is exclusive). Kept: a page views the same filter
+    again and again, and building a hundred subqueries costs more than counting a month."""
+    matching = and_(*filter_conditions(org_id, flt))  # built once, shared by every bar
+    at = events.c.occurred_at
+
+    def bound(name: str) -> Any:
+        return bindparam(name, type_=at.type)
+
+    return select(
+        *[
+            select(func.count())
+            .select_from(events)
+            .where(
+                matching,
+                at >= bound(f"low_{index}"),
+                at < bound(f"high_{index}") if exclusive else at <= bound(f"high_{index}"),
+            )
+            .scalar_subquery()
+            .label(f"bar_{index}")
+            for index, exclusive in enumerate(strict)
+        ]
+    )
+
+
 def activity(
     connection: Connection,
     org_id: int,
@@ -93,28 +125,17 @@ def activity(
     if since > until:
         return Activity([], hourly=False)
     edges, hourly = _edges(since, until, tz)
-    low, high = edges[0].astimezone(UTC), edges[-1].astimezone(UTC)
-    origin = int(low.timestamp())
-    seconds = epoch_seconds(events.c.occurred_at, connection.dialect.name)
-    bucket = func.floor((seconds - origin) / QUARTER).label("bucket")
-    query = (
-        select(bucket, func.count().label("n"))
-        .where(
-            *filter_conditions(org_id, flt),
-            events.c.occurred_at >= max(low, since),
-            events.c.occurred_at <= until,
-            events.c.occurred_at < high,
-        )
-        .group_by(bucket)
-    )
-    per_quarter = {int(row.bucket): int(row.n) for row in connection.execute(query)}
-    counts = [0] * (len(edges) - 1)
-    starts = [int(e.astimezone(UTC).timestamp()) for e in edges]
-    index = 0
-    for quarter in sorted(per_quarter):
-        at = origin + quarter * QUARTER
-        while index + 1 < len(starts) - 1 and at >= starts[index + 1]:
-            index += 1
-        counts[index] += per_quarter[quarter]
+    bounds = [edge.astimezone(UTC) for edge in edges]
+    # One lower and one upper bound per bar: given two upper bounds, SQLite may range over
+    # the looser one and count the rest of the range for every bar.
+    strict = tuple(high <= until for high in bounds[1:])
+    values: dict[str, datetime] = {}
+    for index, (low, high) in enumerate(itertools.pairwise(bounds)):
+        values[f"low_{index}"] = max(low, since)
+        values[f"high_{index}"] = high if strict[index] else until
+    # The bars' bounds hold the filter's own dates (``since``, ``until``): left out of the
+    # conditions, so each count has one range to scan.
+    statement = _per_bar_counts(org_id, replace(flt, since=None, until=None), strict)
+    counts = [int(n) for n in connection.execute(statement, values).one()]
     bars = [Bar(edges[i], edges[i + 1], counts[i]) for i in range(len(counts))]
     return Activity(bars, hourly)

@@ -9,20 +9,34 @@ query is an index range scan (``ix_events_*`` end in ``occurred_at, seq``) inste
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
 from auditledger.query.search_syntax import searched_words, terms_hold
 from auditledger.store import partitions, search_index
-from auditledger.store.rows import row_to_event
+from auditledger.store.plans import generic_plans
+from auditledger.store.rows import events_from_rows, row_to_event, stored_instant
 from auditledger.store.schema import directory, events, leaves
 from auditledger.store.search_index import SEARCHED, TextMatch
 from auditledger.store.types import from_micros, to_micros
@@ -246,7 +260,12 @@ def _statement(
         query = select(*columns, leaves.c.leaf_hash).join(
             leaves, and_(leaves.c.org_id == events.c.org_id, leaves.c.seq == events.c.seq)
         )
-    return query.where(*conditions).order_by(*order).limit(limit)
+    # The limit is written into the statement, not bound: a generic plan (store.plans) of a
+    # bound limit would be costed as if it read a tenth of the table.
+    limit_clause: ColumnElement[int] | None = (
+        None if limit is None else literal_column(str(int(limit)), Integer())
+    )
+    return query.where(*conditions).order_by(*order).limit(limit_clause)
 
 
 def _rows_to_events(org_slug: str, rows: Sequence[Any], include_source: bool) -> list[Event]:
@@ -260,33 +279,6 @@ def _is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
-# How far back the newest-first view looks first, on PostgreSQL: planning a query over every
-# daily partition costs more than running it, so the view first asks for the last day and
-# widens from there. Each answer is exact (a window has no upper bound, so nothing newer is
-# left out); a window is widened only when it holds fewer rows than the page needs, by as
-# much as the rows it did hold suggest, and straight to everything when it held none.
-_FIRST_LOOKBACK = timedelta(days=1)
-_LAST_LOOKBACK = timedelta(days=31)
-
-
-def _wider(lookback: timedelta, found: int, wanted: int) -> timedelta | None:
-    """The next window after ``lookback`` held ``found`` of ``wanted`` rows (None: all)."""
-    if found == 0:
-        return None
-    grown = lookback * min(32, max(2, 2 * wanted // found))
-    return grown if grown <= _LAST_LOOKBACK else None
-
-
-def _earlier(anchor: datetime, back: timedelta) -> datetime | None:
-    # A window reaching before year 1 (a filter ending in January of year 1) cannot be
-    # represented; None makes that query unbounded, which is also the last one (no upper bound:
-    # nothing is left out).
-    try:
-        return anchor - back
-    except OverflowError:
-        return None
-
-
 def page(
     connection: Connection,
     org_id: int,
@@ -297,49 +289,46 @@ def page(
     after: Cursor | None = None,
     newest_first: bool = True,
     include_source: bool = False,
-    now: datetime | None = None,
 ) -> Page:
     """Up to ``limit`` matching events after ``after``; says whether more exist.
 
     Sources are read only when ``include_source`` is set (administrators): a member's request
-    never even loads an IP address. ``now`` only helps PostgreSQL plan fewer partitions; the
-    result does not depend on it.
+    never even loads an IP address. Without a search, the statement's plan is made once per
+    connection (:func:`auditledger.store.plans.generic_plans`): on PostgreSQL, planning every
+    daily partition would otherwise cost more than the query.
     """
     check_source_access(flt, include_source)
-    lookback: timedelta | None = None
-    anchor = now or datetime.now(UTC)
-    if _is_postgres(connection) and newest_first:
-        anchors = [t for t in (flt.until, after.occurred_at if after else None) if t is not None]
-        anchor = min(anchors) if anchors else anchor
-        lookback = _FIRST_LOOKBACK
-    rows: Sequence[Any] = []
-    by_index = bool(flt.text) and newest_first and not _is_postgres(connection)
-    if by_index:
+    names = row_columns(include_source=include_source, with_hash=False)
+    rows: Sequence[Any]
+    if flt.text and newest_first and not _is_postgres(connection):
         rows = _newest_text_hits(connection, org_id, flt, after, limit + 1, include_source)
-    while not by_index:
-        low = _earlier(anchor, lookback) if lookback is not None else None
-        bounded = low is not None and (flt.since is None or low > flt.since)
-        rows = connection.execute(
-            _statement(
-                org_id,
-                flt,
-                newest_first=newest_first,
-                after=after,
-                limit=limit + 1,
-                columns=_columns(include_source),
-                window=(low if bounded else None, None),
-            )
-        ).all()
-        if len(rows) > limit or not bounded or lookback is None:
-            break
-        lookback = _wider(lookback, len(rows), limit + 1)
+    else:
+        statement = _statement(
+            org_id,
+            flt,
+            newest_first=newest_first,
+            after=after,
+            limit=limit + 1,
+            columns=_columns(include_source),
+        )
+        if flt.text:
+            # A search's best plan depends on how common its words are: planned each time.
+            rows = connection.execute(statement).cursor.fetchall()
+        else:
+            with generic_plans(connection):
+                rows = connection.execute(statement).cursor.fetchall()
     has_more = len(rows) > limit
     shown = rows[:limit]
-    holds = _search_check(flt, row_columns(include_source=include_source, with_hash=False))
+    holds = _search_check(flt, names)
     kept = shown if holds is None else [row for row in shown if holds(row)]
-    found = _rows_to_events(org_slug, kept, include_source)
+    # The driver's own rows, read by position: SQLAlchemy's processing of every value would
+    # cost more than the query itself for 500 rows.
+    found = events_from_rows(org_slug, names, kept)
     # The position of the last row read, kept or not: the next page starts after it.
-    cursor = Cursor(shown[-1].occurred_at, shown[-1].seq) if has_more and shown else None
+    cursor = None
+    if has_more and shown:
+        last = shown[-1]
+        cursor = Cursor(stored_instant(last[names.index("occurred_at")]), last[names.index("seq")])
     return Page(found, cursor, has_more)
 
 
@@ -587,17 +576,26 @@ def directory_entries(
     connection: Connection, org_id: int, kind: str, *, parent_id: str | None = None
 ) -> list[DirectoryEntry]:
     """Entries of one kind, by name (for filter choices and navigation)."""
-    query = select(directory).where(directory.c.org_id == org_id, directory.c.kind == kind)
+    d = directory.c
+    query = select(d.kind, d.ref_id, d.name, d.parent_id, d.last_seen).where(
+        d.org_id == org_id, d.kind == kind
+    )
     if parent_id is not None:
-        query = query.where(directory.c.parent_id == parent_id)
-    rows = connection.execute(query)
-    entries = [DirectoryEntry(r.kind, r.ref_id, r.name, r.parent_id, r.last_seen) for r in rows]
+        query = query.where(d.parent_id == parent_id)
+    # The driver's tuples: a model may have thousands of versions, and SQLAlchemy's processing
+    # of each row's instant cost more than the query.
+    rows = connection.execute(query).cursor.fetchall()
+    entries = [
+        DirectoryEntry(kind_, ref_id, name, parent, stored_instant(seen))
+        for kind_, ref_id, name, parent, seen in rows
+    ]
     return sorted(entries, key=lambda e: (natural_key(e.label), e.id))
 
 
 _DIGITS = re.compile(r"(\d+)")
 
 
+@functools.lru_cache(maxsize=65536)  # the same names are sorted on every page view
 def natural_key(text: str) -> tuple[tuple[int, str | int], ...]:
     """A sort key that orders numbers inside names by value: "v8" before "v10"."""
     return tuple(

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
+from markupsafe import Markup
+
 from auditledger.query.view import View
+from auditledger.web.pages.row_html import table_rows
 from auditledger.web.pages.rows import EventRow, event_row
 from auditledger.web.reading import Reader
 
@@ -32,11 +35,17 @@ class Results:
     export_url: str
     zone: str
     retention_note: str | None = None
+    base: str = ""  # the organization's page prefix, for the rows' links
 
     @property
     def count(self) -> int:
         """Rows shown."""
         return len(self.rows)
+
+    @property
+    def rows_html(self) -> Markup:
+        """The table's rows, escaped (see :mod:`auditledger.web.pages.row_html`)."""
+        return table_rows(self.rows, base=self.base, with_source=self.with_source)
 
 
 def org_base(slug: str) -> str:
@@ -86,4 +95,5 @@ def results(
         export_url=export_url(reader.org.slug, filter_items),
         zone=zone,
         retention_note=retention_note(reader, since),
+        base=base,
     )

@@ -54,6 +54,16 @@ class EventRow:
 def time_cell(event: Event, zone: str) -> TimeCell:
     """The event's time in ``zone``; UTC in ``datetime`` and ``title``."""
     utc = event.occurred_at.astimezone(UTC)
+    if utc.year >= 1000:
+        # isoformat is what strftime writes for these years, several times faster (a page
+        # formats 1,500 of these).
+        shown = local(utc, zone).replace(tzinfo=None).isoformat(" ", "seconds")
+        naive = utc.replace(tzinfo=None)
+        return TimeCell(
+            shown=shown,
+            iso_utc=naive.isoformat("T", "microseconds") + "Z",
+            title=naive.isoformat(" ", "seconds") + " UTC",
+        )
     return TimeCell(
         shown=local(utc, zone).strftime("%Y-%m-%d %H:%M:%S"),
         iso_utc=utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
