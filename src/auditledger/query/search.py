@@ -360,13 +360,13 @@ def _newest_text_hits(
     missing, those older by sequence but at least as new in time as the last row kept.
     """
 
-    def rows_where(*extra: Any, limit: int = wanted) -> list[Any]:
+    def rows_where(*extra: Any) -> list[Any]:
         statement = _statement(
             org_id,
             replace(flt, text=()),
             newest_first=True,
             after=after,
-            limit=limit,
+            limit=wanted,
             columns=_columns(include_source),
             extra=extra,
         )
@@ -395,14 +395,18 @@ def _newest_text_hits(
             columns=_columns(include_source),
         )
         return list(connection.execute(statement).all())
-    oldest_hit, last_time = min(hits), rows[-1].occurred_at
-    late = rows_where(
-        events.c.seq < oldest_hit,
-        events.c.occurred_at >= literal(last_time, events.c.occurred_at.type),
-        limit=1_000_000,
+    oldest_hit, last_time = min(hits), literal(rows[-1].occurred_at, events.c.occurred_at.type)
+    # Older by sequence but at least as new in time: found through the time index (``seq + 0``
+    # keeps SQLite off the primary key, which would walk every older event), and only their
+    # own stretch of the index's postings is read, not every hit of the word.
+    older = (events.c.seq + 0) < oldest_hit
+    as_new = events.c.occurred_at >= last_time
+    first_seq = (
+        select(func.min(events.c.seq + 0))
+        .where(events.c.org_id == org_id, older, as_new)
+        .scalar_subquery()
     )
-    listed = search_index.hits_among(connection, org_id, terms, [r.seq for r in late])
-    late = [r for r in late if r.seq in listed]
+    late = rows_where(older, as_new, TextMatch(org_id, terms, seqs=(first_seq, oldest_hit - 1)))
     if not late:
         return rows
     merged = sorted([*rows, *late], key=lambda r: (r.occurred_at, r.seq), reverse=True)

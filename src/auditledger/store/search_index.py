@@ -22,7 +22,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, literal, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import cast
@@ -162,25 +171,6 @@ def newest_hits(
     return [int(rowid) - low for (rowid,) in rows]
 
 
-def hits_among(
-    connection: Connection,
-    org_id: int,
-    phrases: Sequence[tuple[tuple[str, ...], bool]],
-    seqs: Sequence[int],
-) -> set[int]:
-    """SQLite: which of the events ``seqs`` the index lists for these phrases, in one query
-    (FTS5 looks each rowid up in its postings instead of walking every hit)."""
-    if not seqs:
-        return set()
-    low = org_id * ORG_SHIFT
-    rows = connection.exec_driver_sql(
-        "SELECT rowid FROM events_search WHERE events_search MATCH ? "
-        "AND rowid IN (SELECT value FROM json_each(?))",
-        (fts5_query(phrases), json.dumps([low + seq for seq in seqs])),
-    )
-    return {int(rowid) - low for (rowid,) in rows}
-
-
 def seq_list(seqs: Sequence[int]) -> Any:
     """``seq IN (...)`` for thousands of values: one JSON parameter rather than one each."""
     return select(literal_column("value", Integer)).select_from(
@@ -190,14 +180,25 @@ def seq_list(seqs: Sequence[int]) -> Any:
 
 class TextMatch(ColumnElement[bool]):
     """``events`` rows whose indexed text holds every phrase (each a tuple of words; the last
-    word of a phrase a prefix when its flag is set). Compiled per engine."""
+    word of a phrase a prefix when its flag is set). Compiled per engine.
+
+    ``seqs``, inclusive bounds on the sequence number (each a number or a scalar SQL
+    expression), narrows the rows: on SQLite it bounds the index's own rowid range, so FTS5
+    reads only the postings in it instead of every hit of a common word.
+    """
 
     type = Boolean()
     inherit_cache = False
 
-    def __init__(self, org_id: int, phrases: Sequence[tuple[tuple[str, ...], bool]]) -> None:
+    def __init__(
+        self,
+        org_id: int,
+        phrases: Sequence[tuple[tuple[str, ...], bool]],
+        seqs: tuple[Any, Any] | None = None,
+    ) -> None:
         self.org_id = org_id
         self.phrases = tuple(phrases)
+        self.seqs = seqs
 
 
 def fts5_query(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
@@ -220,6 +221,7 @@ def tsquery(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
 def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
     low = element.org_id * ORG_SHIFT
     rowid: ColumnElement[int] = literal_column("events_search.rowid", Integer)
+    first, last = element.seqs or (0, ORG_SHIFT - 1)
     hits = (
         select(rowid - low)
         .select_from(text("events_search"))
@@ -227,7 +229,8 @@ def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
             text("events_search MATCH :search_match").bindparams(
                 search_match=fts5_query(element.phrases)
             ),
-            rowid.between(low, low + ORG_SHIFT - 1),
+            # FTS5 takes a rowid range as bounds of its scan (an IN list it would not).
+            rowid.between(literal(low) + first, literal(low) + last),
         )
     )
     return str(compiler.process(events.c.seq.in_(hits.scalar_subquery()), **kw))
@@ -236,5 +239,9 @@ def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
 @compiles(TextMatch, "postgresql")
 def _compile_postgres(element: TextMatch, compiler: Any, **kw: Any) -> str:
     vector: ColumnElement[Any] = literal_column(f"events.{COLUMN}")
-    condition = vector.op("@@")(cast(literal(tsquery(element.phrases)), TSQUERY))
+    condition: ColumnElement[bool] = vector.op("@@")(
+        cast(literal(tsquery(element.phrases)), TSQUERY)
+    )
+    if element.seqs is not None:
+        condition = and_(condition, events.c.seq.between(*element.seqs))
     return str(compiler.process(condition, **kw))
