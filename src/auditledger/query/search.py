@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Select, and_, func, literal, or_, select, tup
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
-from auditledger.query.search_syntax import searched_words, terms_hold
+from auditledger.query.search_syntax import TermCheck
 from auditledger.store import partitions, search_index
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves
@@ -167,7 +167,7 @@ def holds_search(
 ) -> bool:
     """Whether an event's own columns hold the search's words (True without a search): the
     check on the real row behind every index hit."""
-    return not flt.text or terms_hold(flt.text, searched_words(texts, properties))
+    return not flt.text or TermCheck(flt.text).holds(texts, properties)
 
 
 def check_source_access(flt: EventFilter, include_source: bool) -> None:
@@ -420,7 +420,8 @@ def _search_check(flt: EventFilter, names: Sequence[str]) -> Callable[[Any], boo
         return None
     text_at = [names.index(name) for name in SEARCHED]
     properties_at = names.index("properties")
-    return lambda row: holds_search(flt, [row[i] for i in text_at], row[properties_at])
+    check = TermCheck(flt.text)
+    return lambda row: check.holds([row[i] for i in text_at], row[properties_at])
 
 
 def row_columns(*, include_source: bool, with_hash: bool) -> list[str]:
