@@ -22,6 +22,7 @@ from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
 from auditledger.query.search_syntax import TermCheck
 from auditledger.store import partitions, search_index
+from auditledger.store.generic_plans import generic_plans
 from auditledger.store.rows import row_to_event
 from auditledger.store.schema import directory, events, leaves
 from auditledger.store.search_index import SEARCHED, TextMatch
@@ -319,17 +320,17 @@ def page(
     while not by_index:
         low = _earlier(anchor, lookback) if lookback is not None else None
         bounded = low is not None and (flt.since is None or low > flt.since)
-        rows = connection.execute(
-            _statement(
-                org_id,
-                flt,
-                newest_first=newest_first,
-                after=after,
-                limit=limit + 1,
-                columns=_columns(include_source),
-                window=(low if bounded else None, None),
-            )
-        ).all()
+        statement = _statement(
+            org_id,
+            flt,
+            newest_first=newest_first,
+            after=after,
+            limit=limit + 1,
+            columns=_columns(include_source),
+            window=(low if bounded else None, None),
+        )
+        few = None if bounded or not flt.text else _few_text_hits(connection, statement)
+        rows = connection.execute(statement).all() if few is None else few
         if len(rows) > limit or not bounded or lookback is None:
             break
         lookback = _wider(lookback, len(rows), limit + 1)
@@ -341,6 +342,30 @@ def page(
     # The position of the last row read, kept or not: the next page starts after it.
     cursor = Cursor(shown[-1].occurred_at, shown[-1].seq) if has_more and shown else None
     return Page(found, cursor, has_more)
+
+
+# Up to how many hits of a search over every partition are read with a generic plan.
+_FEW_HITS = 5000
+
+
+def _few_text_hits(connection: Connection, statement: Select[Any]) -> Sequence[Any] | None:
+    """PostgreSQL, a search over every partition (no window narrowed it): its rows if the index
+    holds fewer than :data:`_FEW_HITS` hits for it, else None (run ``statement`` as usual).
+
+    A rare word or one found nowhere is the search that reaches every partition, and planning
+    170-odd of them costs far more than looking the word up in each one's GIN index; with a
+    generic plan (made once per connection) that is all it costs. A generic plan does not know
+    how common the word is, so it first counts the hits up to the bound: a word as common as
+    that is left to the planner, which walks the time index and stops at the page's end.
+    """
+    counted = statement.with_only_columns(events.c.seq).order_by(None).limit(_FEW_HITS)
+    with generic_plans(connection):
+        hits = connection.execute(select(func.count()).select_from(counted.subquery())).scalar()
+        if not hits:
+            return []
+        if hits >= _FEW_HITS:
+            return None
+        return connection.execute(statement).all()
 
 
 def _newest_text_hits(
