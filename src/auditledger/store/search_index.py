@@ -169,12 +169,13 @@ def newest_hits(
     """SQLite: the sequence numbers of up to ``limit`` hits, highest first (FTS5 walks its
     postings backwards and stops)."""
     low = org_id * ORG_SHIFT
-    rows = connection.exec_driver_sql(
+    result = connection.exec_driver_sql(
         "SELECT rowid FROM events_search WHERE events_search MATCH ? AND rowid BETWEEN ? AND ? "
         "ORDER BY rowid DESC LIMIT ?",
         (fts5_query(phrases), low, low + ORG_SHIFT - 1, limit),
     )
-    return [int(rowid) - low for (rowid,) in rows]
+    # The driver's own rows: thousands of integers, without SQLAlchemy's per-row fetch.
+    return [int(rowid) - low for (rowid,) in result.cursor.fetchall()]
 
 
 def seq_list(seqs: Sequence[int]) -> Any:
