@@ -3,6 +3,8 @@ with a problem naming ``q``; never another exception."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from auditledger.query.search_syntax import (
     QUALIFIERS,
     SearchQuery,
     Term,
+    TermCheck,
     parse_search,
     searched_words,
     terms_hold,
@@ -98,3 +101,42 @@ def test_a_phrase_of_an_events_own_words_holds(found: list[str]) -> None:
 def test_property_values_count_and_keys_do_not() -> None:
     found = searched_words([], '{"reason":"Bad credentials","n":12,"ok":true,"x":null}')
     assert found == {"bad", "credentials", "12", "true"}
+
+
+# Pieces of text: words, letters that lower-case in unusual ways (final sigma, dotted capital
+# I), an accent, a digit, the underscore (not a word character), separators and JSON escapes.
+_PIECE = st.sampled_from(["a", "b", "ab", "Σ", "σ", "ας", "İ", "i", "é", "e", "1"])
+_SEPARATOR = st.sampled_from(["", " ", "_", "-", ":", "\\", '"', "'"])
+_TEXT = st.lists(st.tuples(_PIECE, _SEPARATOR).map("".join), max_size=4).map("".join)
+_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(
+    st.lists(st.none() | _TEXT, max_size=4),
+    st.dictionaries(_TEXT, _VALUE, max_size=3),
+    st.lists(
+        st.lists(
+            st.sampled_from(["a", "b", "ab", "σ", "ας", "i", "é", "1"]), min_size=1, max_size=2
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+)
+def test_the_compiled_check_agrees_with_the_words_of_the_row(
+    texts: list[str | None],
+    properties: dict[str, object],
+    phrases: list[list[str]],
+    prefixes: list[bool],
+) -> None:
+    terms = [Term(tuple(w), p) for w, p in zip(phrases, prefixes, strict=False)]
+    for stored in (json.dumps(properties), json.dumps(properties, ensure_ascii=False), properties):
+        expected = terms_hold(terms, searched_words(texts, stored))
+        assert TermCheck(terms).holds(texts, stored) == expected
+    # Properties that are not JSON count as their raw text, on both sides.
+    raw = "{" + " ".join(t or "" for t in texts)
+    assert TermCheck(terms).holds([], raw) == terms_hold(terms, searched_words([], raw))

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from auditledger.core.errors import InvalidInput
 from auditledger.demo.generate import generate
+from auditledger.query import search as search_module
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.query.search import fixed_contents, iterate, page
 from auditledger.retention.policy import start_of_day
@@ -288,3 +289,28 @@ def test_search_is_refused_with_its_problem_named() -> None:
 
 def test_an_empty_search_is_no_filter() -> None:
     assert parse_filters([("q", "   ")]) == EventFilter()
+
+
+@pytest.mark.parametrize("bound", [1, 3, 5000])
+def test_a_search_over_every_partition_finds_the_same_at_any_hit_count(
+    services: Services,
+    loaded: tuple[Organization, list[Event]],
+    monkeypatch: pytest.MonkeyPatch,
+    bound: int,
+) -> None:
+    """On PostgreSQL a search no window narrowed is counted up to a bound and read with a
+    generic plan below it, planned as usual above it: either way the same newest matches."""
+    org, everything = loaded
+    monkeypatch.setattr(search_module, "_FEW_HITS", bound)
+    # Words found in none of the last day's events reach every partition.
+    newest_day = max(e.occurred_at for e in everything) - timedelta(days=1)
+    recent = {w for e in everything if e.occurred_at >= newest_day for w in event_words(e)}
+    older = sorted({w for e in everything for w in event_words(e)} - recent)
+    assert older
+    with services.db.read() as connection:
+        for word in [*older[:3], "zebracorn"]:
+            flt = parse_filters([("q", word)])
+            found = page(connection, org.id, org.slug, flt, limit=2, include_source=True, now=NOW)
+            expected = brute(everything, word)
+            assert [e.seq for e in found.events] == expected[:2], word
+            assert found.has_more == (len(expected) > 2), word

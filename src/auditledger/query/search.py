@@ -33,7 +33,7 @@ from sqlalchemy import (
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
-from auditledger.query.search_syntax import searched_words, terms_hold
+from auditledger.query.search_syntax import TermCheck
 from auditledger.store import partitions, search_index
 from auditledger.store.plans import generic_plans
 from auditledger.store.rows import events_from_rows, row_to_event, stored_instant
@@ -181,7 +181,7 @@ def holds_search(
 ) -> bool:
     """Whether an event's own columns hold the search's words (True without a search): the
     check on the real row behind every index hit."""
-    return not flt.text or terms_hold(flt.text, searched_words(texts, properties))
+    return not flt.text or TermCheck(flt.text).holds(texts, properties)
 
 
 def check_source_access(flt: EventFilter, include_source: bool) -> None:
@@ -312,8 +312,10 @@ def page(
             columns=_columns(include_source),
         )
         if flt.text:
-            # A search's best plan depends on how common its words are: planned each time.
-            rows = connection.execute(statement).cursor.fetchall()
+            # A search's best plan depends on how common its words are: planned each time,
+            # unless the index holds only a few hits for it (then one generic plan is cheaper).
+            few = _few_text_hits(connection, statement)
+            rows = connection.execute(statement).cursor.fetchall() if few is None else few
         else:
             with generic_plans(connection):
                 rows = connection.execute(statement).cursor.fetchall()
@@ -330,6 +332,30 @@ def page(
         last = shown[-1]
         cursor = Cursor(stored_instant(last[names.index("occurred_at")]), last[names.index("seq")])
     return Page(found, cursor, has_more)
+
+
+# Up to how many hits of a search over every partition are read with a generic plan.
+_FEW_HITS = 5000
+
+
+def _few_text_hits(connection: Connection, statement: Select[Any]) -> Sequence[Any] | None:
+    """PostgreSQL, a search (over every partition its dates allow): its rows if the index
+    holds fewer than :data:`_FEW_HITS` hits for it, else None (run ``statement`` as usual).
+
+    A rare word or one found nowhere is the search that reaches every partition, and planning
+    170-odd of them costs far more than looking the word up in each one's GIN index; with a
+    generic plan (made once per connection) that is all it costs. A generic plan does not know
+    how common the word is, so it first counts the hits up to the bound: a word as common as
+    that is left to the planner, which walks the time index and stops at the page's end.
+    """
+    counted = statement.with_only_columns(events.c.seq).order_by(None).limit(_FEW_HITS)
+    with generic_plans(connection):
+        hits = connection.execute(select(func.count()).select_from(counted.subquery())).scalar()
+        if not hits:
+            return []
+        if hits >= _FEW_HITS:
+            return None
+        return connection.execute(statement).cursor.fetchall()
 
 
 def _newest_text_hits(
@@ -349,13 +375,13 @@ def _newest_text_hits(
     missing, those older by sequence but at least as new in time as the last row kept.
     """
 
-    def rows_where(*extra: Any, limit: int = wanted) -> list[Any]:
+    def rows_where(*extra: Any) -> list[Any]:
         statement = _statement(
             org_id,
             replace(flt, text=()),
             newest_first=True,
             after=after,
-            limit=limit,
+            limit=wanted,
             columns=_columns(include_source),
             extra=extra,
         )
@@ -384,14 +410,18 @@ def _newest_text_hits(
             columns=_columns(include_source),
         )
         return list(connection.execute(statement).all())
-    oldest_hit, last_time = min(hits), rows[-1].occurred_at
-    late = rows_where(
-        events.c.seq < oldest_hit,
-        events.c.occurred_at >= literal(last_time, events.c.occurred_at.type),
-        limit=1_000_000,
+    oldest_hit, last_time = min(hits), literal(rows[-1].occurred_at, events.c.occurred_at.type)
+    # Older by sequence but at least as new in time: found through the time index (``seq + 0``
+    # keeps SQLite off the primary key, which would walk every older event), and only their
+    # own stretch of the index's postings is read, not every hit of the word.
+    older = (events.c.seq + 0) < oldest_hit
+    as_new = events.c.occurred_at >= last_time
+    first_seq = (
+        select(func.min(events.c.seq + 0))
+        .where(events.c.org_id == org_id, older, as_new)
+        .scalar_subquery()
     )
-    listed = search_index.hits_among(connection, org_id, terms, [r.seq for r in late])
-    late = [r for r in late if r.seq in listed]
+    late = rows_where(older, as_new, TextMatch(org_id, terms, seqs=(first_seq, oldest_hit - 1)))
     if not late:
         return rows
     merged = sorted([*rows, *late], key=lambda r: (r.occurred_at, r.seq), reverse=True)
@@ -405,7 +435,8 @@ def _search_check(flt: EventFilter, names: Sequence[str]) -> Callable[[Any], boo
         return None
     text_at = [names.index(name) for name in SEARCHED]
     properties_at = names.index("properties")
-    return lambda row: holds_search(flt, [row[i] for i in text_at], row[properties_at])
+    check = TermCheck(flt.text)
+    return lambda row: check.holds([row[i] for i in text_at], row[properties_at])
 
 
 def row_columns(*, include_source: bool, with_hash: bool) -> list[str]:

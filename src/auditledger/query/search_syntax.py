@@ -199,14 +199,7 @@ def searched_words(
     """The words of an event as the search sees them: ``texts`` (ids and names) and the
     values (not the keys) of ``properties``: the stored canonical JSON, or decoded."""
     parts = [t for t in texts if t]
-    if isinstance(properties, str):
-        try:
-            # Numbers as written: the indexes see the stored text, not a float's repr.
-            parts.extend(_property_texts(json.loads(properties, parse_float=str, parse_int=str)))
-        except ValueError:
-            parts.append(properties)
-    elif properties:
-        parts.extend(_property_texts(properties))
+    parts.extend(_property_values(properties))
     return set(words(" ".join(parts)))
 
 
@@ -226,3 +219,46 @@ def terms_hold(terms: Sequence[Term], found: set[str]) -> bool:
         elif last not in found:
             return False
     return True
+
+
+class TermCheck:
+    """:func:`terms_hold` over :func:`searched_words`, compiled once per search for checking
+    many rows: the same answer, several times faster.
+
+    Each word of the terms becomes a pattern that finds it as a whole word (or, for a prefix,
+    at the start of one) in lower-cased text, so no row's word set is built; the row's ids and
+    names are looked at first, and its properties are decoded only for words those lack.
+    Words never span the space that joins two texts, so a word is among a row's words exactly
+    when it is found in its texts or in its property values.
+    """
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        patterns: dict[tuple[str, bool], re.Pattern[str]] = {}
+        for term in terms:
+            *whole, last = term.words
+            for word, prefix in [*((w, False) for w in whole), (last, term.prefix)]:
+                # Not preceded (nor, for a whole word, followed) by a letter or digit.
+                end = "" if prefix else r"(?![^\W_])"
+                patterns[word, prefix] = re.compile(r"(?<![^\W_])" + re.escape(word) + end)
+        self._patterns = list(patterns.values())
+
+    def holds(
+        self, texts: Sequence[str | None], properties: str | Mapping[str, Any] | None
+    ) -> bool:
+        """Whether a row with these ids and names and these properties holds every term."""
+        text = " ".join(t for t in texts if t).lower()
+        missing = [p for p in self._patterns if p.search(text) is None]
+        if not missing:
+            return True
+        values = " ".join(_property_values(properties)).lower()
+        return all(p.search(values) is not None for p in missing)
+
+
+def _property_values(properties: str | Mapping[str, Any] | None) -> list[str]:
+    if isinstance(properties, str):
+        try:
+            # Numbers as written: the indexes see the stored text, not a float's repr.
+            return list(_property_texts(json.loads(properties, parse_float=str, parse_int=str)))
+        except ValueError:
+            return [properties]
+    return list(_property_texts(properties)) if properties else []

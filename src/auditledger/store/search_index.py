@@ -8,8 +8,9 @@ members may not see). Text is split into lower-case runs of letters and digits.
   in step by triggers on ``events`` (insert, and the retention purge's delete). Its rowid is
   ``org_id * 2**40 + seq``, so a hit names one event of one organization.
 * **PostgreSQL**: a stored generated column ``search_vector`` (``auditledger_search_vector(...)``,
-  an immutable function of the row's own columns) with a GIN index; only the database writes
-  it, and every daily partition inherits both.
+  an immutable function of the row's own columns) with a GIN index (``fastupdate=off``: no
+  pending list for searches to read through); only the database writes it, and every daily
+  partition inherits both.
 
 Either way the index only narrows: the query layer checks each row it returns against the
 row's own words (``query.search_syntax.terms_hold``), so a tampered index can hide events from
@@ -22,7 +23,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, literal, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import cast
@@ -86,6 +96,11 @@ SQLITE_FILL = (
     f"{_sqlite_body('events')} FROM events"
 )
 
+# Without GIN's pending list, every row is in the index's tree as soon as it is stored: a list
+# of a day's events that only a vacuum merges would be read through by every search of that
+# day's partition (migration 0013).
+POSTGRES_INDEX = f"CREATE INDEX {INDEX} ON events USING gin ({COLUMN}) WITH (fastupdate = off)"
+
 _PG_ARGS = ", ".join(f"{name} text" for name in (*SEARCHED, "properties"))
 POSTGRES_DDL = [
     # plpgsql: never inlined, so queries spell the same expression the index holds. lower()
@@ -113,7 +128,7 @@ POSTGRES_DDL = [
     # so only the database ever writes it (from the row itself).
     f"""ALTER TABLE events ADD COLUMN {COLUMN} tsvector GENERATED ALWAYS AS (
          auditledger_search_vector({", ".join((*SEARCHED, "properties"))})) STORED""",
-    f"CREATE INDEX {INDEX} ON events USING gin ({COLUMN})",
+    POSTGRES_INDEX,
 ]
 
 
@@ -154,31 +169,13 @@ def newest_hits(
     """SQLite: the sequence numbers of up to ``limit`` hits, highest first (FTS5 walks its
     postings backwards and stops)."""
     low = org_id * ORG_SHIFT
-    rows = connection.exec_driver_sql(
+    result = connection.exec_driver_sql(
         "SELECT rowid FROM events_search WHERE events_search MATCH ? AND rowid BETWEEN ? AND ? "
         "ORDER BY rowid DESC LIMIT ?",
         (fts5_query(phrases), low, low + ORG_SHIFT - 1, limit),
     )
-    return [int(rowid) - low for (rowid,) in rows]
-
-
-def hits_among(
-    connection: Connection,
-    org_id: int,
-    phrases: Sequence[tuple[tuple[str, ...], bool]],
-    seqs: Sequence[int],
-) -> set[int]:
-    """SQLite: which of the events ``seqs`` the index lists for these phrases, in one query
-    (FTS5 looks each rowid up in its postings instead of walking every hit)."""
-    if not seqs:
-        return set()
-    low = org_id * ORG_SHIFT
-    rows = connection.exec_driver_sql(
-        "SELECT rowid FROM events_search WHERE events_search MATCH ? "
-        "AND rowid IN (SELECT value FROM json_each(?))",
-        (fts5_query(phrases), json.dumps([low + seq for seq in seqs])),
-    )
-    return {int(rowid) - low for (rowid,) in rows}
+    # The driver's own rows: thousands of integers, without SQLAlchemy's per-row fetch.
+    return [int(rowid) - low for (rowid,) in result.cursor.fetchall()]
 
 
 def seq_list(seqs: Sequence[int]) -> Any:
@@ -190,14 +187,25 @@ def seq_list(seqs: Sequence[int]) -> Any:
 
 class TextMatch(ColumnElement[bool]):
     """``events`` rows whose indexed text holds every phrase (each a tuple of words; the last
-    word of a phrase a prefix when its flag is set). Compiled per engine."""
+    word of a phrase a prefix when its flag is set). Compiled per engine.
+
+    ``seqs``, inclusive bounds on the sequence number (each a number or a scalar SQL
+    expression), narrows the rows: on SQLite it bounds the index's own rowid range, so FTS5
+    reads only the postings in it instead of every hit of a common word.
+    """
 
     type = Boolean()
     inherit_cache = False
 
-    def __init__(self, org_id: int, phrases: Sequence[tuple[tuple[str, ...], bool]]) -> None:
+    def __init__(
+        self,
+        org_id: int,
+        phrases: Sequence[tuple[tuple[str, ...], bool]],
+        seqs: tuple[Any, Any] | None = None,
+    ) -> None:
         self.org_id = org_id
         self.phrases = tuple(phrases)
+        self.seqs = seqs
 
 
 def fts5_query(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
@@ -220,6 +228,7 @@ def tsquery(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
 def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
     low = element.org_id * ORG_SHIFT
     rowid: ColumnElement[int] = literal_column("events_search.rowid", Integer)
+    first, last = element.seqs or (0, ORG_SHIFT - 1)
     hits = (
         select(rowid - low)
         .select_from(text("events_search"))
@@ -227,7 +236,8 @@ def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
             text("events_search MATCH :search_match").bindparams(
                 search_match=fts5_query(element.phrases)
             ),
-            rowid.between(low, low + ORG_SHIFT - 1),
+            # FTS5 takes a rowid range as bounds of its scan (an IN list it would not).
+            rowid.between(literal(low) + first, literal(low) + last),
         )
     )
     return str(compiler.process(events.c.seq.in_(hits.scalar_subquery()), **kw))
@@ -236,5 +246,9 @@ def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
 @compiles(TextMatch, "postgresql")
 def _compile_postgres(element: TextMatch, compiler: Any, **kw: Any) -> str:
     vector: ColumnElement[Any] = literal_column(f"events.{COLUMN}")
-    condition = vector.op("@@")(cast(literal(tsquery(element.phrases)), TSQUERY))
+    condition: ColumnElement[bool] = vector.op("@@")(
+        cast(literal(tsquery(element.phrases)), TSQUERY)
+    )
+    if element.seqs is not None:
+        condition = and_(condition, events.c.seq.between(*element.seqs))
     return str(compiler.process(condition, **kw))
