@@ -11,6 +11,7 @@ from typing import Any
 from auditledger.services import Services
 from auditledger.source.location import special_network
 from auditledger.tenancy.model import CredentialKind, Organization, Role
+from auditledger.web.middleware import SECURITY_HEADERS
 from auditledger_client.core.catalog import CATEGORIES, PropertyKind, PropertySpec
 from auditledger_client.core.event import EventDraft, Location
 from auditledger_client.core.validate import parse_event
@@ -114,3 +115,14 @@ def store_wire(
 ) -> None:
     """Ingest events given in the wire format, as the API would receive them at ``now``."""
     store(services, org, [parse_event(e, received_at=now) for e in events], now)
+
+
+def assert_internal_error(response: Any, request_id: str) -> None:
+    """An unexpected error's answer: JSON 500 that hides the error's text, with the request's
+    id and every security header (as any other answer)."""
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "a bug" not in response.text
+    assert response.headers["x-request-id"] == request_id
+    for name, value in SECURITY_HEADERS:
+        assert response.headers[name.decode()] == value.decode()

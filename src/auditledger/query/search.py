@@ -12,7 +12,7 @@ import base64
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -174,14 +174,6 @@ def _source_condition(sources: Sequence[str]) -> Any:
         *([c.source_ip.in_(exact)] if exact else []),
         *[c.source_ip.like(prefix + "%") for prefix in prefixes],
     )
-
-
-def holds_search(
-    flt: EventFilter, texts: Sequence[str | None], properties: str | Mapping[str, Any] | None
-) -> bool:
-    """Whether an event's own columns hold the search's words (True without a search): the
-    check on the real row behind every index hit."""
-    return not flt.text or TermCheck(flt.text).holds(texts, properties)
 
 
 def check_source_access(flt: EventFilter, include_source: bool) -> None:

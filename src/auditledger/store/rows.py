@@ -104,33 +104,8 @@ def stored_location(text: str) -> Location:
 def row_to_event(org_slug: str, row: Any) -> Event:
     """The :class:`Event` stored in an ``events`` row (a SQLAlchemy Row or mapping)."""
     m = row._mapping if hasattr(row, "_mapping") else row
-    parent = Ref(m["parent_id"], m["parent_name"]) if m["parent_id"] is not None else None
-    source = None
-    if m["source_ip"] is not None:
-        location = (
-            stored_location(m["source_location"]) if m["source_location"] is not None else None
-        )
-        source = Source(m["source_ip"], location)
-    return Event(
-        org=org_slug,
-        seq=m["seq"],
-        event_id=m["event_id"],
-        occurred_at=m["occurred_at"],
-        received_at=m["received_at"],
-        category=m["category"],
-        type=m["type"],
-        subject=Subject(
-            type=m["subject_type"],
-            id=m["subject_id"],
-            name=m["subject_name"],
-            parent_type=m["parent_type"],
-            parent=parent,
-        ),
-        properties=_decode_json(m["properties"]),
-        project=Ref(m["project_id"], m["project_name"]) if m["project_id"] is not None else None,
-        actor=Actor(m["actor_type"], m["actor_id"], m["actor_name"]),
-        source=source,
-    )
+    names = tuple(m.keys())
+    return events_from_rows(org_slug, names, [[m[name] for name in names]])[0]
 
 
 def stored_instant(value: Any) -> datetime:
@@ -144,15 +119,20 @@ def _stored_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
 
 
+@functools.lru_cache(maxsize=64)
+def _positions(names: tuple[str, ...]) -> dict[str, int]:
+    # A handful of column lists is ever read (view, export, one event): each mapped once.
+    return {name: index for index, name in enumerate(names)}
+
+
 def events_from_rows(
     org_slug: str, names: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> list[Event]:
     """The events in ``rows``, tuples of the ``events`` columns ``names`` in the driver's own
-    storage forms (or as SQLAlchemy returns them): what :func:`row_to_event` makes of each,
-    reading by position and skipping SQLAlchemy's per-value processing, which costs more than
-    the query for a page of 500 rows. Source columns left out of ``names`` (a member's view)
-    come out as no source."""
-    at = {name: index for index, name in enumerate(names)}
+    storage forms (or as SQLAlchemy returns them), read by position: SQLAlchemy's per-value
+    processing costs more than the query for a page of 500 rows. Source columns left out of
+    ``names`` (a member's view) come out as no source."""
+    at = _positions(tuple(names))
     seq, event_id, occurred, received = (
         at["seq"],
         at["event_id"],

@@ -13,7 +13,7 @@ members may not see). Text is split into lower-case runs of letters and digits.
   partition inherits both.
 
 Either way the index only narrows: the query layer checks each row it returns against the
-row's own words (``query.search_syntax.terms_hold``), so a tampered index can hide events from
+row's own words (``query.search_syntax.TermCheck``), so a tampered index can hide events from
 a search but never add one. ``rebuild`` recreates it from the events table.
 """
 
