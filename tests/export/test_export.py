@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
-from auditledger.core.cells import FORMULA_STARTS, header, neutralise
+from auditledger.core.cells import FORMULA_STARTS, header, neutralise, neutralised
 from auditledger.events.render import event_json
+from auditledger.export.formats import csv_record
 from auditledger.export.service import ExportFormat, ExportRun
 from auditledger.query.filters import EventFilter, parse_filters
 from auditledger.services import Services
@@ -42,6 +45,23 @@ def test_neutralise_only_touches_formula_starts() -> None:
         assert neutralise(start + "x") == "'" + start + "x"
     for safe in ("abc", "1-2", "a=b", "'quoted", "", '{"a":1}'):
         assert neutralise(safe) == safe
+
+
+# Text made of what matters to CSV and to neutralising (quotes, separators, line breaks,
+# formula starts, NUL) among ordinary characters.
+_CELL_TEXT = st.text(alphabet=st.sampled_from("\"',;\t\r\n\x00=+-@ ab\u00e9\u2028"), max_size=12)
+
+
+@given(st.lists(_CELL_TEXT, min_size=1, max_size=14))
+def test_a_row_is_neutralised_exactly_as_cell_by_cell(cells: list[str]) -> None:
+    assert neutralised(cells) == [neutralise(cell) for cell in cells]
+
+
+@given(st.lists(_CELL_TEXT, min_size=1, max_size=14))
+def test_a_record_is_what_the_csv_writer_writes(cells: list[str]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL).writerow(cells)
+    assert csv_record(cells) == buffer.getvalue()
 
 
 @pytest.mark.slow
@@ -274,13 +294,13 @@ def sample_actor() -> Any:
 
 @pytest.mark.slow
 def test_raw_cells_equal_the_reference_cells(services: Services, acme: OrgAccess) -> None:
-    from auditledger.core.cells import RawCells, row_cells
+    from auditledger.core.cells import RowCells, row_cells
     from auditledger.query.search import iterate_rows, row_columns
 
     load(services, acme, hostile_events(300, random.Random(8)))
     for include_source in (True, False):
         columns = row_columns(include_source=include_source, with_hash=True)
-        fast = RawCells(columns, include_source)
+        fast = RowCells(include_source, columns)
         with services.db.read() as connection:
             raw = list(
                 iterate_rows(

@@ -49,8 +49,9 @@ class TimestampText:
         self._last: tuple[Any, str] = (None, "")
 
     def __call__(self, value: Any) -> str:
-        if value == self._last[0]:
-            return self._last[1]
+        last = self._last  # read once: an instance may be shared between threads
+        if value == last[0]:
+            return last[1]
         micros = value if type(value) is int else _to_micros(value)
         seconds, fraction = divmod(micros, 1_000_000)
         day, second_of_day = divmod(seconds, 86_400)

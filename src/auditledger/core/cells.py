@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from auditledger.core.canonical import TimestampText, format_timestamp
+from auditledger.core.canonical import TimestampText
 from auditledger_client.core.event import Location
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,6 +51,22 @@ def neutralise(cell: str) -> str:
     return _RISKY.sub("'", cell) if _RISKY.search(cell) else cell
 
 
+# A formula start at the beginning of a cell or after a break, in the cells joined by NUL:
+# values never hold NUL (ingest refuses it), so it stands for the start of the next cell.
+_RISKY_IN_ROW = re.compile(r"[,;\t\r\n\x00][=+\-@\t\r]")
+
+
+def neutralised(cells: list[str]) -> list[str]:
+    """:func:`neutralise` of every cell, by one search over the whole row: every position a
+    cell would be changed at is, in the joined row, a formula start after a break or after the
+    joining NUL, so a row without a match needs no change (most rows); a match (a real one, or
+    a NUL inside a value followed by a formula start) sends the row cell by cell, which is
+    exact either way."""
+    if _RISKY_IN_ROW.search("\x00" + "\x00".join(cells)) is None:
+        return cells
+    return [neutralise(cell) for cell in cells]
+
+
 def _named(name: str | None, kind: str, ref_id: str) -> str:
     return f"{name} ({kind} {ref_id})" if name else f"({kind} {ref_id})"
 
@@ -73,35 +90,104 @@ def location_cell(stored: str | None) -> str:
     return f"{label} ({location.country_code})" if location.country_code else label
 
 
-def row_cells(row: Mapping[str, Any], include_source: bool) -> list[str]:
-    """The cells of one event, from an ``events`` row (with ``leaf_hash``), neutralised."""
-    project = (
-        _named(row["project_name"], "project", row["project_id"])
-        if row["project_id"] is not None
-        else ""
-    )
-    cells = [
-        format_timestamp(row["occurred_at"]),
-        row["category"],
-        row["type"],
-        subject_cell(row),
-        row["properties"],  # stored as canonical JSON already
-        project,
-        _named(row["actor_name"], row["actor_type"], row["actor_id"]),
-    ]
-    if include_source:
-        cells.append(row["source_ip"] or "")
-        cells.append(location_cell(row["source_location"]))
-    leaf = row.get("leaf_hash")
-    cells.extend(
-        [
-            str(row["event_id"]),
-            str(row["seq"]),
-            leaf.hex() if leaf is not None else "",
-            format_timestamp(row["received_at"]),
+# The values one event's cells are made of, in the order :class:`RowCells` reads them (and
+# the source's, read only for readers who may see it).
+_SOURCE = ("source_ip", "source_location")
+_VALUES = (
+    "occurred_at",
+    "category",
+    "type",
+    "subject_type",
+    "subject_id",
+    "subject_name",
+    "parent_type",
+    "parent_id",
+    "parent_name",
+    "properties",
+    "project_id",
+    "project_name",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "event_id",
+    "seq",
+    "received_at",
+)
+
+
+class RowCells:
+    """The cells of one event from its stored row, neutralised: the one writer of them.
+
+    A row is an ``events`` row by name (a mapping, with ``leaf_hash`` when the leaf is known)
+    or, when ``columns`` names its values in order, the driver's raw tuple (the export's hot
+    path: values read by position, timestamps formatted from their stored form). Both give
+    the same cells for the same event; ``tests/export`` holds them equal.
+    """
+
+    def __init__(self, include_source: bool, columns: Sequence[str] | None = None) -> None:
+        self.include_source = include_source
+        # By name from a mapping, or by position from a tuple.
+        keys: dict[str, Any] = (
+            {name: name for name in (*_VALUES, *_SOURCE)}
+            if columns is None
+            else {name: index for index, name in enumerate(columns)}
+        )
+        self._values: Callable[[Any], Any] = operator.itemgetter(*(keys[n] for n in _VALUES))
+        if include_source:
+            self._source: Callable[[Any], Any] = operator.itemgetter(*(keys[n] for n in _SOURCE))
+        self._leaf: Callable[[Any], Any] = (
+            _leaf_of_mapping
+            if columns is None
+            else operator.itemgetter(keys["leaf_hash"])
+            if "leaf_hash" in keys
+            else _no_leaf
+        )
+        self._time = TimestampText()
+        self._received = TimestampText()
+
+    def __call__(self, row: Any) -> list[str]:
+        (
+            occurred_at,
+            category,
+            type_,
+            subject_type,
+            subject_id,
+            subject_name,
+            parent_type,
+            parent_id,
+            parent_name,
+            properties,
+            project_id,
+            project_name,
+            actor_type,
+            actor_id,
+            actor_name,
+            event_id,
+            seq,
+            received_at,
+        ) = self._values(row)
+        subject = _named(subject_name, subject_type, subject_id)
+        if parent_id is not None:
+            subject += " of " + _named(parent_name, parent_type, parent_id)
+        cells = [
+            self._time(occurred_at),
+            category,
+            type_,
+            subject,
+            properties,  # stored as canonical JSON already
+            _named(project_name, "project", project_id) if project_id is not None else "",
+            _named(actor_name, actor_type, actor_id),
         ]
-    )
-    return [neutralise(cell) for cell in cells]
+        if self.include_source:
+            source_ip, source_location = self._source(row)
+            cells.append(source_ip or "")
+            cells.append(location_cell(source_location))
+        leaf = self._leaf(row)
+        cells.append(_uuid_text(event_id))
+        cells.append(str(seq))
+        cells.append(leaf.hex() if leaf is not None else "")
+        cells.append(self._received(received_at))
+        return neutralised(cells)
 
 
 def _uuid_text(value: Any) -> str:
@@ -111,44 +197,17 @@ def _uuid_text(value: Any) -> str:
     return str(value)
 
 
-class RawCells:
-    """:func:`row_cells` for the driver's raw row tuples (the export's hot path).
+def _leaf_of_mapping(row: Any) -> Any:
+    return row.get("leaf_hash")
 
-    The same cells from the same values, read by position instead of by name, with
-    timestamps formatted from their stored form; ``tests/export`` pins the equality.
-    """
 
-    def __init__(self, columns: list[str], include_source: bool) -> None:
-        index = {name: position for position, name in enumerate(columns)}
-        self.include_source = include_source
-        self._at = index
-        self._time = TimestampText()
-        self._received = TimestampText()
+def _no_leaf(row: Any) -> None:
+    return None
 
-    def __call__(self, row: Any) -> list[str]:
-        at = self._at
-        subject = _named(row[at["subject_name"]], row[at["subject_type"]], row[at["subject_id"]])
-        parent_id = row[at["parent_id"]]
-        if parent_id is not None:
-            subject += " of " + _named(row[at["parent_name"]], row[at["parent_type"]], parent_id)
-        project_id = row[at["project_id"]]
-        cells = [
-            self._time(row[at["occurred_at"]]),
-            row[at["category"]],
-            row[at["type"]],
-            subject,
-            row[at["properties"]],
-            _named(row[at["project_name"]], "project", project_id)
-            if project_id is not None
-            else "",
-            _named(row[at["actor_name"]], row[at["actor_type"]], row[at["actor_id"]]),
-        ]
-        if self.include_source:
-            cells.append(row[at["source_ip"]] or "")
-            cells.append(location_cell(row[at["source_location"]]))
-        leaf = row[at["leaf_hash"]] if "leaf_hash" in at else None
-        cells.append(_uuid_text(row[at["event_id"]]))
-        cells.append(str(row[at["seq"]]))
-        cells.append(leaf.hex() if leaf is not None else "")
-        cells.append(self._received(row[at["received_at"]]))
-        return [neutralise(cell) for cell in cells]
+
+_MAPPING_CELLS = {flag: RowCells(flag) for flag in (True, False)}
+
+
+def row_cells(row: Mapping[str, Any], include_source: bool) -> list[str]:
+    """The cells of one event, from an ``events`` row (with ``leaf_hash``), neutralised."""
+    return _MAPPING_CELLS[include_source](row)

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from auditledger.core.cells import RawCells, header, row_cells
+from auditledger.core.cells import RowCells, header
 from auditledger.events.render import event_json
 from auditledger.store.rows import row_to_event
 
@@ -28,20 +28,28 @@ def csv_chunks(
     path). ``bom`` starts the file with a UTF-8 byte order mark, which Excel needs to read
     UTF-8 rather than the system code page."""
     yield csv_header(include_source=include_source, bom=bom)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    cells = RawCells(columns, include_source) if columns is not None else None
-    pending = 0
+    cells = RowCells(include_source, columns)
+    records: list[str] = []
     for row in rows:
-        writer.writerow(cells(row) if cells else row_cells(row._mapping, include_source))
-        pending += 1
-        if pending >= CHUNK_ROWS:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    if pending:
-        yield buffer.getvalue().encode("utf-8")
+        records.append(csv_record(cells(row if columns is not None else row._mapping)))
+        if len(records) >= CHUNK_ROWS:
+            yield "".join(records).encode("utf-8")
+            records = []
+    if records:
+        yield "".join(records).encode("utf-8")
+
+
+def csv_record(cells: list[str]) -> str:
+    """One CSV record as ``csv.writer(quoting=csv.QUOTE_ALL, lineterminator="\\r\\n")``
+    writes it: every cell quoted, inner quotes doubled, CRLF. Written by joining on NUL and
+    two replacements (about twice as fast as the writer); a value holding NUL itself, which
+    only a changed database could give, goes through the writer."""
+    joined = "\x00".join(cells)
+    if joined.count("\x00") != len(cells) - 1:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL).writerow(cells)
+        return buffer.getvalue()
+    return '"' + joined.replace('"', '""').replace("\x00", '","') + '"\r\n'
 
 
 def csv_header(*, include_source: bool, bom: bool = False) -> bytes:
