@@ -5,6 +5,8 @@ Measures the server's side of a page view: the application handles the request i
 a freshly loaded database, ``python -m auditledger.bench.view_page --events 100000 --engine
 sqlite``, or on an existing one (``--database-url``, ``--workdir`` where its signing key is).
 Signing in writes a user, a membership and sessions: point it at a copy of a kept database.
+The views run with the garbage collector tuned as ``auditledger serve`` tunes it
+(:mod:`auditledger.ops.collector`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fastapi.testclient import TestClient
 from auditledger.bench import data
 from auditledger.bench.env import NOW, BenchDatabase, fresh_database, open_services
 from auditledger.bench.model import Figure, percentile
+from auditledger.ops.collector import serving_collector
 from auditledger.services import Services
 from auditledger.tenancy.model import Organization, Role
 from auditledger.tenancy.tokens import hash_password
@@ -68,7 +71,7 @@ def timings(services: Services, org: Organization, repeats: int) -> Samples:
         services.tenancy.repo.set_password(found[0].id, hash_password(password))
     app = create_app(services, manage_services=False)
     samples = Samples([], [], [])
-    with TestClient(app, follow_redirects=False) as client:
+    with serving_collector(), TestClient(app, follow_redirects=False) as client:
         client.headers["accept"] = "text/html"
         form = client.get("/sign-in")
         token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
