@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from auditledger.cli import serve
+from auditledger.ops.collector import SERVING_THRESHOLDS
 from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings
 from auditledger.web.header_timeout import HeaderTimeoutProtocol
@@ -18,7 +21,13 @@ def test_one_worker_and_several_serve_alike(
     settings: Settings, engine_kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    thresholds: list[tuple[int, int, int]] = []
+
+    def run(app: Any, **options: Any) -> None:
+        calls.append((app, options))
+        thresholds.append(gc.get_threshold())
+
+    monkeypatch.setattr(uvicorn, "run", run)
     built: list[Services] = []
 
     def build(settings: Settings) -> Services:
@@ -28,6 +37,7 @@ def test_one_worker_and_several_serve_alike(
     monkeypatch.setattr(serve, "build_services", build)
     for name in ("database_url", "host", "port"):
         monkeypatch.delenv(SETTING_INDEX[name].env, raising=False)
+    previous_thresholds = gc.get_threshold()
     try:
         serve.run_server(settings, demo=False)
         if engine_kind == "postgres":  # several workers need PostgreSQL
@@ -35,6 +45,7 @@ def test_one_worker_and_several_serve_alike(
     finally:
         for services in built:
             services.stop()
+        gc.set_threshold(*previous_thresholds)
     for _app, options in calls:
         assert (options["host"], options["port"]) == (settings.host, settings.port)
         # Client addresses come from auditledger's own trusted-proxy rules, never uvicorn's.
@@ -46,6 +57,8 @@ def test_one_worker_and_several_serve_alike(
     assert not options.get("factory")
     assert options.get("workers") is None
     assert options["http"].header_timeout == settings.header_timeout_seconds
+    # The one process collects garbage as a server should (ops/collector.py).
+    assert thresholds[0] == SERVING_THRESHOLDS
     for app, options in several:
         # Each worker builds its app, and sets the header timeout, from the environment.
         assert app == "auditledger.cli.serve:worker_app"
@@ -53,3 +66,21 @@ def test_one_worker_and_several_serve_alike(
         assert options["workers"] == 3
         assert os.environ[SETTING_INDEX["database_url"].env] == settings.database_url
     assert len(several) == (engine_kind == "postgres")
+
+
+def test_each_worker_collects_garbage_as_a_server_should(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers are fresh interpreters (uvicorn spawns them): the parent's thresholds are not
+    # theirs, so worker_app sets them.
+    monkeypatch.setattr(serve, "load_settings", lambda: settings)
+    monkeypatch.setattr(serve, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr(serve, "build_services", lambda _settings: None)
+    monkeypatch.setattr(serve, "create_app", lambda _services: FastAPI())
+    previous = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        serve.worker_app()
+        assert gc.get_threshold() == SERVING_THRESHOLDS
+    finally:
+        gc.set_threshold(*previous)

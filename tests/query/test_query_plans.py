@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from auditledger.query.search import directory_entries
 from auditledger.store.database import Database
-from tests.support.plans import Plan, index_names, plan_cases
+from auditledger.tenancy.repository import TenancyRepository
+from tests.support.plans import Plan, capturing, index_names, plan_cases
+from tests.support.plans import explain as explain_statement
 
 # The index each filter should be read through; None: any index with an equality prefix.
 EXPECTED = {
@@ -85,3 +88,27 @@ def test_each_view_query_is_an_ordered_index_scan(database_url: str, case: str) 
         assert used == {wanted}, text
     else:
         assert "ix_events_org_time" not in used, text
+
+
+@pytest.mark.slow
+def test_one_models_versions_are_read_through_the_directory_index(database_url: str) -> None:
+    # The filter form lists the chosen model's versions on every view: a large registry has
+    # tens of thousands of versions across its models, and reading them all to keep one
+    # model's cost a view more than the form's other queries together.
+    db = Database(database_url)
+    try:
+        if db.is_postgres:
+            event.listen(db.engines.reader, "connect", _without_sequential_scans)
+        org = TenancyRepository(db).org_by_slug("acme")
+        with db.read() as connection:
+            (model, *_) = directory_entries(connection, org.id, "model")
+        with capturing(db) as seen, db.read() as connection:
+            versions = directory_entries(connection, org.id, "model_version", parent_id=model.id)
+        (statement, parameters) = seen[-1]
+        with db.read() as connection:
+            lines = explain_statement(db, connection, statement, parameters)
+    finally:
+        db.dispose()
+    assert versions, "the history has versions of its models"
+    text = "\n".join(lines)
+    assert {name for line in lines for name in index_names(line)} == {"ix_directory_parent"}, text

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from auditledger.cli.common import console, fail
 from auditledger.core.errors import AuditLedgerError
+from auditledger.ops.collector import tune_for_serving
 from auditledger.ops.logging import configure_logging
 from auditledger.services import Services, build_services
 from auditledger.settings import SETTING_INDEX, Settings, load_settings
@@ -86,6 +87,7 @@ def run_server(settings: Settings, *, demo: bool, workers: int = 1) -> None:
         app, http = "auditledger.cli.serve:worker_app", WorkerHeaderTimeoutProtocol
     else:
         app, http = create_app(services), protocol_with_timeout(settings.header_timeout_seconds)
+        tune_for_serving()  # each worker of several tunes its own (worker_app)
     uvicorn.run(
         app,
         factory=workers > 1,
@@ -117,4 +119,5 @@ def worker_app() -> FastAPI:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     WorkerHeaderTimeoutProtocol.header_timeout = settings.header_timeout_seconds
+    tune_for_serving()
     return create_app(build_services(settings))

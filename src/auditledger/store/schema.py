@@ -191,6 +191,8 @@ directory = Table(
     Column("parent_id", String(256), nullable=True),
     Column("last_seen", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("org_id", "kind", "ref_id"),
+    # One model's versions, for the filter form (a registry may hold tens of thousands).
+    Index("ix_directory_parent", "org_id", "kind", "parent_id"),
 )
 
 # One row per sign-in throttle key (a username, an address, a username at an address).

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.templating import Jinja2Templates
 
 from auditledger import __version__
+from auditledger.web.pages.option_html import options_html, zone_options_html
 from auditledger.web.pages.visible import visible
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -25,6 +26,9 @@ _env = Environment(
     finalize=visible,
 )
 _env.globals["version"] = __version__
+# The filter form's long option lists, written in Python (pages/option_html.py).
+_env.filters["options_html"] = options_html
+_env.filters["zone_options_html"] = zone_options_html
 templates = Jinja2Templates(env=_env)
 
 

@@ -13,22 +13,11 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
+from auditledger.web.pages.escape import html_escape as _h
 from auditledger.web.pages.rows import EventRow
 from auditledger.web.pages.visible import visible
 
 _NONE = '<span class="none">—</span>'
-
-
-def _h(value: object) -> str:
-    # markupsafe.escape's output (the same entities), without making a Markup per value.
-    text = value if type(value) is str else str(value)
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&#34;")
-        .replace("'", "&#39;")
-    )
 
 
 def _row(row: EventRow, base: str, with_source: bool) -> str:
