@@ -8,6 +8,7 @@ from typing import Any
 
 from auditledger.bench.env import NOW
 from auditledger.bench.model import percentile
+from auditledger.ops.collector import serving_collector
 from auditledger.query.filters import parse_filters
 from auditledger.query.search import page
 from auditledger.services import Services
@@ -46,7 +47,8 @@ def timings(services: Services, org: Organization, repeats: int) -> dict[str, di
         flt = parse_filters(params)
         samples = []
         found = 0
-        with services.db.read() as connection:
+        # Collected like a serving process (ops/collector.py), where these queries run.
+        with serving_collector(), services.db.read() as connection:
             for attempt in range(repeats + 2):
                 started = time.perf_counter()
                 result = page(connection, org.id, org.slug, flt, include_source=True)
