@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select, text
 
 from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.core.columns import (
+    JOINED_LEAF_COLUMNS,
     LEAF_EVIDENCE_COLUMNS,
     VERIFIED_EVENT_COLUMNS,
     StoredEntry,
@@ -23,6 +24,7 @@ from auditledger.core.columns import (
 from auditledger.core.cosignature import CosignatureRow
 from auditledger.store.database import Database
 from auditledger.store.log import read_head
+from auditledger.store.plans import log_walk_plans
 from auditledger.store.schema import checkpoints
 
 # A stored leaf: (seq, leaf hash, the Merkle nodes its row holds, and its expiry proof's
@@ -65,6 +67,13 @@ class LogSource(Protocol):
         ``start <= seq < end``, by seq."""
         ...
 
+    def joined_rows(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Each event with ``start <= seq < end`` that has a leaf, its columns
+        (:data:`VERIFIED_EVENT_COLUMNS`) followed by its leaf's (:data:`JOINED_LEAF_COLUMNS`),
+        by seq. Events without a leaf and leaves without an event are left out: the verifier
+        reads such a page again with the separate reads."""
+        ...
+
     def directory(self) -> list[StoredEntry]:
         """The organization's directory entries (filter choices), raw."""
         ...
@@ -77,6 +86,12 @@ _EVENTS_SQL = (
 _LEAF_EVIDENCE_SQL = (
     f"SELECT {', '.join(LEAF_EVIDENCE_COLUMNS)} FROM leaves "  # fixed column names, no input
     "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
+)
+_JOINED_SQL = (
+    f"SELECT {', '.join('e.' + c for c in VERIFIED_EVENT_COLUMNS)}, "  # fixed names, no input
+    f"{', '.join('l.' + c for c in JOINED_LEAF_COLUMNS)} "
+    "FROM events e JOIN leaves l ON l.org_id = e.org_id AND l.seq = e.seq "
+    "WHERE e.org_id = ? AND e.seq >= ? AND e.seq < ? ORDER BY e.seq"
 )
 _DIRECTORY_SQL = "SELECT kind, ref_id, name, parent_id, last_seen FROM directory WHERE org_id = ?"
 _LEAVES_SQL = (
@@ -153,6 +168,10 @@ class SqlLogSource:
         """Raw leaf columns checked against events, ``start <= seq < end``, by seq."""
         return self._page(_LEAF_EVIDENCE_SQL, start, end)
 
+    def joined_rows(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Events with their leaf's columns, ``start <= seq < end``, by seq."""
+        return self._page(_JOINED_SQL, start, end)
+
     def directory(self) -> list[StoredEntry]:
         """The organization's directory entries, raw (``last_seen`` as events store times)."""
         return [StoredEntry(*row) for row in self._raw(_DIRECTORY_SQL, (self.org_id,))]
@@ -161,5 +180,5 @@ class SqlLogSource:
 @contextmanager
 def open_source(db: Database, org_id: int) -> Iterator[SqlLogSource]:
     """The organization's stored log, read in one consistent snapshot."""
-    with db.read() as connection:
+    with db.read() as connection, log_walk_plans(connection):
         yield SqlLogSource(connection, org_id, db)

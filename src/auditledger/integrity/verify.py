@@ -25,6 +25,7 @@ in their own modules so other verifiers (an evidence bundle's) can reuse them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,9 @@ from typing import Any
 from auditledger.core.checkpoint import SignedCheckpoint, open_checkpoint
 from auditledger.core.columns import (
     COLUMN_FINDINGS,
+    JOINED_AT,
     ColumnCheck,
+    DigestParts,
     checkpoint_metadata_problems,
 )
 from auditledger.core.cosignature import (
@@ -237,22 +240,107 @@ class _Pass:
     def _hash(self, row: Sequence[Any], leaf: LeafRow | None) -> bytes:
         """The row's leaf hash; where the leaf keeps an expiry proof, also checks that it is
         this row's (the same SHA-256 pass gives both)."""
-        if leaf is None or leaf[4] is None:
+        if leaf is None:
+            return self.canon.leaf_hash(row)
+        return self._hash_at(row, *leaf)
+
+    def _hash_at(
+        self,
+        row: Sequence[Any],
+        seq: int,
+        stored: bytes,
+        _nodes: bytes,
+        prefix_len: int | None,
+        midstate: bytes | None,
+        suffix: bytes | None,
+    ) -> bytes:
+        if midstate is None:
             return self.canon.leaf_hash(row)
         try:
             computed, proof = self.canon.leaf_and_proof(row)
         except ProofError:  # not v1 bytes: no proof of it can match, the hash says the rest
             computed = self.canon.leaf_hash(row)
-            if computed == leaf[1]:
-                self.found["expiry"].add(leaf[0])
+            if computed == stored:
+                self.found["expiry"].add(seq)
             return computed
-        if computed == leaf[1] and (proof.prefix_len, proof.midstate, proof.suffix) != (
-            leaf[3],
-            leaf[4],
-            leaf[5],
+        if computed == stored and (proof.prefix_len, proof.midstate, proof.suffix) != (
+            prefix_len,
+            midstate,
+            suffix,
         ):
-            self.found["expiry"].add(leaf[0])
+            self.found["expiry"].add(seq)
         return computed
+
+    def joined_page(
+        self, start: int, end: int, rows: Sequence[Sequence[Any]]
+    ) -> list[DigestParts | None] | None:
+        """Check the page ``start <= seq < end`` from joined rows (:data:`JOINED_AT`) if it
+        holds exactly one event and one leaf for every seq, in order: then the content of
+        each row's idempotency digest (None where the row could not be encoded in one go),
+        for :meth:`ColumnCheck.joined_page`. None for any other page, left to :meth:`page`
+        (its separate reads see what a join hides)."""
+        at_hash, at_nodes = JOINED_AT["leaf_hash"], JOINED_AT["nodes"]
+        # The leaves' primary key is (org, seq): one joined row per seq means one leaf and
+        # one event there (a second event would add a row, a missing one remove it).
+        if not (
+            self.broken_at is None
+            and start >= 0
+            and end <= self.tree_size
+            and len(rows) == end - start
+            and all(
+                row[0] == seq and len(row[at_hash]) == HASH_SIZE
+                for row, seq in zip(rows, range(start, end), strict=True)
+            )
+        ):
+            return None
+        self.leaves += len(rows)
+        self.events += len(rows)
+        encode = self.canon.with_digest_parts
+        leaf_and_parts = self.canon.leaf_hasher().leaf_and_parts
+        sha256 = hashlib.sha256
+        frontier = self.frontier
+        append = frontier.append
+        wanted, roots = self.wanted, self.roots
+        altered, nodes_differ = self.found["altered"], self.found["nodes"]
+        unreadable, expiry = self.found["unreadable"], self.found["expiry"]
+        at_prefix = JOINED_AT["expiry_prefix_len"]
+        digests: list[DigestParts | None] = []
+        for row in rows:
+            seq, stored = row[0], row[at_hash]
+            prefix_len, midstate, suffix = row[at_prefix], row[at_prefix + 1], row[at_prefix + 2]
+            try:
+                canonical, head, stamp, tail = encode(row)
+            except UNREADABLE:
+                # Say which of the two it is, as the separate checks do.
+                digests.append(None)
+                try:
+                    if self._hash_at(row, seq, stored, b"", prefix_len, midstate, suffix) != stored:
+                        altered.add(seq)
+                except UNREADABLE:
+                    unreadable.add(seq)
+            else:
+                digests.append((head, stamp, tail))
+                if midstate is None:
+                    computed = sha256(b"\x00" + canonical).digest()
+                else:
+                    try:
+                        computed, cut, state, tail_bytes = leaf_and_parts(seq, canonical)
+                    except ProofError:  # not v1 bytes: the hash says the rest
+                        computed = sha256(b"\x00" + canonical).digest()
+                        if computed == stored:
+                            expiry.add(seq)
+                    else:
+                        if computed == stored and (
+                            cut != prefix_len or state != midstate or tail_bytes != suffix
+                        ):
+                            expiry.add(seq)
+                if computed != stored:
+                    altered.add(seq)
+            if append(stored) != row[at_nodes]:
+                nodes_differ.add(seq)
+            if frontier.size in wanted:
+                roots[frontier.size] = frontier.root()
+        return digests
 
     def _aligned_page(self, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> None:
         # The common case, kept lean (it is most of the verifier's time): exactly one leaf
@@ -421,9 +509,14 @@ def verify_log(
     low, high = min(low, 0), max(high, size)
     for start in range(low, high, page_size):
         end = min(start + page_size, high)
-        rows = source.event_rows(start, end)
-        checker.page(start, end, source.leaves(start, end), rows)
-        columns.page(source.leaf_evidence(start, end), rows)
+        joined = source.joined_rows(start, end)
+        digests = checker.joined_page(start, end, joined)
+        if digests is not None:
+            columns.joined_page(joined, digests)
+        else:
+            rows = source.event_rows(start, end)
+            checker.page(start, end, source.leaves(start, end), rows)
+            columns.page(source.leaf_evidence(start, end), rows)
         if progress is not None:
             progress(end - low, high - low)
     report.events_checked, report.leaves_checked = checker.events, checker.leaves
