@@ -170,6 +170,20 @@ class _Entry:
     parent_id: Any
     named: bool  # whether the latest event itself had a name
     names: set[Any] = field(default_factory=set)  # every name events gave it
+    named_at: Any = None  # the time of the event that gave ``name`` (for merge_later)
+
+    def merge_later(self, later: _Entry) -> None:
+        """Become what replaying this entry's events and then ``later``'s (those of later
+        seqs, replayed on their own) gives: the directory of a log checked in two ranges."""
+        self.names |= later.names
+        if later.last_seen < self.last_seen:
+            return  # none of the later events was the latest when it was replayed
+        # Replayed after these, the later events that count are those at or after this
+        # entry's time; the last with a name of them, if there is one, names the entry.
+        if later.named_at is not None and later.named_at >= self.last_seen:
+            self.name, self.named_at = later.name, later.named_at
+        self.last_seen, self.seq, self.parent_id = later.last_seen, later.seq, later.parent_id
+        self.named = later.named
 
 
 @dataclass(frozen=True)
@@ -330,7 +344,7 @@ class ColumnCheck:
         entry = self._directory.get((kind, ref_id))
         if entry is None:
             self._directory[(kind, ref_id)] = _Entry(
-                at, seq, name, parent, name is not None, {name}
+                at, seq, name, parent, name is not None, {name}, None if name is None else at
             )
             return
         entry.names.add(name)
@@ -338,7 +352,33 @@ class ColumnCheck:
             entry.last_seen, entry.seq, entry.parent_id = at, seq, parent
             entry.named = name is not None
             if name is not None:
-                entry.name = name
+                entry.name, entry.named_at = name, at
+
+    def extend(self, later: ColumnCheck) -> None:
+        """Add what ``later`` found over the seqs after this check's (a log checked in two
+        ranges, by two processes): its findings, its events, its replay of the directory."""
+        for kind, seqs in later.found.items():
+            self.found[kind].extend(seqs)
+        self.events += later.events
+        for key, entry in later._directory.items():
+            mine = self._directory.get(key)
+            if mine is None:
+                self._directory[key] = entry
+            else:
+                mine.merge_later(entry)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What a second process sends back; its timestamp cache is its own.
+        return {"found": self.found, "directory": self._directory, "events": self.events}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.found, self._directory, self.events = (
+            state["found"],
+            state["directory"],
+            state["events"],
+        )
+        self._timestamp = TimestampText()
+        self.orphans = []
 
     def expected_directory(self) -> list[StoredEntry]:
         """The directory the events fed so far imply (for repairs and tests)."""

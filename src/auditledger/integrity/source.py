@@ -23,6 +23,7 @@ from auditledger.core.columns import (
 )
 from auditledger.core.cosignature import CosignatureRow
 from auditledger.store.database import Database
+from auditledger.store.engine import sqlite_path
 from auditledger.store.log import read_head
 from auditledger.store.plans import log_walk_plans
 from auditledger.store.schema import checkpoints
@@ -76,6 +77,11 @@ class LogSource(Protocol):
 
     def directory(self) -> list[StoredEntry]:
         """The organization's directory entries (filter choices), raw."""
+        ...
+
+    def reopenable(self) -> tuple[str, int] | None:
+        """(database URL, organization id) another process can read this log with, or None
+        (an in-memory database)."""
         ...
 
 
@@ -171,6 +177,13 @@ class SqlLogSource:
     def joined_rows(self, start: int, end: int) -> list[Sequence[Any]]:
         """Events with their leaf's columns, ``start <= seq < end``, by seq."""
         return self._page(_JOINED_SQL, start, end)
+
+    def reopenable(self) -> tuple[str, int] | None:
+        """(database URL, organization id) for another process, None for in-memory SQLite."""
+        url = self.db.url
+        if not self.db.is_postgres and sqlite_path(url) is None:
+            return None
+        return url, self.org_id
 
     def directory(self) -> list[StoredEntry]:
         """The organization's directory entries, raw (``last_seen`` as events store times)."""
