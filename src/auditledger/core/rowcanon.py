@@ -57,9 +57,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def uuid_text(stored: Any) -> str:
     """The canonical text of an event id as a driver returns it: SQLite's 32 lowercase hex
-    digits (how SQLAlchemy stores a ``Uuid``) or a :class:`uuid.UUID` (PostgreSQL, or a row
-    built in memory). Any other form (a dashed string, say) raises ``ValueError``: a query
-    comparing ids in the storage form would not find it, so it must not verify either."""
+    digits (how SQLAlchemy stores a ``Uuid``; the verifier reads PostgreSQL's in that form
+    too) or a :class:`uuid.UUID` (PostgreSQL's driver, or a row built in memory). Any other
+    form (a dashed string, say) raises ``ValueError``: a query comparing ids in the storage
+    form would not find it, so it must not verify either."""
     if type(stored) is str and len(stored) == 32:
         # Sliced, not parsed: this runs once per event in verification. Anything but lowercase
         # hex digits yields text that differs from the hashed id, so the event reads as altered.
