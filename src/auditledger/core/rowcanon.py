@@ -80,6 +80,9 @@ class RowCanonicalizer:
     def __init__(self, org_slug: str) -> None:
         self._org = _quote(org_slug)
         self._timestamp = TimestampText()
+        # Events of one commit share their received time: a formatter of its own keeps it
+        # cached (TimestampText remembers the last value) between the occurrence times.
+        self._received = TimestampText()
         self._leaves: LeafHasher | None = None
 
     def canonical_bytes(self, row: Sequence[Any]) -> bytes:
@@ -130,7 +133,7 @@ class RowCanonicalizer:
             f'{{"actor":{{"id":{_quote(actor_id)},"name":{_quote(actor_name)},'
             f'"type":{_quote(actor_type)}}},"category":{_quote(category)},'
             f'"id":"{identifier}","org":{self._org},"project":{project},'
-            f'"properties":{properties},"received":"{self._timestamp(received_at)}",'
+            f'"properties":{properties},"received":"{self._received(received_at)}",'
             f'"seq":{seq},"source":{source},"subject":{{"id":{_quote(subject_id)},'
             f'"name":{_opt(subject_name)},"parent":{parent},"type":{_quote(subject_type)}}},'
             f'"timestamp":"{self._timestamp(occurred_at)}","type":{_quote(type_)},"v":{_V}}}'
@@ -174,7 +177,7 @@ class RowCanonicalizer:
         p_type, p_id, p_name = _opt(parent_type), _opt(parent_id), _opt(parent_name)
         category_, type_text = quote(category), quote(type_)
         occurred = self._timestamp(occurred_at)
-        received = self._timestamp(received_at)
+        received = self._received(received_at)
         if project_id is None:
             project = digest_project = "null"
         else:
