@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import delete, update
 
 from auditledger.core.columns import VERIFIED_EVENT_COLUMNS, ColumnCheck, StoredEntry
 from auditledger.integrity import split
-from auditledger.integrity.source import open_source
+from auditledger.integrity.source import SqlLogSource, open_source
 from auditledger.integrity.verify import VerifyReport, verify_log
 from auditledger.services import Services
 from auditledger.store.schema import directory, events, leaves
@@ -221,3 +222,22 @@ def test_a_directory_replayed_in_two_ranges_is_the_one_replay(
     lower.finish_directory(stored, complete=True)
     assert lower.seqs("directory") == whole.seqs("directory")
     assert lower.events == whole.events
+
+
+def test_a_second_process_that_fails_leaves_its_range_to_this_one(
+    services: Services,
+    org: Organization,
+    resumed: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    _alter_upper_event(services, org)
+    one = _verify(services, org, 1)
+    # The second process cannot open its database (its directory is a file): this one
+    # checks the upper half itself.
+    (tmp_path / "a-file").write_text("")
+    unopenable = f"sqlite:///{tmp_path / 'a-file' / 'log.db'}"
+    monkeypatch.setattr(SqlLogSource, "reopenable", lambda self: (unopenable, org.id))
+    two = _verify(services, org, 2)
+    assert _said(two) == _said(one)
+    assert resumed == [24]

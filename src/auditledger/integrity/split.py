@@ -13,7 +13,8 @@ wall time on a machine with two free cores. The split never changes a verdict:
 - It starts the tree from the stored nodes at the split point (the tree's edge there). When
   this process reaches the split point, its recomputed edge must be exactly that; if not
   (the stored nodes there are wrong, or this pass could not recompute the tree), the other
-  process's work is set aside and this one checks the whole range itself.
+  process's work is set aside and this one checks the whole range itself. So it does if the
+  other process fails (it could not open the database, say).
 """
 
 from __future__ import annotations
@@ -164,8 +165,10 @@ class SecondProcess:
         caller must go on checking itself (the split point, where its work is set aside)."""
         try:
             result = self._future.result()
+        except Exception:
+            return self.job.start
         finally:
-            self._pool.shutdown()
+            self.close()
         job = self.job
         if not (
             checker.broken_at is None
@@ -181,3 +184,7 @@ class SecondProcess:
         checker.leaves += result.leaves
         columns.extend(result.columns)
         return result.reached
+
+    def close(self) -> None:
+        """Stop the second process if it still runs (this one failed, or is done with it)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -267,8 +267,12 @@ def verify_log(
     if second is None:
         check(low, high)
     else:
-        check(low, second.job.start)
-        check(second.join(checker, columns), high)
+        try:
+            check(low, second.job.start)
+            resume = second.join(checker, columns)
+        finally:
+            second.close()
+        check(resume, high)
     report.events_checked, report.leaves_checked = checker.events, checker.leaves
     columns.finish_directory(source.directory(), complete=columns.events == size)
     # Where the record itself differs from its leaf, comparing other columns with it says
