@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditledger.core.canonical import canonical_bytes, event_leaf_hash
-from auditledger.core.rowcanon import EVENT_COLUMNS, RowCanonicalizer
+from auditledger.core.canonical import TimestampText, canonical_bytes, event_leaf_hash
+from auditledger.core.columns import digest_parts
+from auditledger.core.rowcanon import EVENT_COLUMNS, UNREADABLE, RowCanonicalizer
 from auditledger.integrity.source import open_source
 from auditledger.services import Services
 from auditledger.store.rows import event_to_row
@@ -179,3 +180,58 @@ def test_fast_path_matches_every_stored_event_type(services: Services) -> None:
     for row, event, receipt in zip(rows, stored, receipts, strict=True):
         assert canon.canonical_bytes(row) == canonical_bytes(event)
         assert canon.leaf_hash(row) == receipt.leaf_hash
+
+
+# Raw column values as a tampered database could hand them back: what auditledger writes
+# (text, null, SQLite's integers) and what it never does (numbers or bytes in a text column).
+raw_values = st.one_of(
+    st.none(),
+    texts,
+    st.sampled_from(HOSTILE),
+    st.integers(-(2**63), 2**63 - 1),
+    st.binary(max_size=8),
+)
+
+
+def _outcome(encode: Any, row: tuple[Any, ...]) -> Any:
+    try:
+        return encode(row)
+    except UNREADABLE as exc:
+        return type(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    columns=st.lists(raw_values, min_size=len(EVENT_COLUMNS), max_size=len(EVENT_COLUMNS)),
+    micros=st.integers(0, 4_102_444_800_000_000),
+    event_id=st.one_of(st.uuids().map(lambda u: u.hex), texts),
+)
+def test_digest_parts_in_one_go_equal_each_alone(
+    columns: list[Any], micros: int, event_id: str
+) -> None:
+    # verify's common path encodes a row's canonical bytes and its idempotency digest's
+    # content together; it must give exactly what each encoder gives alone, and raise exactly
+    # when one of them would (verify then asks each alone, to say which check fails).
+    columns[0], columns[1], columns[2], columns[3] = 42, micros, micros + 1, event_id
+    row = tuple(columns)
+    canon = RowCanonicalizer("acme")
+    together = _outcome(canon.with_digest_parts, row)
+    alone = (
+        _outcome(canon.canonical_bytes, row),
+        _outcome(lambda r: digest_parts(r, TimestampText()), row),
+    )
+    if any(isinstance(part, type) for part in alone):
+        assert isinstance(together, type)
+    else:
+        assert together == (alone[0], *alone[1])
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_digest_parts_in_one_go_for_hostile_events(text: str) -> None:
+    for full in (True, False):
+        event = make_event(text=text, parent=full, project=full, names=full, seq=9)
+        for row in (sqlite_row(1, event), postgres_row(1, event)):
+            canon = RowCanonicalizer("acme")
+            together = canon.with_digest_parts(row)
+            assert together[0] == canonical_bytes(event)
+            assert together[1:] == digest_parts(row, TimestampText())

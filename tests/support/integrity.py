@@ -165,7 +165,8 @@ def _rewrite_directory(services: Services, connection: Connection, org: Organiza
 
 
 def _typed_time(raw: Any) -> datetime:
-    """A raw stored time (SQLite's integer microseconds, or PostgreSQL's datetime)."""
+    """A raw stored time (integer microseconds, as the verifier's source reads it on both
+    engines, or a datetime)."""
     if isinstance(raw, datetime):
         return raw
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import resource
 import time
 
 from sqlalchemy import select
@@ -17,6 +18,13 @@ from auditledger.store.schema import events
 from auditledger.tenancy.model import Organization
 
 BASELINE_EVENTS = 200_000
+# As `auditledger verify` runs by default: a second process for the upper half of the seqs.
+PROCESSES = 2
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _baseline(services: Services, org: Organization) -> float:
@@ -37,19 +45,23 @@ def _baseline(services: Services, org: Organization) -> float:
 
 
 def measure(engine: str, services: Services, org: Organization) -> Figure:
-    """Events/s of the whole-log verifier (re-encode, hash, rebuild the tree, check roots)."""
+    """Events per second of wall time of the whole-log verifier (re-encode, hash, rebuild the
+    tree, check roots and every trusted column), as ``auditledger verify`` runs it."""
     services.checkpoints.ensure_key()
     services.checkpoints.checkpoint(org.id, org.slug)
     verifiers = [r.key for r in services.checkpoints.repo.registered_keys()]
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
     with open_source(services.db, org.id) as source:
         report = verify_log(
             source,
             org_slug=org.slug,
             origin=services.checkpoints.origin(org.slug),
             verifiers=verifiers,
+            processes=PROCESSES,
         )
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    seconds = time.perf_counter() - started
+    # CPU of both processes: the second one has exited (and been waited for) by now.
+    cpu = time.process_time() - cpu + _children_cpu() - children
     if not report.ok:
         raise AssertionError([f.describe() for f in report.findings])
     rate = report.events_checked / seconds
@@ -63,6 +75,6 @@ def measure(engine: str, services: Services, org: Organization) -> Figure:
         "SHA-256 alone over the same canonical bytes in memory",
         ">= 0.5 x baseline and >= 100,000/s",
         rate >= 0.5 * baseline and rate >= 100_000,
-        f"{report.events_checked:,} events in {seconds:.1f} s "
-        f"({report.events_checked / cpu:,.0f} events per CPU-second)",
+        f"{report.events_checked:,} events in {seconds:.1f} s of wall time, {PROCESSES} "
+        f"processes ({report.events_checked / cpu:,.0f} events per CPU-second of both)",
     )

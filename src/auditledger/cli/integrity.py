@@ -230,6 +230,15 @@ def verify(
     ] = None,
     witness: WitnessOption = None,
     witnesses_required: WitnessesRequiredOption = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=2,
+            help="With 2, a second process checks the upper half of the seqs of a log of "
+            "200,000 or more meanwhile: about half the wall time where two cores are free.",
+        ),
+    ] = 2,
     database_url: DatabaseOption = None,
 ) -> None:
     """Check every stored event, leaf, tree node and checkpoint; list exactly what is wrong.
@@ -258,7 +267,13 @@ def verify(
             guards = guard_problems(connection, svc.db.is_postgres)
         for organization in _orgs(svc, org):
             report, seconds = _verify_one(
-                svc, organization, verifiers, saved, witnesses=witnesses, required=required
+                svc,
+                organization,
+                verifiers,
+                saved,
+                witnesses=witnesses,
+                required=required,
+                processes=processes,
             )
             report.findings.extend(Finding("guard", problem) for problem in guards)
             report.findings.extend(
@@ -302,6 +317,7 @@ def _verify_one(
     *,
     witnesses: list[WitnessKey],
     required: int,
+    processes: int,
 ) -> tuple[VerifyReport, float]:
     started = time.perf_counter()
     with (
@@ -339,6 +355,7 @@ def _verify_one(
                 witnesses=witnesses,
                 witnesses_required=required,
                 known_witnesses=[w.key for w in svc.settings.witnesses],
+                processes=processes,
             )
         except AuditLedgerError as exc:
             fail(exc)

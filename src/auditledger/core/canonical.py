@@ -65,7 +65,7 @@ class TimestampText:
 
 
 def _to_micros(value: datetime) -> int:
-    delta = value.astimezone(UTC) - _EPOCH
+    delta = value - _EPOCH  # aware datetimes subtract as instants, whatever their zones
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

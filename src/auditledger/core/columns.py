@@ -45,6 +45,23 @@ VERIFIED_EVENT_COLUMNS = EVENT_COLUMNS + DERIVED_EVENT_COLUMNS
 # The leaf columns checked against the event (the hash and nodes are verify's own).
 LEAF_EVIDENCE_COLUMNS = ("seq", "event_id", "request_digest", "occurred_at")
 
+# verify's common read: each event row (VERIFIED_EVENT_COLUMNS) followed by its leaf's columns,
+# one joined row per seq, so a page is one query and one tuple per event, not three.
+JOINED_LEAF_COLUMNS = (
+    "leaf_hash",
+    "nodes",
+    "expiry_prefix_len",
+    "expiry_midstate",
+    "expiry_suffix",
+    "event_id",
+    "request_digest",
+    "occurred_at",
+)
+# Where each leaf column sits in a joined row.
+JOINED_AT = {
+    name: len(VERIFIED_EVENT_COLUMNS) + index for index, name in enumerate(JOINED_LEAF_COLUMNS)
+}
+
 # What each finding means, as the report says it.
 COLUMN_FINDINGS = {
     "derived_column": (
@@ -80,7 +97,12 @@ def _opt(value: Any) -> str:
     return "null" if value is None else str(_quote(value))
 
 
-def _digest_parts(row: Sequence[Any], timestamp: TimestampText) -> tuple[bytes, bytes, bytes]:
+# The content of an idempotency digest in three parts: before the timestamp, the timestamp,
+# after it (the digest without a timestamp has ``null`` in the middle).
+DigestParts = tuple[bytes, bytes, bytes]
+
+
+def digest_parts(row: Sequence[Any], timestamp: TimestampText) -> DigestParts:
     """(text before the timestamp, the timestamp, text after) of ``ingest.digest`` content.
 
     The same bytes as ``encode(content)`` in :func:`auditledger.ingest.digest.request_digest`
@@ -130,7 +152,7 @@ def _digest_parts(row: Sequence[Any], timestamp: TimestampText) -> tuple[bytes, 
 def digests_of(row: Sequence[Any], timestamp: TimestampText) -> tuple[bytes, bytes]:
     """The two idempotency digests an event row may have: sent with its timestamp, or
     sent without one (the server's time was used)."""
-    head, stamp, tail = _digest_parts(row, timestamp)
+    head, stamp, tail = digest_parts(row, timestamp)
     with_time = hashlib.sha256(head)
     without_time = with_time.copy()
     with_time.update(stamp + tail)
@@ -148,6 +170,20 @@ class _Entry:
     parent_id: Any
     named: bool  # whether the latest event itself had a name
     names: set[Any] = field(default_factory=set)  # every name events gave it
+    named_at: Any = None  # the time of the event that gave ``name`` (for merge_later)
+
+    def merge_later(self, later: _Entry) -> None:
+        """Become what replaying this entry's events and then ``later``'s (those of later
+        seqs, replayed on their own) gives: the directory of a log checked in two ranges."""
+        self.names |= later.names
+        if later.last_seen < self.last_seen:
+            return  # none of the later events was the latest when it was replayed
+        # Replayed after these, the later events that count are those at or after this
+        # entry's time; the last with a name of them, if there is one, names the entry.
+        if later.named_at is not None and later.named_at >= self.last_seen:
+            self.name, self.named_at = later.name, later.named_at
+        self.last_seen, self.seq, self.parent_id = later.last_seen, later.seq, later.parent_id
+        self.named = later.named
 
 
 @dataclass(frozen=True)
@@ -197,6 +233,54 @@ class ColumnCheck:
                 (leaf, by_seq[leaf[0]][0]) for leaf in leaves if len(by_seq.get(leaf[0], ())) == 1
             ]
         self._compare_leaves(pairs)
+
+    def joined_page(
+        self, rows: Sequence[Sequence[Any]], digests: Sequence[DigestParts | None]
+    ) -> None:
+        """Check one page of joined rows (:data:`JOINED_AT`, exactly one event and its leaf
+        per seq) as :meth:`page` would, given each row's digest content as
+        :func:`digest_parts` writes it (None: to be written here)."""
+        self.events += len(rows)
+        derived, event_ids, times, bad_digests = (
+            self.found["derived_column"],
+            self.found["leaf_event_id"],
+            self.found["leaf_occurred_at"],
+            self.found["leaf_digest"],
+        )
+        note_directory, timestamp = self._note_directory, self._timestamp
+        leaf_id, leaf_digest, leaf_time = (
+            JOINED_AT["event_id"],
+            JOINED_AT["request_digest"],
+            JOINED_AT["occurred_at"],
+        )
+        sha256 = hashlib.sha256
+        for row, parts in zip(rows, digests, strict=True):
+            seq = row[_SEQ]
+            try:
+                if not _derived_ok(row):
+                    derived.append(seq)
+            except UNREADABLE:
+                derived.append(seq)
+            note_directory(row)
+            if row[leaf_id] != row[_EVENT_ID]:
+                event_ids.append(seq)
+            if row[leaf_time] != row[_OCCURRED]:
+                times.append(seq)
+            stored = row[leaf_digest]
+            if parts is not None:
+                head, stamp, tail = parts
+                # As sent with its timestamp first: one SHA-256 where the platform sent one.
+                if (
+                    sha256(head + stamp + tail).digest() != stored
+                    and sha256(head + b"null" + tail).digest() != stored
+                ):
+                    bad_digests.append(seq)
+                continue
+            try:
+                if stored not in digests_of(row, timestamp):
+                    bad_digests.append(seq)
+            except UNREADABLE:
+                bad_digests.append(seq)
 
     def _compare_leaves(self, pairs: Iterable[tuple[Sequence[Any], Sequence[Any]]]) -> None:
         event_ids, times, digests = (
@@ -260,7 +344,7 @@ class ColumnCheck:
         entry = self._directory.get((kind, ref_id))
         if entry is None:
             self._directory[(kind, ref_id)] = _Entry(
-                at, seq, name, parent, name is not None, {name}
+                at, seq, name, parent, name is not None, {name}, None if name is None else at
             )
             return
         entry.names.add(name)
@@ -268,7 +352,33 @@ class ColumnCheck:
             entry.last_seen, entry.seq, entry.parent_id = at, seq, parent
             entry.named = name is not None
             if name is not None:
-                entry.name = name
+                entry.name, entry.named_at = name, at
+
+    def extend(self, later: ColumnCheck) -> None:
+        """Add what ``later`` found over the seqs after this check's (a log checked in two
+        ranges, by two processes): its findings, its events, its replay of the directory."""
+        for kind, seqs in later.found.items():
+            self.found[kind].extend(seqs)
+        self.events += later.events
+        for key, entry in later._directory.items():
+            mine = self._directory.get(key)
+            if mine is None:
+                self._directory[key] = entry
+            else:
+                mine.merge_later(entry)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What a second process sends back; its timestamp cache is its own.
+        return {"found": self.found, "directory": self._directory, "events": self.events}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.found, self._directory, self.events = (
+            state["found"],
+            state["directory"],
+            state["events"],
+        )
+        self._timestamp = TimestampText()
+        self.orphans = []
 
     def expected_directory(self) -> list[StoredEntry]:
         """The directory the events fed so far imply (for repairs and tests)."""
@@ -358,6 +468,7 @@ def _derived_ok(row: Sequence[Any]) -> bool:
         source_ip,
         source_location,
         model_id,
+        *_leaf,  # a joined row's leaf columns (JOINED_AT)
     ) = row
     if model_id != expected_model_id(subject_type, subject_id, parent_type, parent_id):
         return False

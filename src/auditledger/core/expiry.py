@@ -68,10 +68,16 @@ class LeafHasher:
 
     def leaf_and_proof(self, seq: int, canonical: bytes) -> tuple[bytes, ExpiryProof]:
         """(the leaf hash of these canonical bytes, the event's expiry proof)."""
+        leaf, cut, state, suffix = self.leaf_and_parts(seq, canonical)
+        return leaf, ExpiryProof(seq, cut, state, suffix)
+
+    def leaf_and_parts(self, seq: int, canonical: bytes) -> tuple[bytes, int, bytes, bytes]:
+        """(the leaf hash, and the expiry proof's prefix length, midstate and suffix): what
+        :meth:`leaf_and_proof` gives, without building the proof (verify compares them)."""
         message = b"\x00" + canonical
         cut = _cut(seq, message)
         leaf, state = self._hasher.digest_and_midstate(message, cut)
-        return leaf, ExpiryProof(seq, cut, state, message[cut:])
+        return leaf, cut, state, message[cut:]
 
 
 def proven_occurrence(proof: ExpiryProof, leaf_hash: bytes) -> datetime:

@@ -57,9 +57,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def uuid_text(stored: Any) -> str:
     """The canonical text of an event id as a driver returns it: SQLite's 32 lowercase hex
-    digits (how SQLAlchemy stores a ``Uuid``) or a :class:`uuid.UUID` (PostgreSQL, or a row
-    built in memory). Any other form (a dashed string, say) raises ``ValueError``: a query
-    comparing ids in the storage form would not find it, so it must not verify either."""
+    digits (how SQLAlchemy stores a ``Uuid``; the verifier reads PostgreSQL's in that form
+    too) or a :class:`uuid.UUID` (PostgreSQL's driver, or a row built in memory). Any other
+    form (a dashed string, say) raises ``ValueError``: a query comparing ids in the storage
+    form would not find it, so it must not verify either."""
     if type(stored) is str and len(stored) == 32:
         # Sliced, not parsed: this runs once per event in verification. Anything but lowercase
         # hex digits yields text that differs from the hashed id, so the event reads as altered.
@@ -79,6 +80,9 @@ class RowCanonicalizer:
     def __init__(self, org_slug: str) -> None:
         self._org = _quote(org_slug)
         self._timestamp = TimestampText()
+        # Events of one commit share their received time: a formatter of its own keeps it
+        # cached (TimestampText remembers the last value) between the occurrence times.
+        self._received = TimestampText()
         self._leaves: LeafHasher | None = None
 
     def canonical_bytes(self, row: Sequence[Any]) -> bytes:
@@ -129,19 +133,94 @@ class RowCanonicalizer:
             f'{{"actor":{{"id":{_quote(actor_id)},"name":{_quote(actor_name)},'
             f'"type":{_quote(actor_type)}}},"category":{_quote(category)},'
             f'"id":"{identifier}","org":{self._org},"project":{project},'
-            f'"properties":{properties},"received":"{self._timestamp(received_at)}",'
+            f'"properties":{properties},"received":"{self._received(received_at)}",'
             f'"seq":{seq},"source":{source},"subject":{{"id":{_quote(subject_id)},'
             f'"name":{_opt(subject_name)},"parent":{parent},"type":{_quote(subject_type)}}},'
             f'"timestamp":"{self._timestamp(occurred_at)}","type":{_quote(type_)},"v":{_V}}}'
         )
         return text.encode("utf-8")
 
+    def with_digest_parts(self, row: Sequence[Any]) -> tuple[bytes, bytes, bytes, bytes]:
+        """:meth:`canonical_bytes` of the row, and the content of its idempotency digest in
+        three parts (``core.columns.digest_parts``: before the timestamp, the timestamp,
+        after), from one quoting of each value: verify needs both for every event.
+
+        It raises wherever either of them would (and may where only one would: callers then
+        ask each alone, to say which)."""
+        (
+            seq,
+            occurred_at,
+            received_at,
+            event_id,
+            category,
+            type_,
+            subject_type,
+            subject_id,
+            subject_name,
+            parent_type,
+            parent_id,
+            parent_name,
+            properties,
+            project_id,
+            project_name,
+            actor_type,
+            actor_id,
+            actor_name,
+            source_ip,
+            source_location,
+            *_derived,
+        ) = row
+        quote = _quote
+        identifier = uuid_text(event_id)
+        a_id, a_name, a_type = quote(actor_id), quote(actor_name), quote(actor_type)
+        s_id, s_name, s_type = quote(subject_id), _opt(subject_name), quote(subject_type)
+        p_type, p_id, p_name = _opt(parent_type), _opt(parent_id), _opt(parent_name)
+        category_, type_text = quote(category), quote(type_)
+        occurred = self._timestamp(occurred_at)
+        received = self._received(received_at)
+        if project_id is None:
+            project = digest_project = "null"
+        else:
+            j_id, j_name = quote(project_id), _opt(project_name)
+            project = f'{{"id":{j_id},"name":{j_name}}}'
+            digest_project = f"[{j_id},{j_name}]"
+        if source_ip is None:
+            source = ip = "null"
+        else:
+            ip = quote(source_ip)
+            location = "null" if source_location is None else source_location
+            source = f'{{"ip":{ip},"location":{location}}}'
+        parent = "null" if parent_id is None else f'{{"id":{p_id},"name":{p_name},"type":{p_type}}}'
+        canonical = (
+            f'{{"actor":{{"id":{a_id},"name":{a_name},"type":{a_type}}},'
+            f'"category":{category_},"id":"{identifier}","org":{self._org},'
+            f'"project":{project},"properties":{properties},"received":"{received}",'
+            f'"seq":{seq},"source":{source},"subject":{{"id":{s_id},"name":{s_name},'
+            f'"parent":{parent},"type":{s_type}}},"timestamp":"{occurred}","type":{type_text},'
+            f'"v":{_V}}}'
+        )
+        head = (
+            f'{{"actor":[{a_type},{a_id},{a_name}],"category":{category_},"id":"{identifier}",'
+            f'"project":{digest_project},"properties":{properties},"source":{ip},'
+            f'"subject":[{s_type},{s_id},{s_name},{p_type},{p_id},{p_name}],"timestamp":'
+        )
+        return (
+            canonical.encode("utf-8"),
+            head.encode("utf-8"),
+            f'"{occurred}"'.encode("ascii"),
+            f',"type":{type_text}}}'.encode(),
+        )
+
     def leaf_hash(self, row: Sequence[Any]) -> bytes:
         """The RFC 6962 leaf hash of an event row."""
         return hashlib.sha256(b"\x00" + self.canonical_bytes(row)).digest()
 
-    def leaf_and_proof(self, row: Sequence[Any]) -> tuple[bytes, ExpiryProof]:
-        """The leaf hash of an event row and its expiry proof, in one SHA-256 pass."""
+    def leaf_hasher(self) -> LeafHasher:
+        """This canonicalizer's :class:`LeafHasher` (one per instance, as it is per thread)."""
         if self._leaves is None:
             self._leaves = LeafHasher()
-        return self._leaves.leaf_and_proof(row[0], self.canonical_bytes(row))
+        return self._leaves
+
+    def leaf_and_proof(self, row: Sequence[Any]) -> tuple[bytes, ExpiryProof]:
+        """The leaf hash of an event row and its expiry proof, in one SHA-256 pass."""
+        return self.leaf_hasher().leaf_and_proof(row[0], self.canonical_bytes(row))

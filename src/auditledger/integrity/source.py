@@ -16,13 +16,16 @@ from sqlalchemy import Connection, select, text
 
 from auditledger.core.checkpoint import StoredCheckpoint
 from auditledger.core.columns import (
+    JOINED_LEAF_COLUMNS,
     LEAF_EVIDENCE_COLUMNS,
     VERIFIED_EVENT_COLUMNS,
     StoredEntry,
 )
 from auditledger.core.cosignature import CosignatureRow
 from auditledger.store.database import Database
+from auditledger.store.engine import sqlite_path
 from auditledger.store.log import read_head
+from auditledger.store.plans import log_walk_plans
 from auditledger.store.schema import checkpoints
 
 # A stored leaf: (seq, leaf hash, the Merkle nodes its row holds, and its expiry proof's
@@ -65,20 +68,59 @@ class LogSource(Protocol):
         ``start <= seq < end``, by seq."""
         ...
 
+    def joined_rows(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Each event with ``start <= seq < end`` that has a leaf, its columns
+        (:data:`VERIFIED_EVENT_COLUMNS`) followed by its leaf's (:data:`JOINED_LEAF_COLUMNS`),
+        by seq. Events without a leaf and leaves without an event are left out: the verifier
+        reads such a page again with the separate reads."""
+        ...
+
     def directory(self) -> list[StoredEntry]:
         """The organization's directory entries (filter choices), raw."""
         ...
 
+    def reopenable(self) -> tuple[str, int] | None:
+        """(database URL, organization id) another process can read this log with, or None
+        (an in-memory database)."""
+        ...
 
-_EVENTS_SQL = (
-    f"SELECT {', '.join(VERIFIED_EVENT_COLUMNS)} FROM events "  # fixed column names, no input
-    "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
-)
-_LEAF_EVIDENCE_SQL = (
-    f"SELECT {', '.join(LEAF_EVIDENCE_COLUMNS)} FROM leaves "  # fixed column names, no input
-    "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
-)
-_DIRECTORY_SQL = "SELECT kind, ref_id, name, parent_id, last_seen FROM directory WHERE org_id = ?"
+
+# Columns read in SQLite's stored form on both engines (Database.stored_form), so every raw
+# value the verifier compares or formats has one type whatever the engine.
+_STORED_FORMS = {
+    "occurred_at": "instant",
+    "received_at": "instant",
+    "last_seen": "instant",
+    "event_id": "uuid",
+}
+
+
+def _columns(db: Database, alias: str, names: Sequence[str]) -> str:
+    return ", ".join(
+        db.stored_form(alias + name, _STORED_FORMS[name]) if name in _STORED_FORMS else alias + name
+        for name in names
+    )
+
+
+def _statements(db: Database) -> dict[str, str]:
+    # Fixed column names, no input.
+    page = "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
+    return {
+        "events": f"SELECT {_columns(db, '', VERIFIED_EVENT_COLUMNS)} FROM events {page}",
+        "leaf_evidence": f"SELECT {_columns(db, '', LEAF_EVIDENCE_COLUMNS)} FROM leaves {page}",
+        "joined": (
+            f"SELECT {_columns(db, 'e.', VERIFIED_EVENT_COLUMNS)}, "
+            f"{_columns(db, 'l.', JOINED_LEAF_COLUMNS)} "
+            "FROM events e JOIN leaves l ON l.org_id = e.org_id AND l.seq = e.seq "
+            "WHERE e.org_id = ? AND e.seq >= ? AND e.seq < ? ORDER BY e.seq"
+        ),
+        "directory": (
+            f"SELECT {_columns(db, '', ('kind', 'ref_id', 'name', 'parent_id', 'last_seen'))} "
+            "FROM directory WHERE org_id = ?"
+        ),
+    }
+
+
 _LEAVES_SQL = (
     "SELECT seq, leaf_hash, nodes, expiry_prefix_len, expiry_midstate, expiry_suffix FROM leaves "
     "WHERE org_id = ? AND seq >= ? AND seq < ? ORDER BY seq"
@@ -104,6 +146,7 @@ class SqlLogSource:
         # Pages are read through the driver's own cursor (Database.raw_rows): SQLAlchemy's row
         # objects cost more than the verification itself.
         self.db = db
+        self._sql = _statements(db)
 
     def _page(self, sql: str, start: int, end: int) -> list[Any]:
         return self._raw(sql, (self.org_id, start, end))
@@ -147,19 +190,30 @@ class SqlLogSource:
 
     def event_rows(self, start: int, end: int) -> list[Sequence[Any]]:
         """Raw event rows with ``start <= seq < end``, by seq."""
-        return self._page(_EVENTS_SQL, start, end)
+        return self._page(self._sql["events"], start, end)
 
     def leaf_evidence(self, start: int, end: int) -> list[Sequence[Any]]:
         """Raw leaf columns checked against events, ``start <= seq < end``, by seq."""
-        return self._page(_LEAF_EVIDENCE_SQL, start, end)
+        return self._page(self._sql["leaf_evidence"], start, end)
+
+    def joined_rows(self, start: int, end: int) -> list[Sequence[Any]]:
+        """Events with their leaf's columns, ``start <= seq < end``, by seq."""
+        return self._page(self._sql["joined"], start, end)
+
+    def reopenable(self) -> tuple[str, int] | None:
+        """(database URL, organization id) for another process, None for in-memory SQLite."""
+        url = self.db.url
+        if not self.db.is_postgres and sqlite_path(url) is None:
+            return None
+        return url, self.org_id
 
     def directory(self) -> list[StoredEntry]:
         """The organization's directory entries, raw (``last_seen`` as events store times)."""
-        return [StoredEntry(*row) for row in self._raw(_DIRECTORY_SQL, (self.org_id,))]
+        return [StoredEntry(*row) for row in self._raw(self._sql["directory"], (self.org_id,))]
 
 
 @contextmanager
 def open_source(db: Database, org_id: int) -> Iterator[SqlLogSource]:
     """The organization's stored log, read in one consistent snapshot."""
-    with db.read() as connection:
+    with db.read() as connection, log_walk_plans(connection):
         yield SqlLogSource(connection, org_id, db)

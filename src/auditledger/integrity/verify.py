@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from auditledger.core.checkpoint import SignedCheckpoint, open_checkpoint
 from auditledger.core.columns import (
@@ -42,57 +41,16 @@ from auditledger.core.cosignature import (
     row_problems,
 )
 from auditledger.core.errors import InvalidInput
-from auditledger.core.expiry import ExpiryProof, ProofError
+from auditledger.core.expiry import ExpiryProof
 from auditledger.core.keys import VerifierKey
-from auditledger.core.merkle import EMPTY_ROOT, HASH_SIZE, Frontier
 from auditledger.core.note import NoteSignature, parse_note, parse_signature_line
-from auditledger.core.rowcanon import UNREADABLE, RowCanonicalizer
-from auditledger.integrity.source import LeafRow, LogSource
+from auditledger.integrity.seq_pass import SEQ_FINDINGS, PurgedHook, SeqPass, SeqRanges
+from auditledger.integrity.source import LogSource
+from auditledger.integrity.split import SecondProcess
+
+__all__ = ["SEQ_FINDINGS", "Finding", "SavedCheckpoint", "SeqRanges", "VerifyReport", "verify_log"]
 
 PAGE = 10_000
-
-# What each kind of per-event finding means, as the report says it.
-SEQ_FINDINGS = {
-    "altered": "stored event differs from its leaf hash (changed after it was recorded)",
-    "expiry": (
-        "the leaf's expiry proof is not that of its event (a purge of it could not prove "
-        "that it had expired)"
-    ),
-    "unreadable": "stored event cannot be read (a column holds what auditledger never writes)",
-    "missing": "event missing (not covered by a purge)",
-    "duplicate": "more than one stored event has this sequence number (forged rows)",
-    "leaf_missing": "leaf missing (its hash and tree nodes are gone)",
-    "nodes": "stored Merkle nodes differ from the tree recomputed from the leaf hashes",
-    "beyond_head": "stored past the log's head (forged rows, or the head was rolled back)",
-}
-
-
-class SeqRanges:
-    """Sequence numbers, added in increasing order, kept as half-open ranges."""
-
-    def __init__(self) -> None:
-        self.ranges: list[list[int]] = []
-
-    def add(self, seq: int) -> None:
-        """Add ``seq`` (no smaller than any added before)."""
-        if self.ranges and self.ranges[-1][1] >= seq:
-            self.ranges[-1][1] = max(self.ranges[-1][1], seq + 1)
-        else:
-            self.ranges.append([seq, seq + 1])
-
-    def __len__(self) -> int:
-        return sum(end - start for start, end in self.ranges)
-
-    def seqs(self) -> list[int]:
-        """Every sequence number (for small sets)."""
-        return [s for start, end in self.ranges for s in range(start, end)]
-
-    def describe(self, limit: int = 20) -> str:
-        """``3, 7, 10-19`` (at most ``limit`` ranges, then how many more)."""
-        parts = [str(a) if b == a + 1 else f"{a}-{b - 1}" for a, b in self.ranges[:limit]]
-        if len(self.ranges) > limit:
-            parts.append(f"and {len(self.ranges) - limit} more ranges")
-        return ", ".join(parts)
 
 
 @dataclass
@@ -163,20 +121,8 @@ class _Claim:
     stored: bool
 
 
-# Whether retention purged the event at a seq, given its leaf's expiry proof (None for leaves
-# older than ingest-time proofs) and leaf hash.
-PurgedHook = Callable[[int, ExpiryProof | None, bytes], bool]
-
-
 def _nothing_purged(seq: int, proof: ExpiryProof | None, leaf_hash: bytes) -> bool:
     return False
-
-
-def _leaf_proof(leaf: LeafRow) -> ExpiryProof | None:
-    seq, _hash, _nodes, prefix_len, midstate, suffix = leaf
-    if prefix_len is None or midstate is None or suffix is None:
-        return None
-    return ExpiryProof(seq, prefix_len, bytes(midstate), bytes(suffix))
 
 
 def _problem_text(error: InvalidInput) -> str:
@@ -193,136 +139,6 @@ def open_checkpoint_finding(
         return None, _problem_text(exc)
 
 
-class _Pass:
-    """The sequence-order pass over leaves and event hashes (steps 1 to 3)."""
-
-    def __init__(
-        self,
-        org_slug: str,
-        tree_size: int,
-        wanted_roots: set[int],
-        purged: PurgedHook,
-    ) -> None:
-        self.canon = RowCanonicalizer(org_slug)
-        self.tree_size = tree_size
-        self.wanted = wanted_roots
-        self.purged = purged
-        self.frontier = Frontier()
-        self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
-        self.broken_at: int | None = None  # where the tree could no longer be recomputed
-        self.found = {kind: SeqRanges() for kind in SEQ_FINDINGS}
-        self.events = 0
-        self.leaves = 0
-
-    def page(self, start: int, end: int, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> None:
-        """Check the leaves and event rows of ``start <= seq < end``."""
-        self.leaves += len(leaves)
-        self.events += len(rows)
-        # Leaves are unique per seq and sorted, so matching ends and count mean one leaf for
-        # every seq; the events are checked one by one (a duplicate can hide beside a gap).
-        if (
-            self.broken_at is None
-            and start >= 0
-            and end <= self.tree_size
-            and len(leaves) == len(rows) == end - start
-            and leaves[0][0] == start
-            and leaves[-1][0] == end - 1
-            and all(row[0] == seq for row, seq in zip(rows, range(start, end), strict=True))
-            and all(len(leaf[1]) == HASH_SIZE for leaf in leaves)
-        ):
-            self._aligned_page(leaves, rows)
-        else:
-            self._irregular_page(start, end, leaves, rows)
-
-    def _hash(self, row: Sequence[Any], leaf: LeafRow | None) -> bytes:
-        """The row's leaf hash; where the leaf keeps an expiry proof, also checks that it is
-        this row's (the same SHA-256 pass gives both)."""
-        if leaf is None or leaf[4] is None:
-            return self.canon.leaf_hash(row)
-        try:
-            computed, proof = self.canon.leaf_and_proof(row)
-        except ProofError:  # not v1 bytes: no proof of it can match, the hash says the rest
-            computed = self.canon.leaf_hash(row)
-            if computed == leaf[1]:
-                self.found["expiry"].add(leaf[0])
-            return computed
-        if computed == leaf[1] and (proof.prefix_len, proof.midstate, proof.suffix) != (
-            leaf[3],
-            leaf[4],
-            leaf[5],
-        ):
-            self.found["expiry"].add(leaf[0])
-        return computed
-
-    def _aligned_page(self, leaves: list[LeafRow], rows: list[Sequence[Any]]) -> None:
-        # The common case, kept lean (it is most of the verifier's time): exactly one leaf
-        # and one event for every seq of the page, in order.
-        hash_ = self._hash
-        frontier = self.frontier
-        append = frontier.append
-        wanted, roots = self.wanted, self.roots
-        altered, nodes_differ = self.found["altered"], self.found["nodes"]
-        for leaf, row in zip(leaves, rows, strict=True):
-            seq, stored, stored_nodes = leaf[0], leaf[1], leaf[2]
-            try:
-                if hash_(row, leaf) != stored:
-                    altered.add(seq)
-            except UNREADABLE:
-                self.found["unreadable"].add(seq)
-            if append(stored) != stored_nodes:
-                nodes_differ.add(seq)
-            if frontier.size in wanted:
-                roots[frontier.size] = frontier.root()
-
-    def _irregular_page(
-        self, start: int, end: int, leaves: list[LeafRow], rows: list[Sequence[Any]]
-    ) -> None:
-        leaf_at = {leaf[0]: leaf for leaf in leaves if start <= leaf[0] < end}
-        hashes_at: dict[int, list[bytes | None]] = {}
-        for row in rows:
-            seq = row[0]
-            if start <= seq < end:
-                try:
-                    computed: bytes | None = self._hash(row, leaf_at.get(seq))
-                except UNREADABLE:
-                    computed = None
-                hashes_at.setdefault(seq, []).append(computed)
-        for seq in range(start, end):
-            leaf = leaf_at.get(seq)
-            here = hashes_at.get(seq, [])
-            if not 0 <= seq < self.tree_size:
-                if leaf is not None or here:
-                    self.found["beyond_head"].add(seq)
-                continue
-            if len(here) > 1:
-                self.found["duplicate"].add(seq)
-            for computed in here:
-                if computed is None:
-                    self.found["unreadable"].add(seq)
-                elif leaf is not None and computed != leaf[1]:
-                    self.found["altered"].add(seq)
-            if leaf is None:
-                self.found["leaf_missing"].add(seq)
-                # Its event, if intact and alone, still tells us the leaf hash.
-                self._leaf(seq, here[0] if len(here) == 1 else None, None)
-                continue
-            if not here and not self.purged(seq, _leaf_proof(leaf), leaf[1]):
-                self.found["missing"].add(seq)
-            self._leaf(seq, leaf[1], leaf[2])
-
-    def _leaf(self, seq: int, leaf: bytes | None, stored_nodes: bytes | None) -> None:
-        if self.broken_at is not None:
-            return
-        if leaf is None or len(leaf) != HASH_SIZE:
-            self.broken_at = seq
-            return
-        nodes = self.frontier.append(leaf)
-        if stored_nodes is not None and stored_nodes != nodes:
-            self.found["nodes"].add(seq)
-        if self.frontier.size in self.wanted:
-            self.roots[self.frontier.size] = self.frontier.root()
-
-
 def verify_log(
     source: LogSource,
     *,
@@ -336,6 +152,7 @@ def verify_log(
     witnesses: Sequence[WitnessKey] = (),
     witnesses_required: int = 0,
     known_witnesses: Sequence[WitnessKey] = (),
+    processes: int = 1,
 ) -> VerifyReport:
     """Check the whole stored log of one organization; see the module docstring.
 
@@ -345,7 +162,8 @@ def verify_log(
     ``witnesses`` must verify wherever they appear, and the newest stored checkpoint (and each
     saved one) needs ``witnesses_required`` of them. Every stored cosignature row is checked;
     its signature too where its witness is one of ``witnesses`` or ``known_witnesses`` (those
-    the deployment is configured with).
+    the deployment is configured with). With ``processes`` 2, a second process checks the
+    upper half of a large log's seqs meanwhile (:mod:`auditledger.integrity.split`).
     """
     size, head_root = source.head()
     report = VerifyReport(org_slug, size)
@@ -415,17 +233,46 @@ def verify_log(
             Finding(p.kind, p.message, checkpoint=opened.tree_size) for p in problems
         )
 
-    checker = _Pass(org_slug, size, set(claims) | {size}, purged)
+    checker = SeqPass(org_slug, size, set(claims) | {size}, purged)
     columns = ColumnCheck()
     low, high = source.seq_span()
     low, high = min(low, 0), max(high, size)
-    for start in range(low, high, page_size):
-        end = min(start + page_size, high)
-        rows = source.event_rows(start, end)
-        checker.page(start, end, source.leaves(start, end), rows)
-        columns.page(source.leaf_evidence(start, end), rows)
-        if progress is not None:
-            progress(end - low, high - low)
+
+    def check(first: int, stop: int) -> None:
+        for start in range(first, stop, page_size):
+            end = min(start + page_size, stop)
+            joined = source.joined_rows(start, end)
+            digests = checker.joined_page(start, end, joined)
+            if digests is not None:
+                columns.joined_page(joined, digests)
+            else:
+                rows = source.event_rows(start, end)
+                checker.page(start, end, source.leaves(start, end), rows)
+                columns.page(source.leaf_evidence(start, end), rows)
+            if progress is not None:
+                progress(end - low, high - low)
+
+    second = (
+        SecondProcess.start(
+            source,
+            org_slug=org_slug,
+            low=low,
+            tree_size=size,
+            wanted=checker.wanted,
+            page_size=page_size,
+        )
+        if processes > 1
+        else None
+    )
+    if second is None:
+        check(low, high)
+    else:
+        try:
+            check(low, second.job.start)
+            resume = second.join(checker, columns)
+        finally:
+            second.close()
+        check(resume, high)
     report.events_checked, report.leaves_checked = checker.events, checker.leaves
     columns.finish_directory(source.directory(), complete=columns.events == size)
     # Where the record itself differs from its leaf, comparing other columns with it says
@@ -489,7 +336,7 @@ def _column_findings(columns: ColumnCheck, untrusted: set[int]) -> list[Finding]
     return findings
 
 
-def _root_findings(claims: dict[int, list[_Claim]], checker: _Pass, size: int) -> list[Finding]:
+def _root_findings(claims: dict[int, list[_Claim]], checker: SeqPass, size: int) -> list[Finding]:
     findings: list[Finding] = []
     last_good = 0  # the largest stored checkpoint size whose root matched so far
     for tree_size in sorted(claims):
