@@ -292,7 +292,9 @@ def page(
     check_source_access(flt, include_source)
     names = row_columns(include_source=include_source, with_hash=False)
     rows: Sequence[Any]
-    if flt.text and newest_first and not _is_postgres(connection):
+    if flt.text and newest_first and _is_postgres(connection):
+        rows = _newest_text_rows(connection, org_id, flt, after, limit + 1, include_source)
+    elif flt.text and newest_first:
         rows = _newest_text_hits(connection, org_id, flt, after, limit + 1, include_source)
     else:
         statement = _statement(
@@ -326,6 +328,57 @@ def page(
     return Page(found, cursor, has_more)
 
 
+def _newest_text_rows(
+    connection: Connection,
+    org_id: int,
+    flt: EventFilter,
+    after: Cursor | None,
+    wanted: int,
+    include_source: bool,
+) -> Sequence[Any]:
+    """PostgreSQL: the ``wanted`` newest rows matching a search, the newest day first.
+
+    The planner chooses a search's plan by how common its words are, and planning every daily
+    partition costs more than most searches (15 to 35 ms for 170-odd). The newest day that
+    holds a candidate (found with the view's generic plan) is planned alone, which costs
+    almost nothing; a common word fills the page there. Only a page it leaves short reads
+    the older days, as one search over them (:func:`_few_text_hits`).
+    """
+    columns = _columns(include_source)
+
+    def newest(window: tuple[datetime | None, datetime | None], limit: int) -> Select[Any]:
+        return _statement(
+            org_id,
+            flt,
+            newest_first=True,
+            after=after,
+            limit=limit,
+            columns=columns,
+            window=window,
+        )
+
+    latest = _statement(
+        org_id,
+        replace(flt, text=()),
+        newest_first=True,
+        after=after,
+        limit=1,
+        columns=[events.c.occurred_at],
+    )
+    with generic_plans(connection):
+        last = connection.execute(latest).scalar()
+    if last is None:
+        return []
+    start = partitions.day_start(partitions.day_of(last))
+    rows = list(connection.execute(newest((start, None), wanted)).cursor.fetchall())
+    if len(rows) >= wanted:
+        return rows
+    older = newest((None, start), wanted - len(rows))
+    few = _few_text_hits(connection, older)
+    rows.extend(connection.execute(older).cursor.fetchall() if few is None else few)
+    return rows
+
+
 # Up to how many hits of a search over every partition are read with a generic plan.
 _FEW_HITS = 5000
 
@@ -350,6 +403,10 @@ def _few_text_hits(connection: Connection, statement: Select[Any]) -> Sequence[A
         return connection.execute(statement).cursor.fetchall()
 
 
+# How many of a search's newest hits SQLite reads first, at least (four per row wanted).
+FIRST_HITS = 2000
+
+
 def _newest_text_hits(
     connection: Connection,
     org_id: int,
@@ -359,35 +416,26 @@ def _newest_text_hits(
     include_source: bool,
 ) -> Sequence[Any]:
     """The ``wanted`` newest rows matching a search, on SQLite, exactly, without reading every
-    hit of a common word or every event for a rare one.
+    hit of a common word or every event for a rare one (the driver's rows, in
+    :func:`row_columns` order).
 
     FTS5 gives hits newest-by-sequence first and stops early; sequence order is close to (not
-    the same as) time order. So: take the newest hits (more each round until enough rows pass
-    the other filters, or the hits run out), then look for the only rows that could still be
-    missing, those older by sequence but at least as new in time as the last row kept.
+    the same as) time order. So: take the newest hits (more each round until enough of them
+    pass the other filters, or the hits run out), then look for the only events that could
+    still be missing, those older by sequence but at least as new in time as the last one
+    kept (:func:`_late_hits`). Until the page is known only keys are read, each hit's through
+    the primary key; then the page's rows, once.
     """
-
-    def rows_where(*extra: Any) -> list[Any]:
-        statement = _statement(
-            org_id,
-            replace(flt, text=()),
-            newest_first=True,
-            after=after,
-            limit=wanted,
-            columns=_columns(include_source),
-            extra=extra,
-        )
-        return list(connection.execute(statement).all())
-
+    other = replace(flt, text=())
     terms = [(t.words, t.prefix) for t in flt.text]
-    batch = max(4 * wanted, 2000)
+    batch = max(4 * wanted, FIRST_HITS)
     for _ in range(2):
         hits = search_index.newest_hits(connection, org_id, terms, batch)
         exhausted = len(hits) < batch
-        rows = rows_where(events.c.seq.in_(search_index.seq_list(hits))) if hits else []
+        found = _keys_of(connection, org_id, other, after, hits, wanted)
         if exhausted:
-            return rows
-        if len(rows) >= wanted:
+            return _rows_of(connection, org_id, found, include_source)
+        if len(found) >= wanted:
             break
         batch *= 4
     else:
@@ -401,23 +449,117 @@ def _newest_text_hits(
             limit=wanted,
             columns=_columns(include_source),
         )
-        return list(connection.execute(statement).all())
-    oldest_hit, last_time = min(hits), literal(rows[-1].occurred_at, events.c.occurred_at.type)
-    # Older by sequence but at least as new in time: found through the time index (``seq + 0``
-    # keeps SQLite off the primary key, which would walk every older event), and only their
-    # own stretch of the index's postings is read, not every hit of the word.
-    older = (events.c.seq + 0) < oldest_hit
-    as_new = events.c.occurred_at >= last_time
-    first_seq = (
-        select(func.min(events.c.seq + 0))
-        .where(events.c.org_id == org_id, older, as_new)
-        .scalar_subquery()
+        return list(connection.execute(statement).cursor.fetchall())
+    late = _late_hits(connection, org_id, flt, after, found, min(hits))
+    page_keys = sorted([*found, *late], reverse=True)[:wanted]
+    return _rows_of(connection, org_id, page_keys, include_source)
+
+
+def _keys_of(
+    connection: Connection,
+    org_id: int,
+    flt: EventFilter,
+    after: Cursor | None,
+    seqs: Sequence[int],
+    wanted: int,
+) -> list[tuple[Any, int]]:
+    """SQLite: the keys ``(occurred_at, seq)`` of the ``wanted`` newest of the events
+    ``seqs`` that pass ``flt`` and come after ``after``, newest first.
+
+    Without other filters each is looked up by its primary key and the newest are picked
+    here (ordered by time, SQLite would walk the time index until it met enough of them); a
+    filter's own index walked newest first, checking each entry against the list, is cheaper
+    than that for the few of them that pass it.
+    """
+    if not seqs:
+        return []
+    statement = _statement(
+        org_id,
+        flt,
+        newest_first=True,
+        after=after,
+        limit=wanted,
+        columns=[events.c.occurred_at, events.c.seq],
+        extra=[events.c.seq.in_(search_index.seq_list(seqs))],
     )
-    late = rows_where(older, as_new, TextMatch(org_id, terms, seqs=(first_seq, oldest_hit - 1)))
-    if not late:
-        return rows
-    merged = sorted([*rows, *late], key=lambda r: (r.occurred_at, r.seq), reverse=True)
-    return merged[:wanted]
+    if flt == EventFilter():
+        statement = statement.order_by(None).limit(None)
+    keys = sorted(map(tuple, connection.execute(statement).cursor.fetchall()), reverse=True)
+    return keys[:wanted]
+
+
+def _rows_of(
+    connection: Connection, org_id: int, keys: Sequence[tuple[Any, int]], include_source: bool
+) -> list[Any]:
+    """SQLite: the rows of the events with these keys, in the keys' order."""
+    if not keys:
+        return []
+    columns = _columns(include_source)
+    seq_at = [c.name for c in columns].index("seq")
+    statement = select(*columns).where(
+        events.c.org_id == org_id, events.c.seq.in_(search_index.seq_list([s for _, s in keys]))
+    )
+    by_seq = {row[seq_at]: row for row in connection.execute(statement).cursor.fetchall()}
+    return [by_seq[s] for _, s in keys]
+
+
+# How many candidates of a search's late rows (SQLite) are read in the first chunk; each
+# further chunk reads twice as many.
+LATE_CHUNK = 2048
+
+
+def _late_hits(
+    connection: Connection,
+    org_id: int,
+    flt: EventFilter,
+    after: Cursor | None,
+    found: Sequence[tuple[Any, int]],
+    oldest_hit: int,
+) -> list[tuple[Any, int]]:
+    """SQLite: the keys of the matching events older by sequence than ``oldest_hit`` (the
+    oldest of the newest hits) that belong among the ``len(found)`` newest matches,
+    ``found`` being the keys of the newest of those hits (newest first).
+
+    Only keys are read: the other filters' candidates (through their index; ``seq + 0``
+    keeps SQLite off the primary key, which would walk every older event) newest first, in
+    chunks, from the newest down to the last event found at most, each chunk asked of the
+    index for its own sequence numbers only (:class:`search_index.IndexHits`). A late
+    arrival's candidates are few and recent; reading every hit of the word since the oldest of
+    them would read most of the log for one event recorded long ago.
+    """
+    wanted = len(found)
+    conditions = [
+        (events.c.seq + 0) < oldest_hit,
+        events.c.occurred_at >= literal(stored_instant(found[-1][0]), events.c.occurred_at.type),
+    ]
+    index = search_index.IndexHits(connection, org_id, [(t.words, t.prefix) for t in flt.text])
+    keys = [events.c.occurred_at, events.c.seq]
+    late: list[tuple[Any, int]] = []
+    position, chunk = after, LATE_CHUNK
+    while True:
+        statement = _statement(
+            org_id,
+            replace(flt, text=()),
+            newest_first=True,
+            after=position,
+            limit=chunk,
+            columns=keys,
+            extra=conditions,
+        )
+        candidates = [tuple(k) for k in connection.execute(statement).cursor.fetchall()]
+        if not candidates:
+            return late
+        held = index.among([s for _, s in candidates])
+        late.extend(k for k in candidates if k[1] in held)
+        if len(candidates) < chunk:
+            return late
+        # Every match at least as new as this candidate is known now: the first round's and
+        # the late ones found. If they fill the page, no older candidate can enter it.
+        edge = candidates[-1]
+        if len(late) + sum(1 for k in found if k > edge) >= wanted:
+            return late
+        position = Cursor(stored_instant(edge[0]), edge[1])
+        chunk *= 2
 
 
 def _search_check(flt: EventFilter, names: Sequence[str]) -> Callable[[Any], bool] | None:

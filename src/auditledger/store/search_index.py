@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    and_,
     func,
     literal,
     literal_column,
@@ -178,6 +177,72 @@ def newest_hits(
     return [int(rowid) - low for (rowid,) in result.cursor.fetchall()]
 
 
+# Sequence numbers of a search's candidates closer than this share one read of the index's
+# postings: a read of its own costs FTS5 about as much as this many postings.
+RUN_GAP = 1024
+
+
+class IndexHits:
+    """SQLite: which sequence numbers the index holds as hits of a search, asked for a few
+    candidates at a time; it reads only the postings within the runs the candidates form (a
+    rowid range each, which FTS5 scans; an ``IN`` list on the rowid it would answer with one
+    lookup of every word per number), and no range twice.
+
+    Events recorded together have neighbouring numbers, so thousands of candidates form a
+    few dozen runs, however far apart the runs are. A prefix is expanded over its whole
+    posting lists by every read, whatever its range: its candidates get one read each time.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        org_id: int,
+        phrases: Sequence[tuple[tuple[str, ...], bool]],
+    ) -> None:
+        self._connection = connection
+        self._low = org_id * ORG_SHIFT
+        self._query = fts5_query(phrases)
+        self._one_run = any(prefix for _, prefix in phrases)
+        self._read: list[tuple[int, int]] = []  # inclusive ranges of sequence numbers
+        self._hits: set[int] = set()
+
+    def among(self, seqs: Sequence[int]) -> set[int]:
+        """The numbers of ``seqs`` that are hits."""
+        if not seqs:
+            return set()
+        ordered = sorted(seqs)
+        runs = [[ordered[0], ordered[0]]]
+        for seq in ordered[1:]:
+            if seq - runs[-1][1] > RUN_GAP and not self._one_run:
+                runs.append([seq, seq])
+            else:
+                runs[-1][1] = seq
+        for first, last in runs:
+            # The next, older candidates of a run most likely continue it: read ahead what
+            # twice as many would need, rather than the same few words again for each.
+            ahead = max(0, first - 2 * (last - first + 1))
+            for start, end in self._unread(first if self._one_run else ahead, last):
+                result = self._connection.exec_driver_sql(
+                    "SELECT rowid FROM events_search WHERE events_search MATCH ? "
+                    "AND rowid BETWEEN ? AND ?",
+                    (self._query, self._low + start, self._low + end),
+                )
+                self._hits.update(rowid - self._low for (rowid,) in result.cursor.fetchall())
+                self._read.append((start, end))
+        return self._hits.intersection(ordered)
+
+    def _unread(self, first: int, last: int) -> list[tuple[int, int]]:
+        parts = [(first, last)]
+        for start, end in self._read:
+            parts = [
+                piece
+                for a, b in parts
+                for piece in ((a, min(b, start - 1)), (max(a, end + 1), b))
+                if piece[0] <= piece[1]
+            ]
+        return parts
+
+
 def seq_list(seqs: Sequence[int]) -> Any:
     """``seq IN (...)`` for thousands of values: one JSON parameter rather than one each."""
     return select(literal_column("value", Integer)).select_from(
@@ -188,10 +253,6 @@ def seq_list(seqs: Sequence[int]) -> Any:
 class TextMatch(ColumnElement[bool]):
     """``events`` rows whose indexed text holds every phrase (each a tuple of words; the last
     word of a phrase a prefix when its flag is set). Compiled per engine.
-
-    ``seqs``, inclusive bounds on the sequence number (each a number or a scalar SQL
-    expression), narrows the rows: on SQLite it bounds the index's own rowid range, so FTS5
-    reads only the postings in it instead of every hit of a common word.
     """
 
     type = Boolean()
@@ -201,11 +262,9 @@ class TextMatch(ColumnElement[bool]):
         self,
         org_id: int,
         phrases: Sequence[tuple[tuple[str, ...], bool]],
-        seqs: tuple[Any, Any] | None = None,
     ) -> None:
         self.org_id = org_id
         self.phrases = tuple(phrases)
-        self.seqs = seqs
 
 
 def fts5_query(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
@@ -228,7 +287,6 @@ def tsquery(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
 def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
     low = element.org_id * ORG_SHIFT
     rowid: ColumnElement[int] = literal_column("events_search.rowid", Integer)
-    first, last = element.seqs or (0, ORG_SHIFT - 1)
     hits = (
         select(rowid - low)
         .select_from(text("events_search"))
@@ -237,7 +295,7 @@ def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
                 search_match=fts5_query(element.phrases)
             ),
             # FTS5 takes a rowid range as bounds of its scan (an IN list it would not).
-            rowid.between(literal(low) + first, literal(low) + last),
+            rowid.between(literal(low), literal(low + ORG_SHIFT - 1)),
         )
     )
     return str(compiler.process(events.c.seq.in_(hits.scalar_subquery()), **kw))
@@ -249,6 +307,4 @@ def _compile_postgres(element: TextMatch, compiler: Any, **kw: Any) -> str:
     condition: ColumnElement[bool] = vector.op("@@")(
         cast(literal(tsquery(element.phrases)), TSQUERY)
     )
-    if element.seqs is not None:
-        condition = and_(condition, events.c.seq.between(*element.seqs))
     return str(compiler.process(condition, **kw))
