@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -419,40 +419,37 @@ def _newest_text_hits(
     hit of a common word or every event for a rare one (the driver's rows, in
     :func:`row_columns` order).
 
-    FTS5 gives hits newest-by-sequence first and stops early; sequence order is close to (not
-    the same as) time order. So: take the newest hits (more each round until enough of them
-    pass the other filters, or the hits run out), then look for the only events that could
-    still be missing, those older by sequence but at least as new in time as the last one
-    kept (:func:`_late_hits`). Until the page is known only keys are read, each hit's through
-    the primary key; then the page's rows, once.
+    FTS5 gives hits newest by sequence number first, and stops early: a rare word's hits are
+    all read at once. Sequence order is close to time order, but not the same (late arrivals,
+    several sources' backlogs loaded one after another), so a common word's are read by time
+    bucket instead, newest first (:func:`_newest_in_buckets`). Until the page is known only
+    keys are read; then its rows, once.
     """
     other = replace(flt, text=())
     terms = [(t.words, t.prefix) for t in flt.text]
     batch = max(4 * wanted, FIRST_HITS)
     for _ in range(2):
         hits = search_index.newest_hits(connection, org_id, terms, batch)
-        exhausted = len(hits) < batch
-        found = _keys_of(connection, org_id, other, after, hits, wanted)
-        if exhausted:
+        if len(hits) < batch:
+            found = _keys_of(connection, org_id, other, after, hits, wanted)
             return _rows_of(connection, org_id, found, include_source)
-        if len(found) >= wanted:
-            break
+        # Nothing else to pass: more hits than a page are more events than a page.
+        everything = other == EventFilter() and after is None
+        if everything or len(_keys_of(connection, org_id, other, after, hits, wanted)) >= wanted:
+            keys = _newest_in_buckets(connection, org_id, flt, after, wanted)
+            return _rows_of(connection, org_id, keys, include_source)
         batch *= 4
-    else:
-        # A common word that the other filters make rare: their index leads, each row checked
-        # against the set of hits (one pass over the index's postings).
-        statement = _statement(
-            org_id,
-            flt,
-            newest_first=True,
-            after=after,
-            limit=wanted,
-            columns=_columns(include_source),
-        )
-        return list(connection.execute(statement).cursor.fetchall())
-    late = _late_hits(connection, org_id, flt, after, found, min(hits))
-    page_keys = sorted([*found, *late], reverse=True)[:wanted]
-    return _rows_of(connection, org_id, page_keys, include_source)
+    # A common word that the other filters make rare: their index leads, each row checked
+    # against the set of hits (one pass over the index's postings).
+    statement = _statement(
+        org_id,
+        flt,
+        newest_first=True,
+        after=after,
+        limit=wanted,
+        columns=_columns(include_source),
+    )
+    return list(connection.execute(statement).cursor.fetchall())
 
 
 def _keys_of(
@@ -462,14 +459,15 @@ def _keys_of(
     after: Cursor | None,
     seqs: Sequence[int],
     wanted: int,
+    window: tuple[datetime | None, datetime | None] = (None, None),
 ) -> list[tuple[Any, int]]:
     """SQLite: the keys ``(occurred_at, seq)`` of the ``wanted`` newest of the events
-    ``seqs`` that pass ``flt`` and come after ``after``, newest first.
+    ``seqs`` that pass ``flt``, come after ``after`` and lie in ``window``, newest first.
 
-    Without other filters each is looked up by its primary key and the newest are picked
-    here (ordered by time, SQLite would walk the time index until it met enough of them); a
-    filter's own index walked newest first, checking each entry against the list, is cheaper
-    than that for the few of them that pass it.
+    Without other filters, and if they are not many more than wanted, each is looked up by
+    its primary key and the newest are picked here (ordered by time, SQLite would walk the
+    time index until it met enough of them). Otherwise the time index, or a filter's, is
+    walked newest first, checking each entry against the list, until enough pass.
     """
     if not seqs:
         return []
@@ -480,9 +478,10 @@ def _keys_of(
         after=after,
         limit=wanted,
         columns=[events.c.occurred_at, events.c.seq],
+        window=window,
         extra=[events.c.seq.in_(search_index.seq_list(seqs))],
     )
-    if flt == EventFilter():
+    if flt == EventFilter() and len(seqs) <= 4 * wanted:
         statement = statement.order_by(None).limit(None)
     keys = sorted(map(tuple, connection.execute(statement).cursor.fetchall()), reverse=True)
     return keys[:wanted]
@@ -503,63 +502,93 @@ def _rows_of(
     return [by_seq[s] for _, s in keys]
 
 
-# How many candidates of a search's late rows (SQLite) are read in the first chunk; each
-# further chunk reads twice as many.
-LATE_CHUNK = 2048
+# Up to how many hits of one time bucket a search reads at once (SQLite); a bucket holding
+# more is read by its smaller ones (a month by days, a day by hours), newest first.
+BUCKET_HITS = 4096
 
 
-def _late_hits(
-    connection: Connection,
-    org_id: int,
-    flt: EventFilter,
-    after: Cursor | None,
-    found: Sequence[tuple[Any, int]],
-    oldest_hit: int,
+def _newest_in_buckets(
+    connection: Connection, org_id: int, flt: EventFilter, after: Cursor | None, wanted: int
 ) -> list[tuple[Any, int]]:
-    """SQLite: the keys of the matching events older by sequence than ``oldest_hit`` (the
-    oldest of the newest hits) that belong among the ``len(found)`` newest matches,
-    ``found`` being the keys of the newest of those hits (newest first).
+    """SQLite: the keys of the ``wanted`` newest matches of a search, newest first, its hits
+    read a time bucket at a time (the index's ``bucket`` words), from the newest event that
+    passes the other filters down to the oldest, until a page is full.
 
-    Only keys are read: the other filters' candidates (through their index; ``seq + 0``
-    keeps SQLite off the primary key, which would walk every older event) newest first, in
-    chunks, from the newest down to the last event found at most, each chunk asked of the
-    index for its own sequence numbers only (:class:`search_index.IndexHits`). A late
-    arrival's candidates are few and recent; reading every hit of the word since the oldest of
-    them would read most of the log for one event recorded long ago.
+    Every bucket read is read whole, so once the buckets read hold ``wanted`` matches, no
+    older bucket can hold one of the newest: the page is exact whatever order the events were
+    recorded in. A bucket is read by its smaller ones only when it holds many hits, so a rare
+    word costs a read per month, and a common one a few hours of hits.
     """
-    wanted = len(found)
-    conditions = [
-        (events.c.seq + 0) < oldest_hit,
-        events.c.occurred_at >= literal(stored_instant(found[-1][0]), events.c.occurred_at.type),
-    ]
-    index = search_index.IndexHits(connection, org_id, [(t.words, t.prefix) for t in flt.text])
-    keys = [events.c.occurred_at, events.c.seq]
-    late: list[tuple[Any, int]] = []
-    position, chunk = after, LATE_CHUNK
-    while True:
+    other = replace(flt, text=())
+    terms = [(t.words, t.prefix) for t in flt.text]
+
+    def edge(newest_first: bool) -> datetime | None:
         statement = _statement(
             org_id,
-            replace(flt, text=()),
-            newest_first=True,
-            after=position,
-            limit=chunk,
-            columns=keys,
-            extra=conditions,
+            other,
+            newest_first=newest_first,
+            after=after if newest_first else None,
+            limit=1,
+            columns=[events.c.occurred_at],
         )
-        candidates = [tuple(k) for k in connection.execute(statement).cursor.fetchall()]
-        if not candidates:
-            return late
-        held = index.among([s for _, s in candidates])
-        late.extend(k for k in candidates if k[1] in held)
-        if len(candidates) < chunk:
-            return late
-        # Every match at least as new as this candidate is known now: the first round's and
-        # the late ones found. If they fill the page, no older candidate can enter it.
-        edge = candidates[-1]
-        if len(late) + sum(1 for k in found if k > edge) >= wanted:
-            return late
-        position = Cursor(stored_instant(edge[0]), edge[1])
-        chunk *= 2
+        value: datetime | None = connection.execute(statement).scalar()
+        return value
+
+    top, bottom = edge(True), edge(False)
+    if top is None or bottom is None:
+        return []
+
+    def read(level: str, start: datetime, need: int) -> list[tuple[Any, int]]:
+        end = _bucket_end(level, start)
+        word = search_index.bucket(level, start)
+        smaller = _SMALLER.get(level)
+        # An hour is read whole, however many hits it holds: there is nothing smaller.
+        limit = None if smaller is None else BUCKET_HITS
+        hits = search_index.newest_hits(connection, org_id, terms, limit, word)
+        if smaller is None or len(hits) < BUCKET_HITS:
+            return _keys_of(connection, org_id, other, after, hits, need, (start, end))
+        found: list[tuple[Any, int]] = []
+        newest = min(top, end - timedelta(microseconds=1))
+        for part in _buckets(smaller, newest, max(bottom, start)):
+            found += read(smaller, part, need - len(found))
+            if len(found) >= need:
+                break
+        return found
+
+    found: list[tuple[Any, int]] = []
+    for month in _buckets("m", top, bottom):
+        found += read("m", month, wanted - len(found))
+        if len(found) >= wanted:
+            break
+    return sorted(found, reverse=True)[:wanted]
+
+
+# The time buckets of the search index: month, day, hour (store.search_index.bucket).
+_SMALLER = {"m": "d", "d": "h"}
+
+
+def _bucket_start(level: str, instant: datetime) -> datetime:
+    at = instant.astimezone(UTC)
+    if level == "m":
+        return datetime(at.year, at.month, 1, tzinfo=UTC)
+    if level == "d":
+        return datetime(at.year, at.month, at.day, tzinfo=UTC)
+    return datetime(at.year, at.month, at.day, at.hour, tzinfo=UTC)
+
+
+def _bucket_end(level: str, start: datetime) -> datetime:
+    if level == "m":
+        return _bucket_start("m", start + timedelta(days=32))
+    return start + (timedelta(days=1) if level == "d" else timedelta(hours=1))
+
+
+def _buckets(level: str, newest: datetime, oldest: datetime) -> Iterator[datetime]:
+    """The starts of the buckets from the one holding ``newest`` down to the one holding
+    ``oldest``, newest first."""
+    start, last = _bucket_start(level, newest), _bucket_start(level, oldest)
+    while start >= last:
+        yield start
+        start = _bucket_start(level, start - timedelta(microseconds=1))
 
 
 def _search_check(flt: EventFilter, names: Sequence[str]) -> Callable[[Any], bool] | None:

@@ -4,9 +4,11 @@ What is searched: the subject's id and name, the parent's name, the project's na
 actor's id and name, and every property value (never the source address or location, which
 members may not see). Text is split into lower-case runs of letters and digits.
 
-* **SQLite**: ``events_search``, a contentless FTS5 table (migration ``0010_i17_search``) kept
-  in step by triggers on ``events`` (insert, and the retention purge's delete). Its rowid is
-  ``org_id * 2**40 + seq``, so a hit names one event of one organization.
+* **SQLite**: ``events_search``, a contentless FTS5 table (migrations ``0010_i17_search``,
+  ``0015_search_buckets``) kept in step by triggers on ``events`` (insert, and the retention
+  purge's delete). Its rowid is ``org_id * 2**40 + seq``, so a hit names one event of one
+  organization; its column ``body`` holds the searched text, ``bucket`` the event's month,
+  day and hour (searches never look there, but read their hits one bucket at a time).
 * **PostgreSQL**: a stored generated column ``search_vector`` (``auditledger_search_vector(...)``,
   an immutable function of the row's own columns) with a GIN index (``fastupdate=off``: no
   pending list for searches to read through); only the database writes it, and every daily
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -74,26 +77,52 @@ def _sqlite_key(row: str) -> str:
     return f"{row}.org_id * {ORG_SHIFT} + {row}.seq"
 
 
+# The instant's month, day and hour (UTC) as words of the index's second column, ``bucket``:
+# "m202611 d20261124 h2026112419". A search reads its hits a month, a day or an hour at a
+# time, newest first, so it meets them in time order however late they were recorded.
+_BUCKET_FORMAT = "m%Y%m d%Y%m%d h%Y%m%d%H"
+
+
+def _sqlite_bucket(row: str) -> str:
+    return f"strftime('{_BUCKET_FORMAT}', {row}.occurred_at / 1000000, 'unixepoch')"
+
+
 SQLITE_DDL = [
     # Contentless: the events table holds the text; this holds only the postings. remove_
     # diacritics 0 keeps "é" distinct from "e", as PostgreSQL's index and the re-check do.
     """CREATE VIRTUAL TABLE events_search USING fts5(
-         body, content='', tokenize='unicode61 remove_diacritics 0')""",
+         body, bucket, content='', tokenize='unicode61 remove_diacritics 0')""",
     f"""CREATE TRIGGER events_search_insert AFTER INSERT ON events BEGIN
-         INSERT INTO events_search (rowid, body) VALUES ({_sqlite_key("NEW")},
-           {_sqlite_body("NEW")});
+         INSERT INTO events_search (rowid, body, bucket) VALUES ({_sqlite_key("NEW")},
+           {_sqlite_body("NEW")}, {_sqlite_bucket("NEW")});
        END""",
     # A contentless table forgets a row only when told the text it indexed for it.
     f"""CREATE TRIGGER events_search_delete AFTER DELETE ON events BEGIN
-         INSERT INTO events_search (events_search, rowid, body) VALUES ('delete',
-           {_sqlite_key("OLD")}, {_sqlite_body("OLD")});
+         INSERT INTO events_search (events_search, rowid, body, bucket) VALUES ('delete',
+           {_sqlite_key("OLD")}, {_sqlite_body("OLD")}, {_sqlite_bucket("OLD")});
        END""",
 ]
 
 SQLITE_FILL = (
-    f"INSERT INTO events_search (rowid, body) SELECT {_sqlite_key('events')}, "
-    f"{_sqlite_body('events')} FROM events"
+    f"INSERT INTO events_search (rowid, body, bucket) SELECT {_sqlite_key('events')}, "
+    f"{_sqlite_body('events')}, {_sqlite_bucket('events')} FROM events"
 )
+
+# What migration 0015 replaces: the index without its bucket column.
+SQLITE_DROP = [
+    "DROP TRIGGER events_search_insert",
+    "DROP TRIGGER events_search_delete",
+    "DROP TABLE events_search",
+]
+
+
+def bucket(level: str, instant: datetime) -> str:
+    """The index's word for the month (``level`` "m"), day ("d") or hour ("h") of
+    ``instant``, as :data:`SQLITE_DDL` writes it."""
+    start = _BUCKET_FORMAT.index(level)
+    end = _BUCKET_FORMAT.find(" ", start)
+    return instant.astimezone(UTC).strftime(_BUCKET_FORMAT[start : None if end < 0 else end])
+
 
 # Without GIN's pending list, every row is in the index's tree as soon as it is stored: a list
 # of a day's events that only a vacuum merges would be read through by every search of that
@@ -163,84 +192,19 @@ def newest_hits(
     connection: Connection,
     org_id: int,
     phrases: Sequence[tuple[tuple[str, ...], bool]],
-    limit: int,
+    limit: int | None,
+    in_bucket: str | None = None,
 ) -> list[int]:
-    """SQLite: the sequence numbers of up to ``limit`` hits, highest first (FTS5 walks its
-    postings backwards and stops)."""
+    """SQLite: the sequence numbers of up to ``limit`` hits (None: all), highest first (FTS5
+    walks its postings backwards and stops); with ``in_bucket``, of that bucket's events."""
     low = org_id * ORG_SHIFT
     result = connection.exec_driver_sql(
         "SELECT rowid FROM events_search WHERE events_search MATCH ? AND rowid BETWEEN ? AND ? "
         "ORDER BY rowid DESC LIMIT ?",
-        (fts5_query(phrases), low, low + ORG_SHIFT - 1, limit),
+        (fts5_query(phrases, in_bucket), low, low + ORG_SHIFT - 1, -1 if limit is None else limit),
     )
     # The driver's own rows: thousands of integers, without SQLAlchemy's per-row fetch.
     return [int(rowid) - low for (rowid,) in result.cursor.fetchall()]
-
-
-# Sequence numbers of a search's candidates closer than this share one read of the index's
-# postings: a read of its own costs FTS5 about as much as this many postings.
-RUN_GAP = 1024
-
-
-class IndexHits:
-    """SQLite: which sequence numbers the index holds as hits of a search, asked for a few
-    candidates at a time; it reads only the postings within the runs the candidates form (a
-    rowid range each, which FTS5 scans; an ``IN`` list on the rowid it would answer with one
-    lookup of every word per number), and no range twice.
-
-    Events recorded together have neighbouring numbers, so thousands of candidates form a
-    few dozen runs, however far apart the runs are. A prefix is expanded over its whole
-    posting lists by every read, whatever its range: its candidates get one read each time.
-    """
-
-    def __init__(
-        self,
-        connection: Connection,
-        org_id: int,
-        phrases: Sequence[tuple[tuple[str, ...], bool]],
-    ) -> None:
-        self._connection = connection
-        self._low = org_id * ORG_SHIFT
-        self._query = fts5_query(phrases)
-        self._one_run = any(prefix for _, prefix in phrases)
-        self._read: list[tuple[int, int]] = []  # inclusive ranges of sequence numbers
-        self._hits: set[int] = set()
-
-    def among(self, seqs: Sequence[int]) -> set[int]:
-        """The numbers of ``seqs`` that are hits."""
-        if not seqs:
-            return set()
-        ordered = sorted(seqs)
-        runs = [[ordered[0], ordered[0]]]
-        for seq in ordered[1:]:
-            if seq - runs[-1][1] > RUN_GAP and not self._one_run:
-                runs.append([seq, seq])
-            else:
-                runs[-1][1] = seq
-        for first, last in runs:
-            # The next, older candidates of a run most likely continue it: read ahead what
-            # twice as many would need, rather than the same few words again for each.
-            ahead = max(0, first - 2 * (last - first + 1))
-            for start, end in self._unread(first if self._one_run else ahead, last):
-                result = self._connection.exec_driver_sql(
-                    "SELECT rowid FROM events_search WHERE events_search MATCH ? "
-                    "AND rowid BETWEEN ? AND ?",
-                    (self._query, self._low + start, self._low + end),
-                )
-                self._hits.update(rowid - self._low for (rowid,) in result.cursor.fetchall())
-                self._read.append((start, end))
-        return self._hits.intersection(ordered)
-
-    def _unread(self, first: int, last: int) -> list[tuple[int, int]]:
-        parts = [(first, last)]
-        for start, end in self._read:
-            parts = [
-                piece
-                for a, b in parts
-                for piece in ((a, min(b, start - 1)), (max(a, end + 1), b))
-                if piece[0] <= piece[1]
-            ]
-        return parts
 
 
 def seq_list(seqs: Sequence[int]) -> Any:
@@ -267,9 +231,15 @@ class TextMatch(ColumnElement[bool]):
         self.phrases = tuple(phrases)
 
 
-def fts5_query(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
-    """The FTS5 MATCH text: each phrase quoted (words are letters and digits only)."""
-    return " ".join(f'"{" ".join(w)}"' + ("*" if prefix else "") for w, prefix in phrases)
+def fts5_query(
+    phrases: Sequence[tuple[tuple[str, ...], bool]], in_bucket: str | None = None
+) -> str:
+    """The FTS5 MATCH text: each phrase quoted (words are letters and digits only), in the
+    events' text only (a search for "d20261124" must not find every event of that day); with
+    ``in_bucket``, only hits in that bucket (:func:`bucket`)."""
+    text = " ".join(f'"{" ".join(w)}"' + ("*" if prefix else "") for w, prefix in phrases)
+    found = f"{{body}} : ({text})"
+    return found if in_bucket is None else f'{found} AND {{bucket}} : "{in_bucket}"'
 
 
 def tsquery(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
