@@ -387,3 +387,28 @@ def test_the_newest_matches_when_streams_interleave(
         assert len(matching) > 100, q
         assert _pages(services, org, q, 7, pages=8) == matching[:56], q
         assert _pages(services, org, q, 150) == matching, q
+
+
+def test_the_index_time_buckets_are_not_searched(services: Services) -> None:
+    """SQLite's index holds each event's month, day and hour as words of a column of their
+    own; a search finds such a word only in an event's own text (page and export alike)."""
+    org = services.tenancy.create_org("beta", "Beta")
+    when = NOW - timedelta(hours=2)
+    day, hour = when.strftime("d%Y%m%d"), when.strftime("h%Y%m%d%H")
+
+    def at(name: str) -> Any:
+        wire = sample_event(subject={"id": "model-z", "name": name}, timestamp=when.isoformat())
+        return parse_event(wire, received_at=NOW)
+
+    store(services, org, [at("plain"), at(f"holds {day}")])
+    for q, expected in ((day, [1]), (hour, []), ("d2026*", [1]), ("h2026*", [])):
+        assert search(services, org, q) == expected, q
+        with services.db.read() as connection:
+            found = page(connection, org.id, org.slug, parse_filters([("q", q)]))
+        assert [e.seq for e in found.events] == expected, q
+    if not services.db.is_postgres:
+        # The index itself answers from the events' text only (the histogram counts its
+        # hits, and a day's word would otherwise be a hit for each of its events).
+        with services.db.read() as connection:
+            assert search_index.newest_hits(connection, org.id, [((day,), False)], 10) == [1]
+            assert search_index.newest_hits(connection, org.id, [(("h2026",), True)], 10) == []
