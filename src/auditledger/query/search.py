@@ -421,9 +421,11 @@ def _newest_text_hits(
 
     FTS5 gives hits newest by sequence number first, and stops early: a rare word's hits are
     all read at once. Sequence order is close to time order, but not the same (late arrivals,
-    several sources' backlogs loaded one after another), so a common word's are read by time
-    bucket instead, newest first (:func:`_newest_in_buckets`). Until the page is known only
-    keys are read; then its rows, once.
+    several sources' backlogs loaded one after another): the newest hits by sequence are the
+    page only if no event older by sequence is as new in time as the page's last one. If
+    some are, the hits are read by time bucket instead, newest first
+    (:func:`_newest_in_buckets`). Until the page is known only keys are read; then its rows,
+    once.
     """
     other = replace(flt, text=())
     terms = [(t.words, t.prefix) for t in flt.text]
@@ -433,9 +435,10 @@ def _newest_text_hits(
         if len(hits) < batch:
             found = _keys_of(connection, org_id, other, after, hits, wanted)
             return _rows_of(connection, org_id, found, include_source)
-        # Nothing else to pass: more hits than a page are more events than a page.
-        everything = other == EventFilter() and after is None
-        if everything or len(_keys_of(connection, org_id, other, after, hits, wanted)) >= wanted:
+        found = _keys_of(connection, org_id, other, after, hits, wanted)
+        if len(found) >= wanted:
+            if not _late_candidates(connection, org_id, other, after, found[-1][0], min(hits)):
+                return _rows_of(connection, org_id, found, include_source)
             keys = _newest_in_buckets(connection, org_id, flt, after, wanted)
             return _rows_of(connection, org_id, keys, include_source)
         batch *= 4
@@ -450,6 +453,33 @@ def _newest_text_hits(
         columns=_columns(include_source),
     )
     return list(connection.execute(statement).cursor.fetchall())
+
+
+def _late_candidates(
+    connection: Connection,
+    org_id: int,
+    flt: EventFilter,
+    after: Cursor | None,
+    since: Any,
+    oldest_hit: int,
+) -> bool:
+    """SQLite: whether an event that passes ``flt`` (and comes after ``after``) is older by
+    sequence than ``oldest_hit`` but at least as new in time as ``since`` (a stored instant):
+    one that would have to be looked for. Through the time index, or a filter's (``seq + 0``
+    keeps SQLite off the primary key, which would walk every older event)."""
+    statement = _statement(
+        org_id,
+        flt,
+        newest_first=True,
+        after=after,
+        limit=1,
+        columns=[events.c.seq],
+        extra=[
+            (events.c.seq + 0) < oldest_hit,
+            events.c.occurred_at >= literal(stored_instant(since), events.c.occurred_at.type),
+        ],
+    ).order_by(None)
+    return connection.execute(statement).first() is not None
 
 
 def _keys_of(
@@ -546,7 +576,9 @@ def _newest_in_buckets(
         limit = None if smaller is None else BUCKET_HITS
         hits = search_index.newest_hits(connection, org_id, terms, limit, word)
         if smaller is None or len(hits) < BUCKET_HITS:
-            return _keys_of(connection, org_id, other, after, hits, need, (start, end))
+            # The page's size, not what is still needed, as the limit: one statement text
+            # for every bucket (SQLAlchemy and SQLite keep it prepared).
+            return _keys_of(connection, org_id, other, after, hits, wanted, (start, end))[:need]
         found: list[tuple[Any, int]] = []
         newest = min(top, end - timedelta(microseconds=1))
         for part in _buckets(smaller, newest, max(bottom, start)):
