@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.sql.util import ClauseAdapter
 
 from auditledger.core.errors import InvalidInput, Problem
 from auditledger.query.filters import EventFilter
@@ -494,13 +495,15 @@ def _keys_of(
     """SQLite: the keys ``(occurred_at, seq)`` of the ``wanted`` newest of the events
     ``seqs`` that pass ``flt``, come after ``after`` and lie in ``window``, newest first.
 
-    Without other filters, and if they are not many more than wanted, each is looked up by
-    its primary key and the newest are picked here (ordered by time, SQLite would walk the
-    time index until it met enough of them). Otherwise the time index, or a filter's, is
-    walked newest first, checking each entry against the list, until enough pass.
+    If they are not many more than wanted, each is looked up by its primary key and the
+    filters are checked on it: a subquery with a limit, which SQLite neither flattens nor
+    turns around (it would walk the time index, or a filter's, newest first, checking each
+    entry against the list, until enough pass; that walk is the cheaper one for many more).
     """
     if not seqs:
         return []
+    listed = events.c.seq.in_(search_index.seq_list(seqs))
+    few = len(seqs) <= 4 * wanted
     statement = _statement(
         org_id,
         flt,
@@ -509,10 +512,13 @@ def _keys_of(
         limit=wanted,
         columns=[events.c.occurred_at, events.c.seq],
         window=window,
-        extra=[events.c.seq.in_(search_index.seq_list(seqs))],
+        extra=[] if few else [listed],
     )
-    if flt == EventFilter() and len(seqs) <= 4 * wanted:
-        statement = statement.order_by(None).limit(None)
+    if few and flt == EventFilter():
+        statement = statement.where(listed).order_by(None).limit(None)
+    elif few:
+        looked_up = select(events).where(events.c.org_id == org_id, listed).limit(-1)
+        statement = ClauseAdapter(looked_up.subquery("looked_up")).traverse(statement)
     keys = sorted(map(tuple, connection.execute(statement).cursor.fetchall()), reverse=True)
     return keys[:wanted]
 
@@ -534,7 +540,7 @@ def _rows_of(
 
 # Up to how many hits of one time bucket a search reads at once (SQLite); a bucket holding
 # more is read by its smaller ones (a month by days, a day by hours), newest first.
-BUCKET_HITS = 4096
+BUCKET_HITS = 2048
 
 
 def _newest_in_buckets(
