@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -575,9 +575,9 @@ def _newest_in_buckets(
         return []
 
     def read(level: str, start: datetime, need: int) -> list[tuple[Any, int]]:
-        end = _bucket_end(level, start)
+        end = search_index.bucket_end(level, start)
         word = search_index.bucket(level, start)
-        smaller = _SMALLER.get(level)
+        smaller = search_index.SMALLER.get(level)
         # An hour is read whole, however many hits it holds: there is nothing smaller.
         limit = None if smaller is None else BUCKET_HITS
         hits = search_index.newest_hits(connection, org_id, terms, limit, word)
@@ -587,46 +587,18 @@ def _newest_in_buckets(
             return _keys_of(connection, org_id, other, after, hits, wanted, (start, end))[:need]
         found: list[tuple[Any, int]] = []
         newest = min(top, end - timedelta(microseconds=1))
-        for part in _buckets(smaller, newest, max(bottom, start)):
+        for part in search_index.buckets(smaller, newest, max(bottom, start)):
             found += read(smaller, part, need - len(found))
             if len(found) >= need:
                 break
         return found
 
     found: list[tuple[Any, int]] = []
-    for month in _buckets("m", top, bottom):
+    for month in search_index.buckets("m", top, bottom):
         found += read("m", month, wanted - len(found))
         if len(found) >= wanted:
             break
     return sorted(found, reverse=True)[:wanted]
-
-
-# The time buckets of the search index: month, day, hour (store.search_index.bucket).
-_SMALLER = {"m": "d", "d": "h"}
-
-
-def _bucket_start(level: str, instant: datetime) -> datetime:
-    at = instant.astimezone(UTC)
-    if level == "m":
-        return datetime(at.year, at.month, 1, tzinfo=UTC)
-    if level == "d":
-        return datetime(at.year, at.month, at.day, tzinfo=UTC)
-    return datetime(at.year, at.month, at.day, at.hour, tzinfo=UTC)
-
-
-def _bucket_end(level: str, start: datetime) -> datetime:
-    if level == "m":
-        return _bucket_start("m", start + timedelta(days=32))
-    return start + (timedelta(days=1) if level == "d" else timedelta(hours=1))
-
-
-def _buckets(level: str, newest: datetime, oldest: datetime) -> Iterator[datetime]:
-    """The starts of the buckets from the one holding ``newest`` down to the one holding
-    ``oldest``, newest first."""
-    start, last = _bucket_start(level, newest), _bucket_start(level, oldest)
-    while start >= last:
-        yield start
-        start = _bucket_start(level, start - timedelta(microseconds=1))
 
 
 def _search_check(flt: EventFilter, names: Sequence[str]) -> Callable[[Any], bool] | None:

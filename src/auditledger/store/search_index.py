@@ -22,8 +22,8 @@ a search but never add one. ``rebuild`` recreates it from the events table.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -114,6 +114,36 @@ SQLITE_DROP = [
     "DROP TRIGGER events_search_delete",
     "DROP TABLE events_search",
 ]
+
+
+# Each bucket's smaller ones: a month's days, a day's hours.
+SMALLER = {"m": "d", "d": "h"}
+
+
+def bucket_start(level: str, instant: datetime) -> datetime:
+    """The start of the month ("m"), day ("d") or hour ("h") holding ``instant`` (UTC)."""
+    at = instant.astimezone(UTC)
+    if level == "m":
+        return datetime(at.year, at.month, 1, tzinfo=UTC)
+    if level == "d":
+        return datetime(at.year, at.month, at.day, tzinfo=UTC)
+    return datetime(at.year, at.month, at.day, at.hour, tzinfo=UTC)
+
+
+def bucket_end(level: str, start: datetime) -> datetime:
+    """The end (exclusive) of the bucket starting at ``start``."""
+    if level == "m":
+        return bucket_start("m", start + timedelta(days=32))
+    return start + (timedelta(days=1) if level == "d" else timedelta(hours=1))
+
+
+def buckets(level: str, newest: datetime, oldest: datetime) -> Iterator[datetime]:
+    """The starts of the buckets from the one holding ``newest`` down to the one holding
+    ``oldest``, newest first."""
+    start, last = bucket_start(level, newest), bucket_start(level, oldest)
+    while start >= last:
+        yield start
+        start = bucket_start(level, start - timedelta(microseconds=1))
 
 
 def bucket(level: str, instant: datetime) -> str:
