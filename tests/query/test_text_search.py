@@ -3,8 +3,9 @@ finds, an index that only narrows, and one that follows ingest, purges and rebui
 
 from __future__ import annotations
 
+import random
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -314,3 +315,100 @@ def test_a_search_over_every_partition_finds_the_same_at_any_hit_count(
             expected = brute(everything, word)
             assert [e.seq for e in found.events] == expected[:2], word
             assert found.has_more == (len(expected) > 2), word
+
+
+def _pages(
+    services: Services, org: Organization, q: str, limit: int, pages: int = 1000
+) -> list[int]:
+    """The matches of ``q``, newest first, read page after page of ``limit`` (at most
+    ``pages`` of them)."""
+    flt = parse_filters([("q", q)])
+    found: list[int] = []
+    cursor = None
+    with services.db.read() as connection:
+        for _ in range(pages):
+            got = page(connection, org.id, org.slug, flt, limit=limit, after=cursor)
+            found += [e.seq for e in got.events]
+            if got.next_cursor is None:
+                break
+            cursor = got.next_cursor
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("small", [False, True], ids=["as configured", "small buckets"])
+def test_the_newest_matches_when_streams_interleave(
+    services: Services, monkeypatch: pytest.MonkeyPatch, small: bool
+) -> None:
+    """Events recorded stream after stream, each stream spanning the same three days (across
+    a month's end) in time order, as several sources' backlogs loaded one after another:
+    sequence order is far from time order, as on the benchmark's busiest day. Every page of
+    words common and rare, a phrase, a prefix and a word with a qualifier is what a
+    brute-force reading finds. On SQLite a common word's hits are then read by time bucket;
+    with few hits to a bucket, here, months are read by days and days by hours."""
+    if small:
+        monkeypatch.setattr(search_module, "FIRST_HITS", 16)
+        monkeypatch.setattr(search_module, "BUCKET_HITS", 4)
+    org = services.tenancy.create_org("beta", "Beta")
+    rng = random.Random(5)
+    names = ["zebracorn alpha"] * 5 + ["zebracorn beta"] * 2 + ["alpha", "quiet", "zebracornish"]
+    start = datetime(2026, 10, 30, 6, tzinfo=UTC)  # three days across a month's end
+    drafts = []
+    for stream in range(6):
+        seconds = sorted(rng.randrange(3 * 86400) for _ in range(500))
+        for second in seconds:
+            wire = sample_event(
+                typ=rng.choice(["rename", "archive"]),
+                subject={"id": f"model-{stream}", "name": rng.choice(names)},
+                timestamp=(start + timedelta(seconds=second)).isoformat(),
+            )
+            drafts.append(parse_event(wire, received_at=NOW))
+    store(services, org, drafts)
+    size = services.log.head(org.id).tree_size
+    everything = services.log.events(org.id, org.slug, 0, size)
+    newest = sorted(everything, key=lambda e: (e.occurred_at, e.seq), reverse=True)
+
+    def expected(keep: Any) -> list[int]:
+        return [e.seq for e in newest if keep(e)]
+
+    def named(e: Event) -> str:
+        return e.subject.name or ""
+
+    cases = {
+        "zebracorn": expected(lambda e: "zebracorn" in named(e).split()),
+        "beta": expected(lambda e: "beta" in named(e).split()),
+        '"zebracorn beta"': expected(lambda e: named(e) == "zebracorn beta"),
+        "zebra*": expected(lambda e: named(e).startswith("zebra")),
+        "alpha type:model.archive": expected(
+            lambda e: "alpha" in named(e).split() and e.type == "archive"
+        ),
+    }
+    for q, matching in cases.items():
+        assert len(matching) > 100, q
+        assert _pages(services, org, q, 7, pages=8) == matching[:56], q
+        assert _pages(services, org, q, 150) == matching, q
+
+
+def test_the_index_time_buckets_are_not_searched(services: Services) -> None:
+    """SQLite's index holds each event's month, day and hour as words of a column of their
+    own; a search finds such a word only in an event's own text (page and export alike)."""
+    org = services.tenancy.create_org("beta", "Beta")
+    when = NOW - timedelta(hours=2)
+    day, hour = when.strftime("d%Y%m%d"), when.strftime("h%Y%m%d%H")
+
+    def at(name: str) -> Any:
+        wire = sample_event(subject={"id": "model-z", "name": name}, timestamp=when.isoformat())
+        return parse_event(wire, received_at=NOW)
+
+    store(services, org, [at("plain"), at(f"holds {day}")])
+    for q, expected in ((day, [1]), (hour, []), ("d2026*", [1]), ("h2026*", [])):
+        assert search(services, org, q) == expected, q
+        with services.db.read() as connection:
+            found = page(connection, org.id, org.slug, parse_filters([("q", q)]))
+        assert [e.seq for e in found.events] == expected, q
+    if not services.db.is_postgres:
+        # The index itself answers from the events' text only (the histogram counts its
+        # hits, and a day's word would otherwise be a hit for each of its events).
+        with services.db.read() as connection:
+            assert search_index.newest_hits(connection, org.id, [((day,), False)], 10) == [1]
+            assert search_index.newest_hits(connection, org.id, [(("h2026",), True)], 10) == []

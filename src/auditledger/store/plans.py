@@ -10,8 +10,9 @@ Generic plans are asked for only around the statements that gain from them (the 
 "newest matching events", whose best plan does not depend on the values: an ordered walk of an
 index that ends in ``occurred_at, seq``, newest partition first, stopping at the limit), so
 every other query keeps PostgreSQL's usual choice between custom and generic plans. A search
-uses them only to count its hits and, when the index holds few, to read them (a rare word
-looked up in each partition's GIN index: 70 ms of planning for 10 ms of lookups). SQLite
+uses them only to find the newest day it can match (the view's query, one row), to count its
+hits over the older days and, when the index holds few, to read them (a rare word looked up
+in each partition's GIN index: 70 ms of planning for 10 ms of lookups). SQLite
 plans in microseconds and caches its own statements: nothing to do there.
 """
 
