@@ -201,7 +201,8 @@ class Database:
         if not self.is_postgres:
             return
         with self.engines.writer.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE)")
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.exec_driver_sql("VACUUM (ANALYZE)")
 
     def dispose(self) -> None:
         """Close all connections."""

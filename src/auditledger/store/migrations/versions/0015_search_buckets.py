@@ -20,9 +20,7 @@ from alembic import op
 from auditledger.store import search_index
 
 revision = "0015_search_buckets"
-# 0013 for now: migration 0014 is being written on another branch; the two get chained when
-# they are merged.
-down_revision = "0013_search_index_direct"
+down_revision = "0014_directory_parent_index"
 branch_labels = None
 depends_on = None
 
