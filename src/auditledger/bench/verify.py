@@ -66,6 +66,8 @@ def measure(engine: str, services: Services, org: Organization) -> Figure:
         raise AssertionError([f.describe() for f in report.findings])
     rate = report.events_checked / seconds
     baseline = _baseline(services, org)
+    # Issue 14's target: half the hashing rate, and on SQLite at least 300,000 events/s.
+    floor = 300_000 if engine == "sqlite" else 0
     return Figure(
         engine,
         "verify",
@@ -73,8 +75,8 @@ def measure(engine: str, services: Services, org: Organization) -> Figure:
         "events/s",
         baseline,
         "SHA-256 alone over the same canonical bytes in memory",
-        ">= 0.5 x baseline and >= 100,000/s",
-        rate >= 0.5 * baseline and rate >= 100_000,
+        ">= 0.5 x baseline" + (f" and >= {floor:,}/s" if floor else ""),
+        rate >= 0.5 * baseline and rate >= floor,
         f"{report.events_checked:,} events in {seconds:.1f} s of wall time, {PROCESSES} "
         f"processes ({report.events_checked / cpu:,.0f} events per CPU-second of both)",
     )
