@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 
 from auditledger.core.columns import VERIFIED_EVENT_COLUMNS, ColumnCheck, StoredEntry
 from auditledger.integrity import split
@@ -227,6 +227,23 @@ def test_a_directory_replayed_in_two_ranges_is_the_one_replay(
     lower.finish_directory(stored, complete=True)
     assert lower.seqs("directory") == whole.seqs("directory")
     assert lower.events == whole.events
+
+
+def test_an_edge_node_of_another_type_is_no_edge_to_start_from(
+    services: Services, org: Organization, resumed: list[int]
+) -> None:
+    # Leaf 23's nodes hold the edge's second hash; SQLite keeps text there if told to.
+    if services.db.is_postgres:
+        pytest.skip("PostgreSQL's bytea column holds bytes only")
+    with tampering(services) as connection:
+        connection.execute(
+            text("UPDATE leaves SET nodes = :n WHERE org_id = :o AND seq = 23"),
+            {"n": "ab" * 48, "o": org.id},
+        )
+    one, two = _verify(services, org, 1), _verify(services, org, 2)
+    assert not one.ok
+    assert _said(two) == _said(one)
+    assert resumed == []  # no split: this process checked it all
 
 
 def test_a_second_process_that_fails_leaves_its_range_to_this_one(

@@ -113,7 +113,10 @@ def stored_edge(source: LogSource, size: int) -> tuple[bytes, ...] | None:
         if len(rows) != 1:
             return None
         _seq, leaf_hash, nodes = rows[0][:3]
-        node = bytes(leaf_hash) if level == 0 else bytes(nodes)[(level - 1) * 32 : level * 32]
+        stored = leaf_hash if level == 0 else nodes
+        if type(stored) is not bytes:  # SQLite keeps what a hand-written UPDATE stores
+            return None
+        node = stored if level == 0 else stored[(level - 1) * 32 : level * 32]
         if len(node) != HASH_SIZE:
             return None
         edge.append(node)
