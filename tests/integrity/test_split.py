@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import socket
+import struct
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 
 from auditledger.core.columns import VERIFIED_EVENT_COLUMNS, ColumnCheck, StoredEntry
 from auditledger.integrity import split
@@ -224,6 +229,23 @@ def test_a_directory_replayed_in_two_ranges_is_the_one_replay(
     assert lower.events == whole.events
 
 
+def test_an_edge_node_of_another_type_is_no_edge_to_start_from(
+    services: Services, org: Organization, resumed: list[int]
+) -> None:
+    # Leaf 23's nodes hold the edge's second hash; SQLite keeps text there if told to.
+    if services.db.is_postgres:
+        pytest.skip("PostgreSQL's bytea column holds bytes only")
+    with tampering(services) as connection:
+        connection.execute(
+            text("UPDATE leaves SET nodes = :n WHERE org_id = :o AND seq = 23"),
+            {"n": "ab" * 48, "o": org.id},
+        )
+    one, two = _verify(services, org, 1), _verify(services, org, 2)
+    assert not one.ok
+    assert _said(two) == _said(one)
+    assert resumed == []  # no split: this process checked it all
+
+
 def test_a_second_process_that_fails_leaves_its_range_to_this_one(
     services: Services,
     org: Organization,
@@ -241,3 +263,82 @@ def test_a_second_process_that_fails_leaves_its_range_to_this_one(
     two = _verify(services, org, 2)
     assert _said(two) == _said(one)
     assert resumed == [24]
+
+
+def _message(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("!I", len(body) + 4) + body
+
+
+def _silent_server(
+    listener: socket.socket, connected: threading.Event, peer_closed: list[bool]
+) -> None:
+    # A PostgreSQL server that lets one client in and never answers its first query;
+    # records whether the client went away (it was stopped) before this server gave up.
+    listener.settimeout(30)
+    connection, _ = listener.accept()
+    connection.settimeout(30)
+    try:
+        (length,) = struct.unpack("!I", connection.recv(4))
+        connection.recv(length - 4)  # the startup message
+        parameters = {"server_version": "16.0", "client_encoding": "UTF8"}
+        parameters |= {"standard_conforming_strings": "on", "integer_datetimes": "on"}
+        connection.sendall(
+            _message(b"R", struct.pack("!I", 0))
+            + b"".join(_message(b"S", f"{k}\0{v}\0".encode()) for k, v in parameters.items())
+            + _message(b"K", struct.pack("!II", 1, 2))
+            + _message(b"Z", b"I")
+        )
+        connected.set()
+        while connection.recv(4096):
+            pass
+        peer_closed.append(True)
+    except TimeoutError:
+        peer_closed.append(False)
+    finally:
+        connection.close()
+
+
+def test_a_second_process_still_checking_is_stopped_when_this_one_is_done_with_it() -> None:
+    # This process failed (or was interrupted) while the other still checks its range: the
+    # other must be stopped, not waited for to the end of its range.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connected, peer_closed = threading.Event(), []
+    server = threading.Thread(target=_silent_server, args=(listener, connected, peer_closed))
+    server.start()
+    job = split.RangeJob(
+        f"postgresql+psycopg://postgres@127.0.0.1:{port}/silent?sslmode=disable&gssencmode=disable",
+        1,
+        "o",
+        10,
+        frozenset(),
+        0,
+        10,
+        5,
+        (),
+    )
+    second = split.SecondProcess(
+        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")), job
+    )
+    try:
+        assert connected.wait(60)  # the other process is in, and will wait for ever
+        second.close()
+    finally:
+        server.join()
+        listener.close()
+    assert peer_closed == [True]
+
+
+def test_no_second_process_to_be_had_leaves_the_whole_log_to_this_one(
+    services: Services, org: Organization, resumed: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _alter_upper_event(services, org)
+    one = _verify(services, org, 1)
+
+    def no_process(self: ProcessPoolExecutor, *args: Any, **kwargs: Any) -> Any:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", no_process)
+    two = _verify(services, org, 2)
+    assert _said(two) == _said(one)
+    assert resumed == []

@@ -83,6 +83,24 @@ def test_deleted_leaf_is_located(services: Services, org: Organization) -> None:
     assert report.seqs("leaf_missing") == [9]
 
 
+@pytest.mark.parametrize("stored", ["'" + "ab" * 16 + "'", "5", "x'0102'"])
+def test_a_leaf_hash_of_another_type_is_named(
+    services: Services, org: Organization, stored: str
+) -> None:
+    # SQLite keeps whatever a hand-written UPDATE gives a column: text of a hash's length,
+    # an integer, a short blob. Each is a wrong leaf hash to report, not a crash of verify.
+    if services.db.is_postgres:
+        pytest.skip("PostgreSQL's bytea column holds bytes only")
+    with tampering(services) as connection:
+        connection.execute(
+            text(f"UPDATE leaves SET leaf_hash = {stored} WHERE org_id = :o AND seq = 9"),
+            {"o": org.id},
+        )
+    report = verify(services, org)
+    assert not report.ok
+    assert report.seqs("altered") == [9]
+
+
 def test_swapped_events_are_both_named(services: Services, org: Organization) -> None:
     columns = [c.name for c in events.columns if c.name not in ("org_id", "seq", "occurred_at")]
     with tampering(services) as connection:

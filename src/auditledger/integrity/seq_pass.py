@@ -75,6 +75,12 @@ class SeqRanges:
 PurgedHook = Callable[[int, ExpiryProof | None, bytes], bool]
 
 
+def _is_hash(value: Any) -> bool:
+    # SQLite keeps whatever a hand-written UPDATE stores (text, an integer): such a leaf
+    # hash is as wrong as one of the wrong length, and must be reported, not crash the pass.
+    return type(value) is bytes and len(value) == HASH_SIZE
+
+
 def _leaf_proof(leaf: LeafRow) -> ExpiryProof | None:
     seq, _hash, _nodes, prefix_len, midstate, suffix = leaf
     if prefix_len is None or midstate is None or suffix is None:
@@ -119,7 +125,7 @@ class SeqPass:
             and leaves[0][0] == start
             and leaves[-1][0] == end - 1
             and all(row[0] == seq for row, seq in zip(rows, range(start, end), strict=True))
-            and all(len(leaf[1]) == HASH_SIZE for leaf in leaves)
+            and all(_is_hash(leaf[1]) for leaf in leaves)
         ):
             self._aligned_page(leaves, rows)
         else:
@@ -176,7 +182,7 @@ class SeqPass:
             and end <= self.tree_size
             and len(rows) == end - start
             and all(
-                row[0] == seq and len(row[at_hash]) == HASH_SIZE
+                row[0] == seq and _is_hash(row[at_hash])
                 for row, seq in zip(rows, range(start, end), strict=True)
             )
         ):
@@ -289,7 +295,7 @@ class SeqPass:
     def _leaf(self, seq: int, leaf: bytes | None, stored_nodes: bytes | None) -> None:
         if self.broken_at is not None:
             return
-        if leaf is None or len(leaf) != HASH_SIZE:
+        if leaf is None or not _is_hash(leaf):
             self.broken_at = seq
             return
         nodes = self.frontier.append(leaf)

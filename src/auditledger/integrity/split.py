@@ -113,7 +113,10 @@ def stored_edge(source: LogSource, size: int) -> tuple[bytes, ...] | None:
         if len(rows) != 1:
             return None
         _seq, leaf_hash, nodes = rows[0][:3]
-        node = bytes(leaf_hash) if level == 0 else bytes(nodes)[(level - 1) * 32 : level * 32]
+        stored = leaf_hash if level == 0 else nodes
+        if type(stored) is not bytes:  # SQLite keeps what a hand-written UPDATE stores
+            return None
+        node = stored if level == 0 else stored[(level - 1) * 32 : level * 32]
         if len(node) != HASH_SIZE:
             return None
         edge.append(node)
@@ -157,7 +160,11 @@ class SecondProcess:
             url, org_id, org_slug, tree_size, frozenset(wanted), split, tree_size, page_size, edge
         )
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        return cls(pool, job)
+        try:
+            return cls(pool, job)
+        except OSError:  # no process to be had (limits, memory): this one checks it all
+            pool.shutdown(cancel_futures=True)
+            return None
 
     def join(self, checker: SeqPass, columns: ColumnCheck) -> int:
         """Wait for the second process and add what it found to ``checker`` and ``columns``,
@@ -187,4 +194,9 @@ class SecondProcess:
 
     def close(self) -> None:
         """Stop the second process if it still runs (this one failed, or is done with it)."""
+        if not self._future.done():
+            # shutdown() cancels only work not started: a running check would go on to the
+            # end of its range (minutes on a large log) before shutdown returned.
+            for process in list((self._pool._processes or {}).values()):
+                process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)

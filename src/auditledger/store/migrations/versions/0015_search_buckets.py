@@ -9,7 +9,7 @@ full. The table is recreated and refilled from the events (seconds per million e
 nothing changes on PostgreSQL.
 
 Revision ID: 0015_search_buckets
-Revises: 0013_search_index_direct
+Revises: 0014_directory_parent_index
 Create Date: 2026-12-03
 """
 
