@@ -87,58 +87,9 @@ class RowCanonicalizer:
 
     def canonical_bytes(self, row: Sequence[Any]) -> bytes:
         """The canonical bytes (version 1) of an event row given in :data:`EVENT_COLUMNS`
-        order."""
-        (
-            seq,
-            occurred_at,
-            received_at,
-            event_id,
-            category,
-            type_,
-            subject_type,
-            subject_id,
-            subject_name,
-            parent_type,
-            parent_id,
-            parent_name,
-            properties,
-            project_id,
-            project_name,
-            actor_type,
-            actor_id,
-            actor_name,
-            source_ip,
-            source_location,
-            *_derived,  # columns derived from these (core.columns checks them)
-        ) = row
-        identifier = uuid_text(event_id)
-        parent = (
-            "null"
-            if parent_id is None
-            else f'{{"id":{_quote(parent_id)},"name":{_opt(parent_name)},'
-            f'"type":{_opt(parent_type)}}}'
-        )
-        project = (
-            "null"
-            if project_id is None
-            else f'{{"id":{_quote(project_id)},"name":{_opt(project_name)}}}'
-        )
-        source = (
-            "null"
-            if source_ip is None
-            else f'{{"ip":{_quote(source_ip)},"location":'
-            f"{'null' if source_location is None else source_location}}}"
-        )
-        text = (
-            f'{{"actor":{{"id":{_quote(actor_id)},"name":{_quote(actor_name)},'
-            f'"type":{_quote(actor_type)}}},"category":{_quote(category)},'
-            f'"id":"{identifier}","org":{self._org},"project":{project},'
-            f'"properties":{properties},"received":"{self._received(received_at)}",'
-            f'"seq":{seq},"source":{source},"subject":{{"id":{_quote(subject_id)},'
-            f'"name":{_opt(subject_name)},"parent":{parent},"type":{_quote(subject_type)}}},'
-            f'"timestamp":"{self._timestamp(occurred_at)}","type":{_quote(type_)},"v":{_V}}}'
-        )
-        return text.encode("utf-8")
+        order (one encoder: :meth:`with_digest_parts`, whose digest parts cost a microsecond
+        more than the bytes alone)."""
+        return self.with_digest_parts(row)[0]
 
     def with_digest_parts(self, row: Sequence[Any]) -> tuple[bytes, bytes, bytes, bytes]:
         """:meth:`canonical_bytes` of the row, and the content of its idempotency digest in
