@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -231,14 +232,15 @@ def verify(
     witness: WitnessOption = None,
     witnesses_required: WitnessesRequiredOption = None,
     processes: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
             max=2,
             help="With 2, a second process checks the upper half of the seqs of a log of "
-            "200,000 or more meanwhile: about half the wall time where two cores are free.",
+            "200,000 or more meanwhile: about half the wall time where two cores are free. "
+            "Default: 2 on a machine with two cores or more, else 1.",
         ),
-    ] = 2,
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Check every stored event, leaf, tree node and checkpoint; list exactly what is wrong.
@@ -249,6 +251,9 @@ def verify(
     --against one) must carry enough valid witness cosignatures. Exits with status 1 if
     anything is wrong.
     """
+    if processes is None:
+        # A second process only helps where a second core can run it.
+        processes = 2 if (os.cpu_count() or 1) >= 2 else 1
     settings = settings_from(database_url)
     try:
         trusted = verifier_keys(public_key or [])
