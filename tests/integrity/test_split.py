@@ -342,3 +342,28 @@ def test_no_second_process_to_be_had_leaves_the_whole_log_to_this_one(
     two = _verify(services, org, 2)
     assert _said(two) == _said(one)
     assert resumed == []
+
+
+def test_a_second_process_whose_parent_is_gone_stops_at_the_next_page(
+    services: Services, org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Killed outright, the process that asked cannot stop the other: the other sees that it
+    # was adopted (its parent process id changed) and stops instead of keeping its snapshot.
+    with open_source(services.db, org.id) as source:
+        edge = split.stored_edge(source, 24)
+    assert edge is not None
+    job = split.RangeJob(
+        services.settings.database_url,
+        org.id,
+        org.slug,
+        EVENTS,
+        frozenset(),
+        24,
+        EVENTS,
+        PAGE,
+        edge,
+    )
+    assert split.check_range(job).reached == EVENTS  # the parent is here: the whole range
+    parents = iter([4242])  # the parent at the start; then (adopted) another
+    monkeypatch.setattr(split.os, "getppid", lambda: next(parents, 1))
+    assert split.check_range(job).reached == 24

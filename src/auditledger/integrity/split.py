@@ -20,6 +20,7 @@ wall time on a machine with two free cores. The split never changes a verdict:
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -69,6 +70,11 @@ def _not_purged(seq: int, proof: ExpiryProof | None, leaf_hash: bytes) -> bool:
 
 def check_range(job: RangeJob) -> RangeResult:
     """Check ``job``'s seqs from its own snapshot (run in the second process)."""
+    # The process that asked: when it is gone (killed outright, so it could not stop this
+    # one), this one is adopted by another and stops at the next page, rather than keep a
+    # snapshot open (which holds back PostgreSQL's vacuum and SQLite's WAL checkpoints) for a
+    # result no one will read.
+    parent = os.getppid()
     db = Database(job.url, pool_size=1)
     try:
         with open_source(db, job.org_id) as source:
@@ -82,6 +88,8 @@ def check_range(job: RangeJob) -> RangeResult:
             columns = ColumnCheck()
             reached = job.start
             for start in range(job.start, job.end, job.page_size):
+                if os.getppid() != parent:
+                    break
                 end = min(start + job.page_size, job.end)
                 joined = source.joined_rows(start, end)
                 digests = checker.joined_page(start, end, joined)
