@@ -345,10 +345,14 @@ def test_the_newest_matches_when_streams_interleave(
     sequence order is far from time order, as on the benchmark's busiest day. Every page of
     words common and rare, a phrase, a prefix and a word with a qualifier is what a
     brute-force reading finds. On SQLite a common word's hits are then read by time bucket;
-    with few hits to a bucket, here, months are read by days and days by hours."""
+    with few hits to a bucket, here, months are read by days and days by hours. On
+    PostgreSQL, with a low bound for "few" hits, the older days are read in windows of days,
+    the last one open-ended."""
     if small:
         monkeypatch.setattr(search_module, "FIRST_HITS", 16)
         monkeypatch.setattr(search_module, "BUCKET_HITS", 4)
+        monkeypatch.setattr(search_module, "_FEW_HITS", 8)
+        monkeypatch.setattr(search_module, "_WIDEST_WINDOW_DAYS", 2)
     org = services.tenancy.create_org("beta", "Beta")
     rng = random.Random(5)
     names = ["zebracorn alpha"] * 5 + ["zebracorn beta"] * 2 + ["alpha", "quiet", "zebracornish"]
@@ -387,6 +391,35 @@ def test_the_newest_matches_when_streams_interleave(
         assert len(matching) > 100, q
         assert _pages(services, org, q, 7, pages=8) == matching[:56], q
         assert _pages(services, org, q, 150) == matching, q
+
+
+@pytest.mark.parametrize("widest", [4, 64], ids=["open-ended last window", "windows only"])
+def test_a_word_with_a_few_hits_a_day_is_read_day_window_after_window(
+    services: Services, monkeypatch: pytest.MonkeyPatch, widest: int
+) -> None:
+    """A word too common to read whole yet with fewer hits a day than a page (a model's name
+    over months): on PostgreSQL the older days are read in windows of 1, 2, 4, ... days,
+    newest first. Every page is what a brute-force reading finds, late arrivals included."""
+    monkeypatch.setattr(search_module, "_FEW_HITS", 4)
+    monkeypatch.setattr(search_module, "_WIDEST_WINDOW_DAYS", widest)
+    org = services.tenancy.create_org("gamma", "Gamma")
+    rng = random.Random(11)
+    drafts = []
+    for day in range(40):
+        for _ in range(rng.randrange(0, 5)):
+            at = NOW - timedelta(days=day, seconds=rng.randrange(86400))
+            name = rng.choice(["graph model", "other model", "graph"])
+            wire = sample_event(subject={"id": "model-g", "name": name}, timestamp=at.isoformat())
+            drafts.append(parse_event(wire, received_at=NOW))
+    rng.shuffle(drafts)  # arrival order is not time order
+    store(services, org, drafts)
+    size = services.log.head(org.id).tree_size
+    everything = services.log.events(org.id, org.slug, 0, size)
+    newest = sorted(everything, key=lambda e: (e.occurred_at, e.seq), reverse=True)
+    matching = [e.seq for e in newest if "graph" in (e.subject.name or "").split()]
+    assert len(matching) > 30
+    for limit in (3, 10, 25):
+        assert _pages(services, org, "graph", limit) == matching, limit
 
 
 def test_the_index_time_buckets_are_not_searched(services: Services) -> None:
