@@ -27,7 +27,8 @@ from auditledger.tenancy.model import Organization
 SEARCHES = {
     "common word": "churn",
     "person": "grace",
-    "rare value": "graph",  # six events of a million hold it
+    "uncommon word": "graph",  # about 60 events a day (1% of them)
+    "rare value": "1245",  # a run's number: 60 events of a million
     "phrase": '"churn model"',
     "prefix": "prod*",
     "word and qualifiers": "churn type:model_version.tag_change after:2026-08-01",
