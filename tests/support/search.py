@@ -26,6 +26,16 @@ def brute_force(everything: list[Event], flt: EventFilter) -> list[Event]:
             lambda: not flt.types or (e.category, e.type) in flt.types,
             lambda: not flt.actors or e.actor.id in flt.actors,
             lambda: not flt.subjects or e.subject.id in flt.subjects,
+            lambda: (
+                not flt.sources
+                or (
+                    e.source is not None
+                    and any(
+                        e.source.ip.startswith(v[:-1]) if v.endswith("*") else e.source.ip == v
+                        for v in flt.sources
+                    )
+                )
+            ),
         ]
         return all(check() for check in checks)
 
