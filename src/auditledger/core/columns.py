@@ -210,15 +210,7 @@ class ColumnCheck:
     def page(self, leaves: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]) -> None:
         """Check one page: ``leaves`` in :data:`LEAF_EVIDENCE_COLUMNS` order and event
         ``rows`` in :data:`VERIFIED_EVENT_COLUMNS` order, both for the same seq range."""
-        self.events += len(rows)
-        derived = self.found["derived_column"]
-        for row in rows:
-            try:
-                if not _derived_ok(row):
-                    derived.append(row[_SEQ])
-            except UNREADABLE:
-                derived.append(row[_SEQ])
-            self._note_directory(row)
+        self._rows(rows)
         if len(leaves) == len(rows) and all(
             leaf[0] == row[_SEQ] for leaf, row in zip(leaves, rows, strict=True)
         ):
@@ -232,7 +224,7 @@ class ColumnCheck:
             pairs = [
                 (leaf, by_seq[leaf[0]][0]) for leaf in leaves if len(by_seq.get(leaf[0], ())) == 1
             ]
-        self._compare_leaves(pairs)
+        self._compare_leaves((leaf, row, None) for leaf, row in pairs)
 
     def joined_page(
         self, rows: Sequence[Sequence[Any]], digests: Sequence[DigestParts | None]
@@ -240,60 +232,55 @@ class ColumnCheck:
         """Check one page of joined rows (:data:`JOINED_AT`, exactly one event and its leaf
         per seq) as :meth:`page` would, given each row's digest content as
         :func:`digest_parts` writes it (None: to be written here)."""
-        self.events += len(rows)
-        derived, event_ids, times, bad_digests = (
-            self.found["derived_column"],
-            self.found["leaf_event_id"],
-            self.found["leaf_occurred_at"],
-            self.found["leaf_digest"],
-        )
-        note_directory, timestamp = self._note_directory, self._timestamp
+        self._rows(rows)
         leaf_id, leaf_digest, leaf_time = (
             JOINED_AT["event_id"],
             JOINED_AT["request_digest"],
             JOINED_AT["occurred_at"],
         )
-        sha256 = hashlib.sha256
-        for row, parts in zip(rows, digests, strict=True):
-            seq = row[_SEQ]
+        self._compare_leaves(
+            ((row[_SEQ], row[leaf_id], row[leaf_digest], row[leaf_time]), row, parts)
+            for row, parts in zip(rows, digests, strict=True)
+        )
+
+    def _rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        # Each event's derived columns, and its part in the directory's replay.
+        self.events += len(rows)
+        derived = self.found["derived_column"]
+        for row in rows:
             try:
                 if not _derived_ok(row):
-                    derived.append(seq)
+                    derived.append(row[_SEQ])
             except UNREADABLE:
-                derived.append(seq)
-            note_directory(row)
-            if row[leaf_id] != row[_EVENT_ID]:
-                event_ids.append(seq)
-            if row[leaf_time] != row[_OCCURRED]:
-                times.append(seq)
-            stored = row[leaf_digest]
-            if parts is not None:
-                head, stamp, tail = parts
-                # As sent with its timestamp first: one SHA-256 where the platform sent one.
-                if (
-                    sha256(head + stamp + tail).digest() != stored
-                    and sha256(head + b"null" + tail).digest() != stored
-                ):
-                    bad_digests.append(seq)
-                continue
-            try:
-                if stored not in digests_of(row, timestamp):
-                    bad_digests.append(seq)
-            except UNREADABLE:
-                bad_digests.append(seq)
+                derived.append(row[_SEQ])
+            self._note_directory(row)
 
-    def _compare_leaves(self, pairs: Iterable[tuple[Sequence[Any], Sequence[Any]]]) -> None:
+    def _compare_leaves(
+        self,
+        pairs: Iterable[tuple[Sequence[Any], Sequence[Any], DigestParts | None]],
+    ) -> None:
+        # Each leaf's evidence (seq, event id, digest, time) against its event row, with the
+        # row's digest content when the caller wrote it already.
         event_ids, times, digests = (
             self.found["leaf_event_id"],
             self.found["leaf_occurred_at"],
             self.found["leaf_digest"],
         )
-        timestamp = self._timestamp
-        for (seq, event_id, stored_digest, occurred_at), row in pairs:
+        timestamp, sha256 = self._timestamp, hashlib.sha256
+        for (seq, event_id, stored_digest, occurred_at), row, parts in pairs:
             if event_id != row[_EVENT_ID]:
                 event_ids.append(seq)
             if occurred_at != row[_OCCURRED]:
                 times.append(seq)
+            if parts is not None:
+                head, stamp, tail = parts
+                # As sent with its timestamp first: one SHA-256 where the platform sent one.
+                if (
+                    sha256(head + stamp + tail).digest() != stored_digest
+                    and sha256(head + b"null" + tail).digest() != stored_digest
+                ):
+                    digests.append(seq)
+                continue
             try:
                 if stored_digest not in digests_of(row, timestamp):
                     digests.append(seq)
