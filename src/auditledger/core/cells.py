@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from auditledger.core.canonical import TimestampText
+from auditledger.core.rowcanon import EVENT_COLUMNS
 from auditledger_client.core.event import Location
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -90,29 +91,11 @@ def location_cell(stored: str | None) -> str:
     return f"{label} ({location.country_code})" if location.country_code else label
 
 
-# The values one event's cells are made of, in the order :class:`RowCells` reads them (and
-# the source's, read only for readers who may see it).
+# The values one event's cells are made of, in the order :class:`RowCells` reads them: the
+# stored event's columns (core.rowcanon), the source's apart (read only for readers who may
+# see it).
 _SOURCE = ("source_ip", "source_location")
-_VALUES = (
-    "occurred_at",
-    "category",
-    "type",
-    "subject_type",
-    "subject_id",
-    "subject_name",
-    "parent_type",
-    "parent_id",
-    "parent_name",
-    "properties",
-    "project_id",
-    "project_name",
-    "actor_type",
-    "actor_id",
-    "actor_name",
-    "event_id",
-    "seq",
-    "received_at",
-)
+_VALUES = tuple(name for name in EVENT_COLUMNS if name not in _SOURCE)
 
 
 class RowCells:
@@ -147,7 +130,10 @@ class RowCells:
 
     def __call__(self, row: Any) -> list[str]:
         (
+            seq,
             occurred_at,
+            received_at,
+            event_id,
             category,
             type_,
             subject_type,
@@ -162,9 +148,6 @@ class RowCells:
             actor_type,
             actor_id,
             actor_name,
-            event_id,
-            seq,
-            received_at,
         ) = self._values(row)
         subject = _named(subject_name, subject_type, subject_id)
         if parent_id is not None:
