@@ -451,10 +451,9 @@ def _newest_text_hits(
     batch = max(4 * wanted, FIRST_HITS)
     for _ in range(2):
         hits = search_index.newest_hits(connection, org_id, terms, batch)
-        if len(hits) < batch:
-            found = _keys_of(connection, org_id, other, after, hits, wanted)
-            return _rows_of(connection, org_id, found, include_source)
         found = _keys_of(connection, org_id, other, after, hits, wanted)
+        if len(hits) < batch:  # every hit read: they are the page
+            return _rows_of(connection, org_id, found, include_source)
         if len(found) >= wanted:
             if not _late_candidates(connection, org_id, other, after, found[-1][0], min(hits)):
                 return _rows_of(connection, org_id, found, include_source)
