@@ -16,12 +16,10 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from auditledger.bench import data
-from auditledger.bench.env import NOW, BenchDatabase, fresh_database, open_services
+from auditledger.bench import target
 from auditledger.bench.model import Figure, percentile
 from auditledger.ops.collector import serving_collector
 from auditledger.services import Services
@@ -117,32 +115,10 @@ def measure(engine: str, services: Services, org: Organization, repeats: int) ->
 def main(argv: list[str] | None = None) -> int:
     """Measure on ``--database-url`` (organization ``--org``) or on ``--events`` fresh ones."""
     parser = argparse.ArgumentParser(prog="python -m auditledger.bench.view_page")
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--engine", default="sqlite", choices=("sqlite", "postgres"))
-    parser.add_argument(
-        "--database-url", help="an existing benchmark database (signing in writes to it)"
-    )
-    parser.add_argument("--workdir", help="with --database-url: where its signing key is")
-    parser.add_argument("--org", default="bench")
-    parser.add_argument("--repeats", type=int, default=30)
+    target.add_arguments(parser, repeats=30, existing="signing in writes to it")
     args = parser.parse_args(argv)
-    if args.database_url:
-        database = BenchDatabase(args.engine, args.database_url, Path(args.workdir or "."))
-        services = open_services(database)
-        try:
-            figure = measure(args.engine, services, services.tenancy.org(args.org), args.repeats)
-        finally:
-            services.stop()
-    else:
-        with fresh_database(args.engine) as fresh:
-            services = open_services(fresh)
-            try:
-                org = services.tenancy.create_org(args.org, "Bench")
-                data.load(services, org, args.events, end=NOW, days=170, seed=7)
-                services.db.analyze()
-                figure = measure(args.engine, services, org, args.repeats)
-            finally:
-                services.stop()
+    with target.measured(args) as (services, org):
+        figure = measure(args.engine, services, org, args.repeats)
     print(f"{figure.name}: p95 {figure.value:.1f} ms")
     for part in figure.detail.split("; "):
         print(f"  {part}")
