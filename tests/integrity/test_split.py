@@ -292,6 +292,8 @@ def _silent_server(
         while connection.recv(4096):
             pass
         peer_closed.append(True)
+    except ConnectionResetError:
+        peer_closed.append(True)  # a killed process's socket may be reset rather than closed
     except TimeoutError:
         peer_closed.append(False)
     finally:
